@@ -1,0 +1,41 @@
+"""The one module that talks to BLAS (``scipy.linalg.cython_blas``).
+
+BLAS is column-major; our arrays are row-major.  A row-major matrix is the
+transpose of the same memory read column-major, so ``C = op(A) @ op(B)`` in
+row-major is ``C^T = op(B)^T @ op(A)^T`` in column-major: we call Fortran gemm
+with the operands (and their sizes) swapped.  No copies are made.
+"""
+import numpy as np
+from cython cimport floating
+from scipy.linalg.cython_blas cimport sgemm, dgemm
+
+include "_buildinfo.pxi"
+
+
+cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
+               floating alpha, const floating* a, int lda,
+               const floating* b, int ldb,
+               floating beta, floating* c, int ldc) noexcept nogil:
+    # C := alpha * op(A) @ op(B) + beta * C  (row-major; see the module docstring)
+    cdef char ta = b'T' if trans_a else b'N'
+    cdef char tb = b'T' if trans_b else b'N'
+    if floating is float:
+        sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*> b, &ldb, <float*> a, &lda,
+              &beta, c, &ldc)
+    else:
+        dgemm(&tb, &ta, &n, &m, &k, &alpha, <double*> b, &ldb, <double*> a, &lda,
+              &beta, c, &ldc)
+
+
+def gemm_memview(bint trans_a, bint trans_b, floating alpha,
+                 const floating[:, ::1] a, const floating[:, ::1] b,
+                 floating beta, floating[:, ::1] c):
+    """Python twin of :c:func:`gemm` for tests: ``c = alpha*op(a)@op(b) + beta*c``.
+
+    Shapes are not checked here; the caller (a test) passes consistent ones.
+    """
+    cdef int m = c.shape[0], n = c.shape[1]
+    cdef int k = a.shape[0] if trans_a else a.shape[1]
+    with nogil:
+        gemm(trans_a, trans_b, m, n, k, alpha, &a[0, 0], a.shape[1],
+             &b[0, 0], b.shape[1], beta, &c[0, 0], c.shape[1])

@@ -1,0 +1,60 @@
+"""Activation kernels: forward, backward and softmax, over flat buffers.
+
+Design: the math of each activation is a scalar ``cdef inline`` function in
+``activations.pxd`` (so the fused network loop can inline it too); the loops
+here apply it over contiguous memory; the ``*_into`` ``def`` functions are
+thin entry points for :mod:`hpframe.ops`, which validates and allocates.
+"""
+import numpy as np
+from cython cimport floating
+from hpframe._core._fmath cimport f_exp
+
+include "_buildinfo.pxi"
+
+
+cdef void activation_forward(int code, const floating[::1] z, floating[::1] a) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(z.shape[0]):
+        a[i] = act_forward(code, z[i])
+
+
+cdef void activation_backward(int code, const floating[::1] z, const floating[::1] a,
+                              const floating[::1] grad_a, floating[::1] grad_z) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(z.shape[0]):
+        grad_z[i] = grad_a[i] * act_grad(code, z[i], a[i])
+
+
+cdef void softmax_rows(const floating[:, ::1] z, floating[:, ::1] out) noexcept nogil:
+    # Subtract each row's max before exp: the result is unchanged and exp never
+    # overflows.  The row sum is accumulated in double.
+    cdef Py_ssize_t i, j
+    cdef floating zmax
+    cdef double total
+    for i in range(z.shape[0]):
+        zmax = z[i, 0]
+        for j in range(1, z.shape[1]):
+            if z[i, j] > zmax:
+                zmax = z[i, j]
+        total = 0
+        for j in range(z.shape[1]):
+            out[i, j] = f_exp(z[i, j] - zmax)
+            total += out[i, j]
+        for j in range(z.shape[1]):
+            out[i, j] = <floating> (out[i, j] / total)
+
+
+def forward_into(int code, const floating[::1] z, floating[::1] a):
+    with nogil:
+        activation_forward(code, z, a)
+
+
+def backward_into(int code, const floating[::1] z, const floating[::1] a,
+                  const floating[::1] grad_a, floating[::1] grad_z):
+    with nogil:
+        activation_backward(code, z, a, grad_a, grad_z)
+
+
+def softmax_into(const floating[:, ::1] z, floating[:, ::1] out):
+    with nogil:
+        softmax_rows(z, out)

@@ -1,0 +1,83 @@
+"""Random numbers inside the nogil loop: dropout masks and shuffling.
+
+Both draw from numpy's C-level bit generator (``bitgen_t``), so they run
+without the GIL and a seeded ``numpy.random.PCG64`` reproduces them exactly.
+
+* Dropout (inverted): each element is kept with probability ``1 - p`` and then
+  scaled by ``1 / (1 - p)``, so the expected output equals the input and
+  prediction needs no rescaling.  An element is dropped when a uniform 32-bit
+  draw ``u`` satisfies ``u < p * 2**32``.
+* Shuffling: Fisher-Yates, with Lemire's multiply-shift method for an unbiased
+  integer in ``[0, n)`` from 64-bit draws.
+"""
+import numpy as np
+from cpython.pycapsule cimport PyCapsule_GetPointer
+from cython cimport floating
+from libc.stdint cimport uint32_t, uint64_t
+from numpy.random cimport bitgen_t
+
+include "_buildinfo.pxi"
+
+cdef extern from *:
+    """
+    /* high 64 bits of a 64x64 -> 128-bit product */
+    static inline uint64_t hpf_mulhi64(uint64_t a, uint64_t b, uint64_t *lo) {
+        __uint128_t p = (__uint128_t)a * b;
+        *lo = (uint64_t)p;
+        return (uint64_t)(p >> 64);
+    }
+    """
+    uint64_t mulhi64 "hpf_mulhi64"(uint64_t a, uint64_t b, uint64_t* lo) noexcept nogil
+
+
+cdef uint64_t drop_threshold(double p) noexcept nogil:
+    return <uint64_t> (p * 4294967296.0)     # p * 2**32
+
+
+cdef void dropout_mask(bitgen_t* rng, uint64_t threshold, floating scale,
+                       floating[::1] mask) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(mask.shape[0]):
+        mask[i] = 0 if rng.next_uint32(rng.state) < threshold else scale
+
+
+cdef inline uint64_t bounded(bitgen_t* rng, uint64_t n) noexcept nogil:
+    # Lemire (2019): the high word of x*n is uniform on [0, n) once draws whose
+    # low word falls below 2**64 mod n are rejected.
+    cdef uint64_t lo, hi, reject
+    hi = mulhi64(rng.next_uint64(rng.state), n, &lo)
+    if lo < n:
+        reject = (0 - n) % n
+        while lo < reject:
+            hi = mulhi64(rng.next_uint64(rng.state), n, &lo)
+    return hi
+
+
+cdef void shuffle(bitgen_t* rng, Py_ssize_t[::1] index) noexcept nogil:
+    cdef Py_ssize_t i, j, tmp
+    for i in range(index.shape[0] - 1, 0, -1):
+        j = <Py_ssize_t> bounded(rng, i + 1)
+        tmp = index[i]
+        index[i] = index[j]
+        index[j] = tmp
+
+
+cdef bitgen_t* bitgen_of(object bit_generator) except NULL:
+    """The C struct behind a numpy BitGenerator (which must outlive its use)."""
+    return <bitgen_t*> PyCapsule_GetPointer(bit_generator.capsule, "BitGenerator")
+
+
+def mask_into(object bit_generator, double p, floating[::1] mask):
+    """Fill ``mask`` with an inverted-dropout mask for drop probability ``p``."""
+    cdef bitgen_t* rng = bitgen_of(bit_generator)
+    cdef uint64_t threshold = drop_threshold(p)
+    cdef floating scale = <floating> (1.0 / (1.0 - p))
+    with bit_generator.lock, nogil:
+        dropout_mask(rng, threshold, scale, mask)
+
+
+def shuffle_into(object bit_generator, Py_ssize_t[::1] index):
+    """Permute ``index`` in place (Fisher-Yates)."""
+    cdef bitgen_t* rng = bitgen_of(bit_generator)
+    with bit_generator.lock, nogil:
+        shuffle(rng, index)

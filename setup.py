@@ -1,0 +1,70 @@
+"""Build hpframe's Cython core.
+
+All Cython compiler directives live in ``COMPILER_DIRECTIVES`` below.  Set
+``HPFRAME_CYTHON_DEBUG=1`` at build time for the *checked* build: bounds,
+wraparound and initialized checks on.  Switching between the two modes forces a
+fresh cythonize + compile (Cython and setuptools only look at timestamps, so a
+directive change alone would otherwise be ignored).  ``HPFRAME_NATIVE=1`` adds
+``-march=native`` for a build that only runs on this machine's CPU family.
+"""
+import os
+from pathlib import Path
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+CHECKED = os.environ.get("HPFRAME_CYTHON_DEBUG", "0") == "1"
+NATIVE = os.environ.get("HPFRAME_NATIVE", "0") == "1"
+MODE = "checked" if CHECKED else "release"
+
+COMPILER_DIRECTIVES = {
+    "language_level": 3,
+    "boundscheck": CHECKED,
+    "wraparound": CHECKED,
+    "initializedcheck": CHECKED,
+    "cdivision": True,
+    "embedsignature": True,
+}
+
+# Safe for a wheel built on one x86-64 machine and run on another.
+# -fno-math-errno lets sqrt/exp loops vectorise; it does not change results.
+CFLAGS = ["-O3", "-fno-math-errno"] + (["-march=native"] if NATIVE else [])
+
+CORE_MODULES = ["_blas", "activations", "losses", "dropout", "optimizers", "network"]
+
+# Remember the mode of the last build; a change of mode forces a full rebuild.
+_stamp = Path("build") / "hpframe-build-mode"
+MODE_CHANGED = not _stamp.exists() or _stamp.read_text() != MODE
+
+
+class BuildExt(build_ext):
+    def run(self):
+        if MODE_CHANGED:
+            self.force = True
+        super().run()
+        _stamp.parent.mkdir(exist_ok=True)
+        _stamp.write_text(MODE)
+
+
+extensions = [
+    Extension(
+        f"hpframe._core.{name}",
+        [f"hpframe/_core/{name}.pyx"],
+        include_dirs=[np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=CFLAGS,
+    )
+    for name in CORE_MODULES
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives=COMPILER_DIRECTIVES,
+        build_dir=f"build/cython-{MODE}",
+        force=MODE_CHANGED,
+    ),
+    cmdclass={"build_ext": BuildExt},
+)
