@@ -18,8 +18,8 @@ deep.  For layer ``l`` with ``n_out`` units:
 * ``D`` ``dL/dZ`` during backward
 
 ``layout[l]`` holds each offset (the columns are named by the ``COL_*``
-constants).  Python computes the layout and allocates; the loops here only
-read it.
+constants).  :func:`hpframe._layout.network_layout` computes the layout (and
+:func:`hpframe.estimate_memory` sums the same numbers); the loops only read it.
 
 One training step (batch ``X0`` of ``B`` rows, ``L`` layers)::
 
@@ -47,9 +47,11 @@ from hpframe._core.optimizers cimport (sgd_update, momentum_update, adam_update,
 
 cnp.import_array()
 
+from hpframe._layout import network_layout
+
 include "_buildinfo.pxi"
 
-# columns of the layout table
+# columns of the layout table (kept equal to hpframe._layout.COL_*)
 cpdef enum:
     COL_N_IN = 0
     COL_N_OUT = 1
@@ -113,7 +115,7 @@ cdef class Network:
                  double momentum, double beta_1, double beta_2, double epsilon,
                  double weight_decay, Py_ssize_t capacity, dtype, seed):
         sizes = [int(n) for n in sizes]
-        cdef Py_ssize_t n_layers = len(sizes) - 1, l, n_in, n_out, w_off = 0, b_off, pos
+        cdef Py_ssize_t n_layers = len(sizes) - 1, n
         self.dtype = np.dtype(dtype)
         self.capacity = capacity
         self.step = 0
@@ -132,44 +134,21 @@ cdef class Network:
         self.s.epsilon = epsilon
         self.s.weight_decay = weight_decay
 
-        layout = np.zeros((n_layers, N_COLS), dtype=np.intp)
-        self.s.n_weights = sum(sizes[l] * sizes[l + 1] for l in range(n_layers))
-        self.s.n_params = self.s.n_weights + sum(sizes[1:])
-        b_off = self.s.n_weights
-        pos = 0
-        for l in range(n_layers):
-            n_in, n_out = sizes[l], sizes[l + 1]
-            layout[l, COL_N_IN] = n_in
-            layout[l, COL_N_OUT] = n_out
-            layout[l, COL_W] = w_off
-            layout[l, COL_B] = b_off
-            w_off += n_in * n_out
-            b_off += n_out
-            rows = capacity * n_out
-            layout[l, COL_Z] = pos; pos += rows
-            hidden = l < n_layers - 1
-            if hidden and activation != IDENTITY:
-                layout[l, COL_A] = pos; pos += rows
-            else:
-                layout[l, COL_A] = layout[l, COL_Z]
-            if hidden and dropout > 0:
-                layout[l, COL_H] = pos; pos += rows
-                layout[l, COL_M] = pos; pos += rows
-            else:
-                layout[l, COL_H] = layout[l, COL_A]
-                layout[l, COL_M] = -1
-            layout[l, COL_D] = pos; pos += rows
-        self.s.x_off = pos; pos += capacity * sizes[0]
-        self.s.t_off = pos
-        if loss != CROSS_ENTROPY:
-            pos += capacity * sizes[n_layers]
-        self.layout = layout
-
-        n_state = self.s.n_params
-        self.params = np.zeros(n_state, dtype=self.dtype)
-        self.grads = np.zeros(n_state, dtype=self.dtype)
-        self.state_1 = np.zeros(n_state if optimizer != SGD else 0, dtype=self.dtype)
-        self.state_2 = np.zeros(n_state if optimizer in (ADAM, ADAMW) else 0, dtype=self.dtype)
+        lay = network_layout(sizes, identity=activation == IDENTITY, dropout=dropout,
+                             cross_entropy=loss == CROSS_ENTROPY,
+                             n_state_buffers={SGD: 0, ADAM: 2, ADAMW: 2}.get(optimizer, 1),
+                             capacity=capacity)
+        self.layout = lay.table
+        self.s.n_weights = lay.n_weights
+        self.s.n_params = lay.n_params
+        self.s.x_off = lay.x_offset
+        self.s.t_off = lay.t_offset
+        pos = lay.work_size
+        n = self.s.n_params
+        self.params = np.zeros(n, dtype=self.dtype)
+        self.grads = np.zeros(n, dtype=self.dtype)
+        self.state_1 = np.zeros(n if lay.n_state >= n else 0, dtype=self.dtype)
+        self.state_2 = np.zeros(n if lay.n_state >= 2 * n else 0, dtype=self.dtype)
         self.work = np.zeros(pos, dtype=self.dtype)
         self._labels = np.zeros(capacity, dtype=np.intc)
         self._index = np.zeros(0, dtype=np.intp)
@@ -219,7 +198,7 @@ cdef class Network:
         """
         cdef Py_ssize_t n = X.shape[0]
         if self._index.shape[0] != n:
-            self._index = np.arange(n, dtype=np.intp)
+            self._index = np.empty(n, dtype=np.intp)
         cdef EpochStats stats
         if self.dtype == np.float32:
             _train_epoch[float](self, self.params, self.grads, self.state_1, self.state_2,
@@ -373,12 +352,16 @@ cdef void _train_epoch(Network net, floating[::1] P, floating[::1] G, floating[:
                        int[::1] batch_labels, Py_ssize_t batch_size, double lr,
                        bint shuffle_rows, EpochStats* stats) noexcept:
     cdef Settings* s = &net.s
-    cdef Py_ssize_t n = X.shape[0], start, b
+    cdef Py_ssize_t n = X.shape[0], start, b, i
     cdef double loss, mean
     stats.loss_sum = 0
     stats.n_correct = stats.n_seen = stats.n_steps = 0
     stats.diverged = False
     with nogil:
+        # Each epoch permutes 0..n-1 afresh: the order depends only on the seed
+        # and the epoch, so a saved and reloaded model shuffles as if never saved.
+        for i in range(n):
+            index[i] = i
         if shuffle_rows:
             shuffle(net._shuffle_bitgen, index)
         start = 0
