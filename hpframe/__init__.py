@@ -1,2 +1,27 @@
-"""hpframe: learn what hyperparameters do to a neural network."""
+"""hpframe: learn what hyperparameters do to a neural network.
+
+*Parameters* (weights and biases) are learned by training; *hyperparameters*
+(learning rate, epochs, batch size, activation, loss, dropout, validation
+split, optimizer, ...) are chosen before it and found by trial and error.
+
+>>> import hpframe as hp
+>>> X, y = hp.datasets.load_digits()
+>>> trainer = hp.Trainer(hidden_layers=(64,), epochs=20).fit(X, y, verbose=0)
+>>> trainer.hparams.learning_rate, trainer.n_params      # chosen vs learned
+(0.001, 4810)
+"""
 __version__ = "0.1.0"
+
+from hpframe import data, datasets, ops, reference
+from hpframe.callbacks import Callback, EarlyStopping, History, ProgressBar
+from hpframe.hparams import HyperParams, explain
+from hpframe.memory import estimate_memory
+from hpframe.trainer import DivergenceWarning, LRFindResult, Trainer, gradcheck
+from hpframe._info import build_info, show_config
+
+__all__ = [
+    "HyperParams", "explain", "Trainer", "gradcheck", "estimate_memory",
+    "Callback", "EarlyStopping", "History", "ProgressBar", "DivergenceWarning",
+    "LRFindResult", "data", "datasets", "ops", "reference", "build_info", "show_config",
+    "__version__",
+]

@@ -1,0 +1,69 @@
+"""What was built and what it runs on: versions, build mode, BLAS."""
+import importlib
+import platform
+import sys
+
+import numpy as np
+
+from hpframe._core import CORE_MODULES
+
+
+def build_info():
+    """Versions, the compiled core modules with their build mode, and the BLAS in use.
+
+    Returns
+    -------
+    dict
+        ``hpframe``, ``python``, ``numpy``, ``scipy`` versions; ``modules``: name ->
+        ``"checked"`` (bounds checking on, built with ``HPFRAME_CYTHON_DEBUG=1``) or
+        ``"release"``; ``mode``: the common mode (or ``"mixed"``); ``blas``: the BLAS
+        libraries loaded (library, version, threads).
+    """
+    import scipy
+    import hpframe
+
+    modules = {}
+    for name in CORE_MODULES:
+        module = importlib.import_module(f"hpframe._core.{name}")
+        modules[name] = "checked" if module._checked_build() else "release"
+    modes = set(modules.values())
+    info = {
+        "hpframe": hpframe.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "modules": modules,
+        "mode": modes.pop() if len(modes) == 1 else "mixed",
+        "blas": [],
+    }
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return info
+    for pool in threadpool_info():
+        if pool.get("user_api") == "blas":
+            owner = "scipy (used by hpframe's core)" if "scipy.libs" in pool["filepath"] \
+                else "numpy" if "numpy" in pool["filepath"] else "other"
+            info["blas"].append({"library": pool.get("internal_api"), "version": pool.get("version"),
+                                 "threads": pool.get("num_threads"), "owner": owner,
+                                 "architecture": pool.get("architecture")})
+    return info
+
+
+def show_config(file=None):
+    """Print :func:`build_info` as readable lines (``python -m hpframe info``)."""
+    info = build_info()
+    out = file or sys.stdout
+    print(f"hpframe {info['hpframe']}  (python {info['python']}, numpy {info['numpy']}, "
+          f"scipy {info['scipy']})", file=out)
+    print(f"platform: {info['platform']}", file=out)
+    print(f"core build: {info['mode']}"
+          + ("  (bounds/wraparound/initialized checks ON)" if info["mode"] == "checked" else ""),
+          file=out)
+    for name, mode in info["modules"].items():
+        print(f"  hpframe._core.{name:<12} {mode}", file=out)
+    for b in info["blas"]:
+        print(f"BLAS: {b['library']} {b['version']} ({b['architecture']}), {b['threads']} "
+              f"thread(s) - {b['owner']}", file=out)
+    return None

@@ -1,0 +1,81 @@
+"""How much memory a choice of hyperparameters costs, before you train."""
+import numpy as np
+
+from hpframe._layout import EVAL_ROWS, network_layout
+from hpframe.hparams import HyperParams
+
+__all__ = ["estimate_memory"]
+
+_N_STATE = {"sgd": 0, "momentum": 1, "nesterov": 1, "adam": 2, "adamw": 2}
+
+
+class MemoryEstimate(dict):
+    """A dict of byte counts that prints as a small table."""
+
+    def __repr__(self):
+        width = max(len(k) for k in self)
+        lines = [f"{k.replace('_', ' '):<{width}}  {v / 2**20:10.3f} MB" for k, v in self.items()]
+        return "\n".join(lines)
+
+
+def estimate_memory(hparams, n_features, n_outputs, n_samples):
+    """Estimate the memory ``Trainer.fit`` allocates, broken down by purpose.
+
+    Counts exactly the buffers the compiled core allocates for these
+    hyperparameters, plus the copies ``fit`` makes of the data (the
+    validation split), assuming ``X`` arrives C-contiguous in the training
+    dtype and ``y`` as int64 labels or float targets.
+
+    Parameters
+    ----------
+    hparams : HyperParams or dict
+        The hyperparameters.
+    n_features : int
+        Inputs per sample.
+    n_outputs : int
+        Output units (classes for ``cross_entropy``; 1 for binary ``binary_cross_entropy``).
+    n_samples : int
+        Samples passed to ``fit`` (before the validation split); 0 for the model alone.
+
+    Returns
+    -------
+    dict
+        Bytes for ``parameters``, ``gradients``, ``optimizer_state``,
+        ``activations`` (the per-batch buffers, which grow with ``batch_size``),
+        ``data`` (copies made by ``fit``) and ``total``.
+
+    Examples
+    --------
+    >>> import hpframe as hp
+    >>> mem = hp.estimate_memory(hp.HyperParams(hidden_layers=(128,)), 784, 10, 60000)
+    >>> mem["parameters"]                   # (784*128 + 128 + 128*10 + 10) float32 numbers
+    407080
+    """
+    if isinstance(hparams, dict):
+        hparams = HyperParams.from_dict(hparams)
+    if not isinstance(hparams, HyperParams):
+        raise TypeError(f"hparams must be a HyperParams or dict; got {type(hparams).__name__}")
+    for name, value, low in (("n_features", n_features, 1), ("n_outputs", n_outputs, 1),
+                             ("n_samples", n_samples, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+    item = np.dtype(hparams.dtype).itemsize
+    n_val = int(round(hparams.validation_split * n_samples))
+    n_train = n_samples - n_val
+    batch = min(hparams.batch_size, n_train) if n_train else hparams.batch_size
+    capacity = max(batch, EVAL_ROWS)
+    ce = hparams.loss == "cross_entropy"
+    lay = network_layout((n_features, *hparams.hidden_layers, n_outputs),
+                         identity=hparams.activation == "identity", dropout=hparams.dropout,
+                         cross_entropy=ce, n_state_buffers=_N_STATE[hparams.optimizer],
+                         capacity=capacity)
+    activations = lay.work_size * item + capacity * 4 + n_train * 8   # + batch labels, row order
+    data = 0
+    if n_val:
+        data += n_samples * n_features * item + n_samples * 8          # X and y split copies
+        data += n_val * n_outputs * item                               # validation outputs
+    data += n_samples * 4 if ce else n_samples * n_outputs * item      # encoded targets
+    out = MemoryEstimate(parameters=lay.n_params * item, gradients=lay.n_params * item,
+                         optimizer_state=lay.n_state * item, activations=activations, data=data)
+    out["total"] = sum(out.values())
+    return out
