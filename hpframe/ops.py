@@ -109,7 +109,7 @@ def _check_real(value, name, low=None, high=None, low_open=False, high_open=Fals
     above = high is not None and (value >= high if high_open else value > high)
     if not np.isfinite(value) or below or above:
         interval = (("(" if low_open else "[") + ("-inf" if low is None else f"{low:g}") + ", "
-                    + ("inf" if high is None else f"{high:g}") + (")" if high_open else "]"))
+                    + ("inf)" if high is None else f"{high:g}" + (")" if high_open else "]")))
         raise ValueError(f"{name} must be in {interval}, got {value!r}")
     return value
 

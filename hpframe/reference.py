@@ -479,7 +479,7 @@ def adam_step(w, g, m, v, step, lr=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
     m = beta_1 * m + (1 - beta_1) * g
     v = beta_2 * v + (1 - beta_2) * g * g
     m_hat_scale = lr / (1 - beta_1 ** step)
-    v_hat_sqrt = np.sqrt(v) / np.sqrt(1 - beta_2 ** step)
+    v_hat_sqrt = np.sqrt(v) / math.sqrt(1 - beta_2 ** step)
     return w - m_hat_scale * m / (v_hat_sqrt + epsilon), m, v
 
 
