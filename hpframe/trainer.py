@@ -356,6 +356,10 @@ class Trainer:
                                  self._n_features if self._net is not None else None)
         y_arr = V.to_numpy(y, "y")
         V.check_length(X_arr, y_arr)
+        if self._net is not None and self._task in (MULTICLASS, BINARY):
+            # Continued training: the classes are known, and a batch may hold only
+            # some of them; _encode checks every label against classes_.
+            return X_arr, y_arr
         task, n_outputs, classes = self._infer_task(y_arr)
         if task == REGRESSION:
             n_outputs = V.check_targets(y_arr, self._dtype).shape[1]
