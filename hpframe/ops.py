@@ -45,7 +45,6 @@ __all__ = [
     "sgd_step", "momentum_step", "adam_step",
 ]
 
-# name -> the core's integer code
 # name -> the core's integer code (the enums' member names, lower-cased)
 ACTIVATIONS = {code.name.lower(): int(code) for code in _activations.Activation}
 LOSSES = {code.name.lower(): int(code) for code in _losses.Loss}

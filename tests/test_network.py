@@ -1,0 +1,316 @@
+"""The compiled :class:`~hpframe._core.network.Network`, checked as a whole.
+
+Oracles: 4th-order central finite differences of the mean loss (float64), the
+NumPy :class:`~hpframe.reference.ReferenceMLP` replaying the same shuffles and
+dropout masks step by step, weight decay worked out by hand, tracemalloc, and
+the same training run one after the other vs. in two threads.
+"""
+import threading
+import tracemalloc
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from hpframe import reference as ref
+from hpframe._core.network import Network
+
+ACTIVATIONS = ["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "identity"]
+LOSSES = ["cross_entropy", "binary_cross_entropy", "mse", "mae", "huber"]
+OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam", "adamw"]
+HIDDEN = [(), (5,), (4, 3)]
+
+# parameters after a few epochs, core vs NumPy reference
+TRAIN_TOL = {
+    np.float32: dict(rtol=1e-4, atol=2e-5),
+    np.float64: dict(rtol=1e-10, atol=1e-12),
+}
+
+
+def make_network(sizes, activation="relu", loss="cross_entropy", optimizer="adam",
+                 dropout=0.0, weight_decay=0.0, capacity=4, dtype=np.float64, seed=0,
+                 momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8, init_seed=1):
+    """A Network with random (seeded) weights and biases; the core starts at zero."""
+    net = Network(sizes, ACTIVATIONS.index(activation), LOSSES.index(loss),
+                  OPTIMIZERS.index(optimizer), dropout, momentum, beta_1, beta_2, epsilon,
+                  weight_decay, capacity, dtype, seed)
+    rng = np.random.default_rng(init_seed)
+    for l in range(net.n_layers):
+        n_in, n_out = net.weight(l).shape
+        net.weight(l)[...] = rng.normal(scale=1.5 / np.sqrt(n_in), size=(n_in, n_out))
+        net.bias(l)[...] = rng.normal(scale=0.3, size=n_out)
+    return net
+
+
+def reference_of(net, activation="relu", loss="cross_entropy", optimizer="adam", dropout=0.0,
+                 weight_decay=0.0, seed=0, momentum=0.9, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8):
+    """The NumPy twin of ``net``, starting from copies of its parameters."""
+    return ref.ReferenceMLP([net.weight(l).copy() for l in range(net.n_layers)],
+                            [net.bias(l).copy() for l in range(net.n_layers)],
+                            activation, loss, optimizer, dropout, momentum, beta_1, beta_2,
+                            epsilon, weight_decay, seed)
+
+
+def core_targets(loss, y, n_outputs, dtype):
+    """``(labels, targets)`` as ``Network`` takes them: one of the two is empty."""
+    if loss == "cross_entropy":
+        return np.ascontiguousarray(y, dtype=np.intc), np.zeros((0, n_outputs), dtype)
+    return np.zeros(0, dtype=np.intc), np.ascontiguousarray(y, dtype=dtype)
+
+
+def make_data(sizes, loss, n, dtype, seed=2):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, sizes[0])).astype(dtype)
+    k = sizes[-1]
+    if loss == "cross_entropy":
+        y = rng.integers(0, k, size=n)
+    elif loss == "binary_cross_entropy":
+        y = (rng.random((n, k)) < 0.5).astype(dtype)
+    else:
+        y = rng.normal(size=(n, k)).astype(dtype)
+    return X, y
+
+
+def parameters(net):
+    return [net.weight(l) for l in range(net.n_layers)] + \
+           [net.bias(l) for l in range(net.n_layers)]
+
+
+def numerical_derivative(f, x, h):
+    """4th-order central difference of the scalar function ``f`` at ``x``."""
+    return (-f(x + 2 * h) + 8 * f(x + h) - 8 * f(x - h) + f(x - 2 * h)) / (12 * h)
+
+
+# ---- gradients of the whole network equal finite differences -----------------------
+
+@pytest.mark.parametrize("hidden", HIDDEN, ids=["no-hidden", "one-hidden", "two-hidden"])
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_network_gradients_equal_finite_differences(activation, loss, hidden):
+    sizes = (3, *hidden, 2)
+    n = 5
+    net = make_network(sizes, activation, loss, capacity=n)
+    X, y = make_data(sizes, loss, n, np.float64)
+    mlp = reference_of(net, activation, loss)
+    # keep the finite differences off the kinks: relu-like units away from 0, and
+    # mae/huber residuals away from 0 and +-1
+    mlp.forward(X, training=False)
+    pre_activations = np.concatenate([z.ravel() for _, z, _, _ in mlp._cache[:-1]] + [[1.0]])
+    assert np.abs(pre_activations).min() > 1e-3, "choose another init_seed: a unit sits on a kink"
+    if loss in ("mse", "mae", "huber"):
+        residual = np.random.default_rng(3).uniform(0.2, 0.8, size=y.shape)
+        residual += np.random.default_rng(4).integers(0, 2, size=y.shape)   # 0.2-0.8 or 1.2-1.8
+        y = mlp.predict(X) - residual * np.sign(np.random.default_rng(5).normal(size=y.shape))
+    labels, targets = core_targets(loss, y, sizes[-1], np.float64)
+
+    mean_loss = net.gradients_into(X, labels, targets)
+    analytic = net.grads.copy()
+    ref_loss, _ = mlp.gradients(X, y, training=False)
+    assert mean_loss == pytest.approx(ref_loss, rel=1e-12)
+
+    def loss_at(i, value):
+        saved = net.params[i]
+        net.params[i] = value
+        result = net.gradients_into(X, labels, targets)
+        net.params[i] = saved
+        return result
+
+    numeric = np.array([numerical_derivative(lambda v: loss_at(i, v), net.params[i], 1e-5)
+                        for i in range(net.n_params)])
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
+
+
+# ---- training equals the NumPy reference, step by step -------------------------------
+
+def train_side_by_side(dtype, optimizer="adam", loss="cross_entropy", activation="relu",
+                       dropout=0.25, weight_decay=0.01, hidden=(6, 5), lr=0.05, n=11,
+                       batch_size=4, epochs=3, shuffle=True, seed=7):
+    """Train the core and the reference on the same data; compare after every epoch."""
+    sizes = (4, *hidden, 3)
+    kwargs = dict(activation=activation, loss=loss, optimizer=optimizer, dropout=dropout,
+                  weight_decay=weight_decay, seed=seed)
+    net = make_network(sizes, capacity=batch_size, dtype=dtype, **kwargs)
+    mlp = reference_of(net, **kwargs)
+    X, y = make_data(sizes, loss, n, dtype)
+    labels, targets = core_targets(loss, y, sizes[-1], dtype)
+    per_sample = 1 if loss == "cross_entropy" else sizes[-1]
+    n_steps = -(-n // batch_size)
+    for epoch in range(epochs):
+        loss_sum, n_correct, n_seen, steps, diverged = net.train_epoch(
+            X, labels, targets, batch_size, lr, shuffle)
+        ref_mean = mlp.train_epoch(X, y, batch_size, lr, shuffle)
+        assert (n_seen, steps, diverged) == (n, n_steps, False)
+        assert net.step == mlp.step == (epoch + 1) * n_steps
+        assert loss_sum / (n_seen * per_sample) == pytest.approx(
+            ref_mean, rel=TRAIN_TOL[dtype]["rtol"])
+        for got, expected in zip(parameters(net), mlp.weights + mlp.biases):
+            np.testing.assert_allclose(got, expected, **TRAIN_TOL[dtype],
+                                       err_msg=f"epoch {epoch}")
+    return net, mlp
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_training_equals_reference_step_by_step(optimizer, dtype):
+    # 11 rows in batches of 4: two full batches and a last batch of 3 per epoch,
+    # shuffled, with dropout on both hidden layers and weight decay
+    train_side_by_side(dtype, optimizer)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_training_equals_reference_for_every_loss(loss):
+    train_side_by_side(np.float64, "adam", loss, activation="tanh")
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_training_equals_reference_for_every_activation(activation):
+    train_side_by_side(np.float64, "nesterov", activation=activation, hidden=(5,))
+
+
+def test_training_without_shuffle_or_dropout_or_hidden_layers():
+    train_side_by_side(np.float64, "sgd", dropout=0.0, shuffle=False)
+    train_side_by_side(np.float64, "momentum", hidden=(), dropout=0.0, batch_size=11)
+
+
+def test_predict_equals_reference_in_chunks():
+    # 10 rows through a capacity-4 network: chunks of 4, 4 and 2, and no dropout
+    net = make_network((4, 6, 3), "gelu", dropout=0.5, capacity=4)
+    X, _ = make_data((4, 6, 3), "mse", 10, np.float64)
+    out = np.empty((10, 3))
+    net.predict_into(X, out)
+    np.testing.assert_allclose(out, reference_of(net, "gelu").predict(X), rtol=1e-12)
+
+
+def test_same_seed_same_training_different_seed_different():
+    a, _ = train_side_by_side(np.float64, seed=3)
+    b, _ = train_side_by_side(np.float64, seed=3)
+    c, _ = train_side_by_side(np.float64, seed=4)
+    np.testing.assert_array_equal(a.params, b.params)
+    assert not np.allclose(a.params, c.params)
+
+
+# ---- weight decay: weights only, never biases --------------------------------------
+
+def decayed_by_hand(optimizer, w, lr, wd, steps, mu=0.9, b1=0.9, b2=0.999, eps=1e-8):
+    """Weights after ``steps`` updates when the loss gradient is exactly zero,
+    so only weight decay moves them (one scalar at a time, plain Python)."""
+    v = m = 0.0
+    for t in range(1, steps + 1):
+        if optimizer == "sgd":
+            w = w - lr * wd * w
+        elif optimizer in ("momentum", "nesterov"):
+            g = wd * w
+            v = mu * v + g
+            w = w - lr * (g + mu * v if optimizer == "nesterov" else v)
+        elif optimizer == "adam":
+            g = wd * w
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g * g
+            w = w - lr / (1 - b1 ** t) * m / ((v / (1 - b2 ** t)) ** 0.5 + eps)
+        else:                      # adamw: decoupled shrink; the Adam step of g = 0 is 0
+            w = (1 - lr * wd) * w
+    return w
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_weight_decay_never_touches_biases(optimizer):
+    # Targets equal to the network's own outputs make every loss gradient exactly
+    # zero, so in the first step the only force is weight decay: every layer's
+    # weights follow the formula by hand, and no bias moves at all.
+    sizes, n, lr, wd = (3, 4, 2), 6, 0.1, 0.5
+    net = make_network(sizes, "tanh", "mse", optimizer, weight_decay=wd, capacity=n)
+    X, _ = make_data(sizes, "mse", n, np.float64)
+    out = np.empty((n, 2))
+    net.predict_into(X, out)
+    labels, targets = core_targets("mse", out, 2, np.float64)
+    w0 = [net.weight(l).copy() for l in range(net.n_layers)]
+    b0 = [net.bias(l).copy() for l in range(net.n_layers)]
+    net.gradients_into(X, labels, targets)
+    assert not net.grads.any()
+    net.train_epoch(X, labels, targets, n, lr, False)          # one batch = one step
+    for l in range(net.n_layers):
+        expected = np.vectorize(lambda w: decayed_by_hand(optimizer, w, lr, wd, 1))(w0[l])
+        np.testing.assert_allclose(net.weight(l), expected, rtol=1e-12)
+        np.testing.assert_array_equal(net.bias(l), b0[l])
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_weight_decay_three_steps_on_a_linear_model(optimizer):
+    # X = 0 keeps every gradient exactly zero for as long as we like: outputs are
+    # the biases, equal to the targets, whatever the weights are.
+    sizes, n, lr, wd = (3, 2), 4, 0.1, 0.5
+    net = make_network(sizes, "identity", "mse", optimizer, weight_decay=wd, capacity=n)
+    X = np.zeros((n, 3))
+    labels, targets = core_targets("mse", np.tile(net.bias(0), (n, 1)), 2, np.float64)
+    w0, b0 = net.weight(0).copy(), net.bias(0).copy()
+    for step in (1, 2, 3):
+        net.train_epoch(X, labels, targets, n, lr, True)
+        expected = np.vectorize(lambda w: decayed_by_hand(optimizer, w, lr, wd, step))(w0)
+        np.testing.assert_allclose(net.weight(0), expected, rtol=1e-12)
+        np.testing.assert_array_equal(net.bias(0), b0)
+    assert not np.allclose(net.weight(0), w0)         # decay really acted
+
+
+# ---- the epoch loop allocates nothing; threads do not interfere ---------------------
+
+def test_epoch_loop_allocates_nothing_after_warm_up():
+    sizes, n, batch = (20, 64, 32, 5), 400, 32
+    net = make_network(sizes, "relu", "cross_entropy", "adam", dropout=0.2, capacity=batch,
+                       dtype=np.float32)
+    X, y = make_data(sizes, "cross_entropy", n, np.float32)
+    labels, targets = core_targets("cross_entropy", y, sizes[-1], np.float32)
+    for _ in range(2):                                  # warm-up
+        net.train_epoch(X, labels, targets, batch, 1e-3, True)
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        for _ in range(5):
+            result = net.train_epoch(X, labels, targets, batch, 1e-3, True)
+        after, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del result
+    # Entering train_epoch wraps its ~10 buffers in typed memoryviews (about 2 KB,
+    # freed on return, the same for any n).  One batch's activations alone are
+    # 32 x 64 x 4 = 8 KB, so any per-batch array would show, and a leak of a few
+    # bytes per step (13 steps per epoch) would too.
+    assert peak - before < 4096, f"peak grew by {peak - before} bytes"
+    assert after - before < 256, f"memory grew by {after - before} bytes"
+
+
+def test_two_networks_in_two_threads_equal_one_after_the_other():
+    sizes, n, batch = (16, 48, 4), 3000, 32
+    data = [make_data(sizes, "cross_entropy", n, np.float64, seed=s) for s in (10, 11)]
+
+    def build(i):
+        return make_network(sizes, "elu", "cross_entropy", ("adam", "nesterov")[i],
+                            dropout=0.2, capacity=batch, seed=20 + i, init_seed=30 + i)
+
+    def train(net, i):
+        X, y = data[i]
+        labels, targets = core_targets("cross_entropy", y, sizes[-1], np.float64)
+        for _ in range(3):
+            net.train_epoch(X, labels, targets, batch, 1e-2, True)
+
+    # one BLAS thread per call, so each GEMM's summation order is fixed
+    with threadpool_limits(limits=1, user_api="blas"):
+        serial = [build(0), build(1)]
+        for i, net in enumerate(serial):
+            train(net, i)
+        parallel = [build(0), build(1)]
+        barrier = threading.Barrier(2)
+
+        def run(i):
+            barrier.wait()
+            train(parallel[i], i)
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    for a, b in zip(serial, parallel):
+        np.testing.assert_array_equal(a.params, b.params)
+        assert a.step == b.step == 3 * (n // batch + 1)
