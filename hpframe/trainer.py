@@ -24,6 +24,7 @@ from hpframe._core import losses as _loss
 from hpframe._core import optimizers as _opt
 from hpframe._core.network import Network
 from hpframe._layout import EVAL_ROWS
+from hpframe._threads import blas_threads, training_blas_threads
 from hpframe.callbacks import Callback, EarlyStopping, History, ProgressBar
 from hpframe.data import holdout_indices
 from hpframe.hparams import HyperParams
@@ -443,14 +444,26 @@ class Trainer:
             raise ValueError(f"batch_size {batch} exceeds the buffers this model was built "
                              f"with ({self._net.capacity} rows); call reset() first")
         if hp.patience is not None:
-            callbacks.append(EarlyStopping(monitor="val_loss" if val is not None else "loss",
-                                           patience=hp.patience, restore_best_weights=True))
+            if val is None:
+                raise ValueError(f"patience={hp.patience} stops training when val_loss stops "
+                                 "improving, so it needs validation data: set "
+                                 "validation_split > 0 or pass validation_data")
+            callbacks.append(EarlyStopping(monitor="val_loss", patience=hp.patience,
+                                           restore_best_weights=True))
         callbacks.append(ProgressBar(verbose=verbose, epochs=epochs))
         for cb in callbacks:
             cb.set_trainer(self)
         self.stop_training = False
         for cb in callbacks:
             cb.on_train_begin()
+        with blas_threads(training_blas_threads(batch, self._net.n_weights)):
+            self._train_epochs(epochs, callbacks, X_train, labels, targets, val, batch)
+        for cb in callbacks:
+            cb.on_train_end()
+        return self
+
+    def _train_epochs(self, epochs, callbacks, X_train, labels, targets, val, batch):
+        hp = self._hparams
         elements = 1 if self._task == MULTICLASS else self._n_outputs
         classify = self._task != REGRESSION
         for _ in range(epochs):
@@ -482,9 +495,6 @@ class Trainer:
             if self.stop_training:
                 self.history.stopped_early = True
                 break
-        for cb in callbacks:
-            cb.on_train_end()
-        return self
 
     def _check_divergence(self, loss, X_train, epoch, lr):
         """Stop (without raising) if the loss is NaN/inf or > 10x the first batch's loss."""

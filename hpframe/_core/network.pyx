@@ -42,8 +42,8 @@ from hpframe._core.activations cimport act_forward, act_grad, IDENTITY
 from hpframe._core.losses cimport (cross_entropy, elementwise_loss, count_correct,
                                    CROSS_ENTROPY, BINARY_CROSS_ENTROPY)
 from hpframe._core.dropout cimport bitgen_of, drop_threshold, shuffle
-from hpframe._core.optimizers cimport (sgd_update, momentum_update, adam_update,
-                                       SGD, MOMENTUM, NESTEROV, ADAM, ADAMW)
+from hpframe._core.optimizers cimport (Step, make_step, apply_step, apply_step_outer,
+                                       SGD, ADAM, ADAMW)
 
 cnp.import_array()
 
@@ -278,57 +278,96 @@ cdef double _loss_and_grad(Settings* s, floating[::1] W, const Py_ssize_t[:, ::1
     return loss
 
 
+cdef inline const floating* _layer_input(Settings* s, floating[::1] W, const Py_ssize_t[:, ::1] lay,
+                                         Py_ssize_t l, bint drop) noexcept nogil:
+    """What layer l multiplied in the forward pass: the batch, or the previous H."""
+    if l == 0:
+        return &W[s.x_off]
+    return &W[lay[l - 1, COL_H] if drop else lay[l - 1, COL_A]]
+
+
+cdef void _backprop_delta(Settings* s, floating[::1] P, floating[::1] W,
+                          const Py_ssize_t[:, ::1] lay, Py_ssize_t l, Py_ssize_t b,
+                          bint drop) noexcept nogil:
+    """D_{l-1} = (D_l @ W_l^T) * mask_{l-1} * f'(Z_{l-1}), for l >= 1."""
+    cdef Py_ssize_t i, n_in = lay[l, COL_N_IN], n_out = lay[l, COL_N_OUT]
+    cdef Py_ssize_t pzo = lay[l - 1, COL_Z], pao = lay[l - 1, COL_A]
+    cdef Py_ssize_t pmo = lay[l - 1, COL_M], pdo = lay[l - 1, COL_D]
+    cdef floating g
+    gemm(False, True, <int> b, <int> n_in, <int> n_out, <floating> 1,
+         &W[lay[l, COL_D]], <int> n_out, &P[lay[l, COL_W]], <int> n_out, <floating> 0,
+         &W[pdo], <int> n_in)
+    for i in range(b * n_in):
+        g = W[pdo + i] * act_grad(s.activation, W[pzo + i], W[pao + i])
+        if drop:
+            g = g * W[pmo + i]
+        W[pdo + i] = g
+
+
 cdef void _backward(Settings* s, floating[::1] P, floating[::1] G, floating[::1] W,
                     const Py_ssize_t[:, ::1] lay, Py_ssize_t b, bint training) noexcept nogil:
-    cdef Py_ssize_t l, i, j, n_in, n_out, do, bo, pzo, pao, pmo, pdo
-    cdef const floating* inp
+    """Every layer's gradient into G (dW = input^T @ D, db = column sums of D)."""
+    cdef Py_ssize_t l, i, j, n_in, n_out, do, bo
     cdef bint drop = training and s.dropout > 0
-    cdef floating g
     for l in range(s.n_layers - 1, -1, -1):
         n_in = lay[l, COL_N_IN]
         n_out = lay[l, COL_N_OUT]
         do = lay[l, COL_D]
-        inp = &W[s.x_off] if l == 0 else &W[lay[l - 1, COL_H] if drop else lay[l - 1, COL_A]]
-        # dW = inp^T @ D
         gemm(True, False, <int> n_in, <int> n_out, <int> b, <floating> 1,
-             inp, <int> n_in, &W[do], <int> n_out, <floating> 0, &G[lay[l, COL_W]], <int> n_out)
-        # db = column sums of D
+             _layer_input(s, W, lay, l, drop), <int> n_in, &W[do], <int> n_out,
+             <floating> 0, &G[lay[l, COL_W]], <int> n_out)
         bo = lay[l, COL_B]
         for j in range(n_out):
             G[bo + j] = 0
         for i in range(b):
             for j in range(n_out):
                 G[bo + j] += W[do + i * n_out + j]
-        if l == 0:
-            break
-        # D_{l-1} = (D @ W^T) * mask * f'(Z_{l-1})
-        pzo, pao, pmo, pdo = lay[l - 1, COL_Z], lay[l - 1, COL_A], lay[l - 1, COL_M], lay[l - 1, COL_D]
-        gemm(False, True, <int> b, <int> n_in, <int> n_out, <floating> 1,
-             &W[do], <int> n_out, &P[lay[l, COL_W]], <int> n_out, <floating> 0, &W[pdo], <int> n_in)
-        for i in range(b * n_in):
-            g = W[pdo + i] * act_grad(s.activation, W[pzo + i], W[pao + i])
-            if drop:
-                g = g * W[pmo + i]
-            W[pdo + i] = g
+        if l > 0:
+            _backprop_delta(s, P, W, lay, l, b, drop)
 
 
 cdef void _update(Settings* s, floating[::1] P, floating[::1] G, floating[::1] S1,
                   floating[::1] S2, double lr, long step) noexcept nogil:
     """One optimizer step: weights with weight decay, then biases without."""
     cdef Py_ssize_t nw = s.n_weights, n = s.n_params
-    if s.optimizer == SGD:
-        sgd_update(P[:nw], G[:nw], lr, s.weight_decay)
-        sgd_update(P[nw:n], G[nw:n], lr, 0.0)
-    elif s.optimizer == MOMENTUM or s.optimizer == NESTEROV:
-        momentum_update(P[:nw], G[:nw], S1[:nw], lr, s.momentum, s.weight_decay,
-                        s.optimizer == NESTEROV)
-        momentum_update(P[nw:n], G[nw:n], S1[nw:n], lr, s.momentum, 0.0,
-                        s.optimizer == NESTEROV)
-    else:
-        adam_update(P[:nw], G[:nw], S1[:nw], S2[:nw], lr, s.beta_1, s.beta_2, s.epsilon,
-                    s.weight_decay, s.optimizer == ADAMW, step)
-        adam_update(P[nw:n], G[nw:n], S1[nw:n], S2[nw:n], lr, s.beta_1, s.beta_2, s.epsilon,
-                    0.0, s.optimizer == ADAMW, step)
+    cdef Step on_weights = make_step(s.optimizer, lr, s.momentum, s.beta_1, s.beta_2,
+                                     s.epsilon, s.weight_decay, step)
+    cdef Step on_biases = make_step(s.optimizer, lr, s.momentum, s.beta_1, s.beta_2,
+                                    s.epsilon, 0.0, step)
+    apply_step(&on_weights, P[:nw], G[:nw], S1[:nw], S2[:nw])
+    apply_step(&on_biases, P[nw:n], G[nw:n], S1[nw:n], S2[nw:n])
+
+
+cdef void _backward_update_one_sample(Settings* s, floating[::1] P, floating[::1] S1,
+                                      floating[::1] S2, floating[::1] W,
+                                      const Py_ssize_t[:, ::1] lay, double lr,
+                                      long step) noexcept nogil:
+    """Backward and update fused, for a batch of one sample.
+
+    The weight gradient of layer l is the outer product input_l D_l^T; instead
+    of writing it out and reading it back, the update computes each entry on
+    the fly (``apply_step_outer``).  Going from the output down, D_{l-1} is
+    computed from W_l before W_l is updated, so the result is that of
+    ``_backward`` followed by ``_update``.
+    """
+    cdef Py_ssize_t l, n_in, n_out, do, wo, bo
+    cdef bint drop = s.dropout > 0
+    cdef Step on_weights = make_step(s.optimizer, lr, s.momentum, s.beta_1, s.beta_2,
+                                     s.epsilon, s.weight_decay, step)
+    cdef Step on_biases = make_step(s.optimizer, lr, s.momentum, s.beta_1, s.beta_2,
+                                    s.epsilon, 0.0, step)
+    cdef Py_ssize_t inp_off
+    for l in range(s.n_layers - 1, -1, -1):
+        n_in = lay[l, COL_N_IN]
+        n_out = lay[l, COL_N_OUT]
+        do, wo, bo = lay[l, COL_D], lay[l, COL_W], lay[l, COL_B]
+        if l > 0:
+            _backprop_delta(s, P, W, lay, l, 1, drop)
+        inp_off = s.x_off if l == 0 else (lay[l - 1, COL_H] if drop else lay[l - 1, COL_A])
+        apply_step_outer(&on_weights, P[wo:wo + n_in * n_out], W[inp_off:inp_off + n_in],
+                         W[do:do + n_out], S1[wo:wo + n_in * n_out], S2[wo:wo + n_in * n_out])
+        apply_step(&on_biases, P[bo:bo + n_out], W[do:do + n_out], S1[bo:bo + n_out],
+                   S2[bo:bo + n_out])
 
 
 cdef void _gather(Settings* s, floating[::1] W, const floating[:, ::1] X,
@@ -379,10 +418,13 @@ cdef void _train_epoch(Network net, floating[::1] P, floating[::1] G, floating[:
                 break
             stats.loss_sum += loss
             stats.n_seen += b
-            _backward(s, P, G, W, lay, b, True)
             net.step += 1
             stats.n_steps += 1
-            _update(s, P, G, S1, S2, lr, net.step)
+            if b == 1:
+                _backward_update_one_sample(s, P, S1, S2, W, lay, lr, net.step)
+            else:
+                _backward(s, P, G, W, lay, b, True)
+                _update(s, P, G, S1, S2, lr, net.step)
 
 
 cdef void _predict(Network net, floating[::1] P, floating[::1] W, const Py_ssize_t[:, ::1] lay,

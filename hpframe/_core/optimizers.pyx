@@ -12,76 +12,111 @@ The rules are PyTorch's (``torch.optim``), so results transfer:
 For the first four, weight decay is the L2 term ``g += wd * w``.  The network
 calls these separately on its weight segment and its bias segment (wd = 0), so
 biases are never decayed.
+
+Design: the rule for one parameter is a scalar inline function in
+``optimizers.pxd``; :func:`make_step` computes a step's constants once (bias
+corrections in double); :func:`apply_step` runs the rule over a flat buffer.
+:func:`apply_step_outer` runs it over a weight matrix whose gradient is the
+outer product ``x d^T`` (a batch of one sample), computing each ``g[i, j]``
+on the fly: at batch size 1 that saves writing and re-reading the whole
+gradient, which costs more memory traffic than the update itself.
 """
 import numpy as np
 from cython cimport floating
-from hpframe._core._fmath cimport f_sqrt
 
 include "_buildinfo.pxi"
 
 
-cdef void sgd_update(floating[::1] w, const floating[::1] g,
-                     double lr, double weight_decay) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef floating lr_ = <floating> lr, wd = <floating> weight_decay
-    for i in range(w.shape[0]):
-        w[i] -= lr_ * (g[i] + wd * w[i])
+cdef Step make_step(int optimizer, double lr, double momentum, double beta_1, double beta_2,
+                    double eps, double weight_decay, long t) noexcept nogil:
+    cdef Step st
+    st.optimizer = optimizer
+    st.lr = lr
+    st.mu = momentum
+    st.beta_1 = beta_1
+    st.beta_2 = beta_2
+    st.eps = eps
+    st.l2 = 0 if optimizer == ADAMW else weight_decay
+    st.shrink = 1 - lr * weight_decay if optimizer == ADAMW else 1
+    st.step_size = lr / (1 - beta_1 ** t) if t > 0 else lr
+    st.inv_bc2_sqrt = 1 / (1 - beta_2 ** t) ** 0.5 if t > 0 else 1
+    return st
 
 
-cdef void momentum_update(floating[::1] w, const floating[::1] g, floating[::1] velocity,
-                          double lr, double mu, double weight_decay,
-                          bint nesterov) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef floating lr_ = <floating> lr, mu_ = <floating> mu, wd = <floating> weight_decay
-    cdef floating gi, vi
-    for i in range(w.shape[0]):
-        gi = g[i] + wd * w[i]
-        vi = mu_ * velocity[i] + gi
-        velocity[i] = vi
-        if nesterov:
-            w[i] -= lr_ * (gi + mu_ * vi)
+cdef void apply_step(const Step* st, floating[::1] w, const floating[::1] g,
+                     floating[::1] s1, floating[::1] s2) noexcept nogil:
+    cdef Py_ssize_t i, n = w.shape[0]
+    cdef floating lr = <floating> st.lr, l2 = <floating> st.l2, mu = <floating> st.mu
+    cdef floating b1 = <floating> st.beta_1, b2 = <floating> st.beta_2
+    cdef floating c1 = <floating> (1 - st.beta_1), c2 = <floating> (1 - st.beta_2)
+    cdef floating step_size = <floating> st.step_size, ibc2 = <floating> st.inv_bc2_sqrt
+    cdef floating eps = <floating> st.eps, shrink = <floating> st.shrink
+    cdef bint nesterov = st.optimizer == NESTEROV
+    if st.optimizer == SGD:
+        for i in range(n):
+            sgd_one(&w[i], g[i], lr, l2)
+    elif st.optimizer == MOMENTUM or st.optimizer == NESTEROV:
+        for i in range(n):
+            momentum_one(&w[i], &s1[i], g[i], lr, mu, l2, nesterov)
+    else:
+        for i in range(n):
+            adam_one(&w[i], &s1[i], &s2[i], g[i], b1, c1, b2, c2, step_size, ibc2, eps, l2,
+                     shrink)
+
+
+cdef void apply_step_outer(const Step* st, floating[::1] w, const floating[::1] x,
+                           const floating[::1] d, floating[::1] s1,
+                           floating[::1] s2) noexcept nogil:
+    cdef Py_ssize_t i, j, k, n_in = x.shape[0], n_out = d.shape[0]
+    cdef floating lr = <floating> st.lr, l2 = <floating> st.l2, mu = <floating> st.mu
+    cdef floating b1 = <floating> st.beta_1, b2 = <floating> st.beta_2
+    cdef floating c1 = <floating> (1 - st.beta_1), c2 = <floating> (1 - st.beta_2)
+    cdef floating step_size = <floating> st.step_size, ibc2 = <floating> st.inv_bc2_sqrt
+    cdef floating eps = <floating> st.eps, shrink = <floating> st.shrink
+    cdef bint nesterov = st.optimizer == NESTEROV
+    cdef floating xi
+    for i in range(n_in):
+        xi = x[i]
+        k = i * n_out
+        if st.optimizer == SGD:
+            for j in range(n_out):
+                sgd_one(&w[k + j], xi * d[j], lr, l2)
+        elif st.optimizer == MOMENTUM or st.optimizer == NESTEROV:
+            for j in range(n_out):
+                momentum_one(&w[k + j], &s1[k + j], xi * d[j], lr, mu, l2, nesterov)
         else:
-            w[i] -= lr_ * vi
-
-
-cdef void adam_update(floating[::1] w, const floating[::1] g,
-                      floating[::1] m, floating[::1] v,
-                      double lr, double beta_1, double beta_2, double eps,
-                      double weight_decay, bint decoupled, long step) noexcept nogil:
-    # Bias corrections are folded into two scalars computed once per step, in
-    # double: step_size = lr / (1 - b1^t) and 1 / sqrt(1 - b2^t).  eps is added
-    # after the square root, as in PyTorch and the Adam paper.
-    cdef Py_ssize_t i
-    cdef floating b1 = <floating> beta_1, b2 = <floating> beta_2
-    cdef floating c1 = <floating> (1 - beta_1), c2 = <floating> (1 - beta_2)
-    cdef floating step_size = <floating> (lr / (1 - beta_1 ** step))
-    cdef floating inv_bc2_sqrt = <floating> (1 / (1 - beta_2 ** step) ** 0.5)
-    cdef floating eps_ = <floating> eps
-    cdef floating l2 = 0 if decoupled else <floating> weight_decay
-    cdef floating shrink = <floating> (1 - lr * weight_decay) if decoupled else 1
-    cdef floating gi, mi, vi
-    for i in range(w.shape[0]):
-        gi = g[i] + l2 * w[i]
-        mi = b1 * m[i] + c1 * gi
-        vi = b2 * v[i] + c2 * gi * gi
-        m[i] = mi
-        v[i] = vi
-        w[i] = shrink * w[i] - step_size * mi / (f_sqrt(vi) * inv_bc2_sqrt + eps_)
+            for j in range(n_out):
+                adam_one(&w[k + j], &s1[k + j], &s2[k + j], xi * d[j], b1, c1, b2, c2,
+                         step_size, ibc2, eps, l2, shrink)
 
 
 def sgd_step(floating[::1] w, const floating[::1] g, double lr, double weight_decay):
+    cdef Step st = make_step(SGD, lr, 0, 0, 0, 0, weight_decay, 1)
     with nogil:
-        sgd_update(w, g, lr, weight_decay)
+        apply_step(&st, w, g, w[:0], w[:0])
 
 
 def momentum_step(floating[::1] w, const floating[::1] g, floating[::1] velocity,
                   double lr, double momentum, double weight_decay, bint nesterov):
+    cdef Step st = make_step(NESTEROV if nesterov else MOMENTUM, lr, momentum, 0, 0, 0,
+                             weight_decay, 1)
     with nogil:
-        momentum_update(w, g, velocity, lr, momentum, weight_decay, nesterov)
+        apply_step(&st, w, g, velocity, w[:0])
 
 
 def adam_step(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] v,
               double lr, double beta_1, double beta_2, double eps, double weight_decay,
               bint decoupled, long step):
+    cdef Step st = make_step(ADAMW if decoupled else ADAM, lr, 0, beta_1, beta_2, eps,
+                             weight_decay, step)
     with nogil:
-        adam_update(w, g, m, v, lr, beta_1, beta_2, eps, weight_decay, decoupled, step)
+        apply_step(&st, w, g, m, v)
+
+
+def step_outer(int optimizer, floating[::1] w, const floating[::1] x, const floating[::1] d,
+               floating[::1] s1, floating[::1] s2, double lr, double momentum, double beta_1,
+               double beta_2, double eps, double weight_decay, long step):
+    """One update of a weight matrix (flat, row-major) whose gradient is ``outer(x, d)``."""
+    cdef Step st = make_step(optimizer, lr, momentum, beta_1, beta_2, eps, weight_decay, step)
+    with nogil:
+        apply_step_outer(&st, w, x, d, s1, s2)

@@ -1,0 +1,41 @@
+"""How many threads BLAS may use while hpframe trains.
+
+OpenBLAS parallelises every GEMM it is given. For the small matrices of a
+small network or batch, waking its threads costs more than they save - and
+on a busy two-core machine their spin-waiting makes training many times
+slower. So a training step whose matrix products are small runs BLAS on one
+thread; a large one keeps every thread.
+"""
+from contextlib import contextmanager
+
+# Below this many floating-point operations per training step (forward +
+# backward GEMMs), BLAS runs single-threaded. Measured with
+# benchmarks/bench_training.py: mnist-bs64 (~4e7) is faster on one thread,
+# wide-bs256 (~3e9) on two.
+SINGLE_THREAD_BELOW_FLOPS = 2e8
+
+_controller = None
+
+
+def step_flops(batch_size, n_weights):
+    """Multiply-adds x2 of one training step's three GEMMs per layer."""
+    return 6 * batch_size * n_weights
+
+
+def training_blas_threads(batch_size, n_weights):
+    """1 for a small step; None (leave BLAS as configured) for a large one."""
+    return 1 if step_flops(batch_size, n_weights) < SINGLE_THREAD_BELOW_FLOPS else None
+
+
+@contextmanager
+def blas_threads(n):
+    """Limit every loaded BLAS to ``n`` threads inside the block (``None``: no change)."""
+    global _controller
+    if n is None:
+        yield
+        return
+    from threadpoolctl import ThreadpoolController
+    if _controller is None:
+        _controller = ThreadpoolController()
+    with _controller.limit(limits=n, user_api="blas"):
+        yield
