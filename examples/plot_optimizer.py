@@ -75,13 +75,12 @@ for name, (lr, val_loss, _) in best.items():
 # Left: final validation loss against the learning rate. ``momentum`` and
 # ``nesterov`` trace the ``sgd`` curve shifted left by a factor of 10, as
 # predicted: sgd is still improving at 1, the top of our grid, where they
-# have already failed. ``adam`` and
-# ``adamw`` are good already at small rates, where the others have barely
-# started, get worse above 0.01 and fail from 0.3 on: stuck at chance level
-# (the dotted line, :math:`\ln 10`) or diverged (crosses). Right: each
-# optimizer at its own best learning rate. Tuned, they all reach a similar
-# loss here - the choice of optimizer matters less than pairing it with the
-# right learning rate.
+# have already failed. ``adam`` and ``adamw`` are good already at small
+# rates, where the others have barely started, get worse above 0.01 and fail
+# from 0.3 on: stuck at chance level (the dotted line, :math:`\ln 10`) or
+# diverged (crosses). Right: each optimizer at its own best learning rate.
+# Tuned, they all reach a similar loss here - the choice of optimizer
+# matters less than pairing it with the right learning rate.
 fig, (ax_lr, ax_curves) = plt.subplots(1, 2, figsize=(11, 4.2))
 for i, name in enumerate(optimizers):
     values = np.array(final[name])
