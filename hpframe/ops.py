@@ -143,10 +143,7 @@ def _gemm(trans_a, trans_b, alpha, a, b, beta, c):
     if k == 0:
         c *= beta
         return
-    # The scalar alpha is a Python float, which alone would pick the double
-    # version; choose the specialisation from the arrays' dtype instead.
-    kernel = _blas.gemm_memview["float" if c.dtype == np.float32 else "double"]
-    kernel(trans_a, trans_b, alpha, a, b, beta, c)
+    _blas.gemm_memview(trans_a, trans_b, alpha, a, b, beta, c)   # dtype picks s/dgemm
 
 
 # ---- dense layer ------------------------------------------------------------

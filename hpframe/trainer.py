@@ -423,9 +423,14 @@ class Trainer:
             V.check_length(X_val, y_val, "X_val", "y_val")
         elif hp.validation_split > 0:
             split_seed = int(np.random.SeedSequence(self.seed_).spawn(3)[2].generate_state(1)[0])
-            train_idx, val_idx = holdout_indices(
-                y_all, hp.validation_split, seed=split_seed,
-                stratify=self._task in (MULTICLASS, BINARY))
+            try:
+                train_idx, val_idx = holdout_indices(
+                    y_all, hp.validation_split, seed=split_seed,
+                    stratify=self._task in (MULTICLASS, BINARY))
+            except ValueError as exc:
+                raise ValueError(f"validation_split={hp.validation_split} cannot split these "
+                                 f"{len(X_all)} samples: {exc}. Use a smaller "
+                                 "validation_split or pass validation_data") from None
             if len(val_idx) == 0 or len(train_idx) == 0:
                 raise ValueError(f"validation_split={hp.validation_split} of {len(X_all)} "
                                  "samples leaves an empty training or validation set")
@@ -706,7 +711,7 @@ class Trainer:
 
         Parameters
         ----------
-        path : str or path-like
+        path : str, path-like or binary file object
         """
         self._require_built("save")
         net = self._net
@@ -720,9 +725,13 @@ class Trainer:
             "shuffle_rng": net.shuffle_rng.state, "dropout_rng": net.dropout_rng.state,
             "history": self.history.to_dict(),
         }
-        with open(path, "wb") as f:
-            np.savez(f, params=net.params, state_1=net.state_1, state_2=net.state_2,
-                     meta=np.array(json.dumps(meta)))
+        arrays = dict(params=net.params, state_1=net.state_1, state_2=net.state_2,
+                      meta=np.array(json.dumps(meta)))
+        if hasattr(path, "write"):
+            np.savez(path, **arrays)
+        else:
+            with open(path, "wb") as f:      # exactly this name: np.savez would add ".npz"
+                np.savez(f, **arrays)
 
     @classmethod
     def load(cls, path):
@@ -730,7 +739,7 @@ class Trainer:
 
         Parameters
         ----------
-        path : str or path-like
+        path : str, path-like or binary file object
 
         Returns
         -------

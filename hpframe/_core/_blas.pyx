@@ -27,15 +27,23 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
               &beta, c, &ldc)
 
 
-def gemm_memview(bint trans_a, bint trans_b, floating alpha,
-                 const floating[:, ::1] a, const floating[:, ::1] b,
-                 floating beta, floating[:, ::1] c):
+def gemm_memview(bint trans_a, bint trans_b, double alpha, a, b, double beta, c):
     """Python twin of :c:func:`gemm` for tests: ``c = alpha*op(a)@op(b) + beta*c``.
 
-    Shapes are not checked here; the caller (a test) passes consistent ones.
+    ``a``, ``b`` and ``c`` are C-contiguous 2-D arrays of one dtype (float32 or
+    float64), which selects sgemm or dgemm.  Shapes are not checked here; the
+    caller (``hpframe.ops`` or a test) passes consistent ones.
     """
+    if c.dtype == np.float32:
+        _gemm_view[float](trans_a, trans_b, alpha, a, b, beta, c)
+    else:
+        _gemm_view[double](trans_a, trans_b, alpha, a, b, beta, c)
+
+
+cdef void _gemm_view(bint trans_a, bint trans_b, double alpha, const floating[:, ::1] a,
+                     const floating[:, ::1] b, double beta, floating[:, ::1] c) noexcept:
     cdef int m = c.shape[0], n = c.shape[1]
     cdef int k = a.shape[0] if trans_a else a.shape[1]
     with nogil:
-        gemm(trans_a, trans_b, m, n, k, alpha, &a[0, 0], a.shape[1],
-             &b[0, 0], b.shape[1], beta, &c[0, 0], c.shape[1])
+        gemm(trans_a, trans_b, m, n, k, <floating> alpha, &a[0, 0], a.shape[1],
+             &b[0, 0], b.shape[1], <floating> beta, &c[0, 0], c.shape[1])
