@@ -1,0 +1,314 @@
+"""Running trials: serially, in local workers, or on any ``concurrent.futures`` executor.
+
+:func:`execute` takes a list of :class:`~hpframe.search.trial.Task` and a
+:class:`Pool`, keeps at most ``pool.width`` trials running, and hands every
+outcome to a callback in the calling thread (which logs it at once). It
+stops launching trials on Ctrl-C or when the deadline has passed, and it
+survives workers that die:
+
+* A trial that raises is caught inside :func:`~hpframe.search.trial.run_trial`.
+* A worker *process* that dies (killed, out of memory, ``os._exit``) breaks a
+  ``ProcessPoolExecutor`` and every trial in flight with it. The runner
+  replaces the pool and reruns those trials one at a time: a trial that
+  breaks the pool while running alone is the culprit and is recorded as
+  failed; the others produce the same results as before (trials are
+  deterministic).
+* On dask, a dead worker's task is retried by the scheduler and ends in
+  ``KilledWorker``; any exception a future raises fails its trial.
+
+Local workers (``n_jobs > 1``) are processes: each trial runs alone in its
+process, so a crash or an out-of-memory kill takes only that trial, and its
+memory is measured (not estimated). Worker processes ignore Ctrl-C; the
+search process stops them.
+"""
+import collections
+import concurrent.futures as cf
+import multiprocessing
+import os
+import signal
+import time
+import traceback
+import uuid
+import warnings
+
+from hpframe.search import trial as _trial
+
+__all__ = ["Pool", "execute", "make_pool"]
+
+# The clock the deadline is measured with (tests replace it with a fake one).
+_clock = time.monotonic
+
+_DIED = ("The worker process running this trial died (it was killed, ran out of memory, or "
+         "the process exited) while the trial ran alone in it, so the trial itself caused it.")
+
+
+def _worker_init(key, X, y):
+    """Initializer of local worker processes: Ctrl-C is the search process's business."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _trial.set_worker_data(key, X, y)
+
+
+def _mp_context():
+    # fork is fast but unsafe once threads exist (and no longer the default on newer
+    # Pythons); forkserver starts workers from a clean single-threaded server.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+class Pool:
+    """Where trials run: this thread, local worker processes, or a user's executor.
+
+    Parameters
+    ----------
+    kind : {"serial", "processes", "executor"}
+    width : int
+        Trials kept running at once.
+    executor : concurrent.futures.Executor, optional
+        The user's executor (``kind="executor"``).
+    data : tuple (X, y)
+        The search data; local worker processes receive it once, when they start.
+    """
+
+    def __init__(self, kind, width, executor=None, data=None):
+        self.kind = kind
+        self.width = width
+        self.data = data
+        self._user = executor
+        self._own = None
+        self._key = uuid.uuid4().hex            # names the data in the workers' memory
+        self.replaced = False
+        if kind == "processes":
+            self._start_own()
+
+    def _start_own(self):
+        self._own = cf.ProcessPoolExecutor(
+            max_workers=self.width, mp_context=_mp_context(), initializer=_worker_init,
+            initargs=(self._key, *self.data))
+
+    @property
+    def executor(self):
+        return self._own if self._own is not None else self._user
+
+    @property
+    def local_processes(self):
+        """Trials run alone in processes this pool owns (data sent once, memory measured)."""
+        return self._own is not None
+
+    @property
+    def shares_process(self):
+        """Trials run as threads of one process (their memory can only be estimated)."""
+        return self._own is None and isinstance(self._user, cf.ThreadPoolExecutor)
+
+    def task_data(self):
+        """What a task carries as its data: a key into the workers' copy, or the arrays."""
+        return self._key if self._own is not None else self.data
+
+    def submit(self, task):
+        return self.executor.submit(_run, task)
+
+    def can_renew(self):
+        """A broken process pool can be replaced: ours, or a user's ProcessPoolExecutor."""
+        return self._own is not None or isinstance(self._user, cf.ProcessPoolExecutor)
+
+    def renew(self):
+        """Replace a broken process pool with a fresh one of the same width."""
+        if self._own is None:
+            warnings.warn("a worker process died and broke the ProcessPoolExecutor passed as "
+                          "executor=; the search continues in a fresh local process pool "
+                          f"of {self.width} workers", RuntimeWarning, stacklevel=4)
+            self.replaced = True
+        else:
+            self._kill_own()
+        self._start_own()
+
+    def _kill_own(self):
+        executor, self._own = self._own, None
+        if executor is None:
+            return
+        # There is no public way to stop a running trial; terminate the workers
+        # (they hold no state worth keeping: finished trials are already logged).
+        for process in list((getattr(executor, "_processes", None) or {}).values()):
+            try:
+                process.terminate()
+            except Exception:
+                pass
+        executor.shutdown(wait=True, cancel_futures=True)
+
+    def close(self, abandon=False):
+        """Shut down what this pool owns; ``abandon`` stops running trials too."""
+        if self._own is not None:
+            if abandon:
+                self._kill_own()
+            else:
+                self._own.shutdown(wait=True)
+                self._own = None
+
+
+def _run(task):
+    # A module-level function, so that executors can pickle it by reference.
+    return _trial.run_trial(task)
+
+
+def make_pool(n_jobs, executor, data):
+    """The :class:`Pool` for ``n_jobs`` / ``executor`` (see :func:`random_search`)."""
+    if executor is not None:
+        if not isinstance(executor, cf.Executor):
+            raise TypeError(f"executor must be a concurrent.futures.Executor (e.g. "
+                            f"ProcessPoolExecutor, or dask's Client.get_executor()); got "
+                            f"{type(executor).__name__}")
+        width = n_jobs if n_jobs > 1 else _executor_width(executor)
+        return Pool("executor", width, executor=executor, data=data)
+    if n_jobs == 1:
+        return Pool("serial", 1, data=data)
+    return Pool("processes", n_jobs, data=data)
+
+
+def _executor_width(executor):
+    """How many trials to keep in flight on a user's executor: its number of workers."""
+    width = getattr(executor, "_max_workers", None)
+    client = getattr(executor, "_client", None)           # dask.distributed ClientExecutor
+    if width is None and client is not None:
+        try:
+            width = sum(client.nthreads().values())
+        except Exception:
+            width = None
+    return max(1, int(width or os.cpu_count() or 1))
+
+
+def check_n_jobs(n_jobs):
+    """Validate ``n_jobs``: an int >= 1, or -1 for every core."""
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or not (n_jobs >= 1 or n_jobs == -1):
+        raise ValueError(f"n_jobs must be an integer >= 1 (or -1 for all cores); got {n_jobs!r}")
+    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+
+
+def _failed(task, text):
+    return {"number": task.number, "rung": task.rung, "status": "failed", "value": None,
+            "metrics": {}, "history": {}, "train_time": task.prior_time, "peak_memory": None,
+            "memory_source": None, "error": text, "epochs": 0, "checkpoint": None}
+
+
+def execute(tasks, pool, on_outcome, deadline=None):
+    """Run ``tasks`` on ``pool``; call ``on_outcome(task, outcome)`` as each finishes.
+
+    Parameters
+    ----------
+    tasks : list of Task
+        Launched in this order.
+    pool : Pool
+    on_outcome : callable
+        Called in this thread, once per finished trial, in order of completion.
+    deadline : float, optional
+        ``runner._clock()`` (``time.monotonic``) after which no trial is launched.
+
+    Returns
+    -------
+    str or None
+        Why launching stopped early: ``"interrupted"`` (Ctrl-C), ``"timeout"``,
+        ``"broken"`` (an executor that can no longer run anything), or None when
+        every task ran.
+    """
+    if pool.kind == "serial":
+        return _execute_serial(tasks, on_outcome, deadline)
+    return _execute_pool(tasks, pool, on_outcome, deadline)
+
+
+def _execute_serial(tasks, on_outcome, deadline):
+    for task in tasks:
+        if deadline is not None and _clock() >= deadline:
+            return "timeout"
+        try:
+            outcome = _run(task)
+        except KeyboardInterrupt:
+            return "interrupted"
+        on_outcome(task, outcome)
+    return None
+
+
+def _execute_pool(tasks, pool, on_outcome, deadline):
+    pending = collections.deque(tasks)
+    suspects = collections.deque()         # in flight when a process pool broke
+    running = {}                           # future -> task
+    stopped = None
+    try:
+        while True:
+            # -- launch -----------------------------------------------------------
+            while stopped is None:
+                if deadline is not None and _clock() >= deadline:
+                    stopped = "timeout"
+                    break
+                if suspects:
+                    if running:
+                        break                       # a suspect runs alone
+                    queue = suspects
+                elif pending and len(running) < pool.width:
+                    queue = pending
+                else:
+                    break
+                task = queue.popleft()
+                try:
+                    future = pool.submit(task)
+                except cf.BrokenExecutor as exc:
+                    queue.appendleft(task)
+                    if not pool.can_renew():
+                        stopped = _stop_broken(exc)
+                        break
+                    pool.renew()
+                    continue
+                running[future] = task
+                if queue is suspects:
+                    break
+            if not running:
+                break
+            # -- collect ----------------------------------------------------------
+            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            broken = _collect(done, running, on_outcome)
+            if broken:
+                # Every other trial in flight goes down with the pool: collect
+                # what finished and find out which trial killed its worker.
+                cf.wait(running)
+                broken += _collect(list(running), running, on_outcome)
+                if len(broken) == 1:
+                    task, exc = broken[0]
+                    on_outcome(task, _failed(task, f"{_DIED}\n{type(exc).__name__}: {exc}"))
+                else:
+                    # Rerun them one at a time: the one that breaks its pool alone is it.
+                    suspects.extend(sorted((t for t, _ in broken), key=lambda t: t.number))
+                if pool.can_renew():
+                    pool.renew()
+                elif stopped is None:
+                    stopped = _stop_broken(broken[0][1])
+    except KeyboardInterrupt:
+        for future in running:
+            future.cancel()
+        pool.close(abandon=True)
+        return "interrupted"
+    return stopped
+
+
+def _stop_broken(exc):
+    warnings.warn(f"a worker died and the executor can no longer run trials ({exc}); the "
+                  "search stops here (rerun it with the same log to resume)", RuntimeWarning,
+                  stacklevel=4)
+    return "broken"
+
+
+def _collect(futures, running, on_outcome):
+    """Report the outcome of each finished future; return [(task, exc)] of broken ones."""
+    broken = []
+    for future in futures:
+        task = running.pop(future)
+        try:
+            outcome = future.result()
+        except cf.CancelledError:
+            continue
+        except cf.BrokenExecutor as exc:
+            broken.append((task, exc))
+            continue
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:     # e.g. dask's KilledWorker, an unpicklable metric
+            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            outcome = _failed(task, f"The trial could not run on the executor:\n{text}")
+        on_outcome(task, outcome)
+    return broken

@@ -1,0 +1,535 @@
+r"""The three search strategies: random search, grid search and successive halving.
+
+All three share one engine (:class:`_Search`): check the inputs, fix every
+trial's hyperparameters and seed up front, read the finished trials back from
+the log, run the missing ones (serially, in local worker processes or on an
+executor), log each one the moment it finishes, and return a
+:class:`~hpframe.search.result.SearchResult`.
+"""
+import hashlib
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from hpframe import _validation as V
+from hpframe.hparams import HyperParams
+from hpframe.trainer import DivergenceWarning
+from hpframe.search import spaces as S
+from hpframe.search.log import SearchLog, decode_number, normalise
+from hpframe.search.progress import Progress
+from hpframe.search.result import SearchResult
+from hpframe.search import runner as _runner
+from hpframe.search.runner import check_n_jobs, execute, make_pool
+from hpframe.search.trial import Metric, Task, Trial
+
+__all__ = ["random_search", "grid_search", "successive_halving"]
+
+
+# --------------------------------------------------------------------------
+# Checking the common arguments
+# --------------------------------------------------------------------------
+def _check_base(base):
+    if base is None:
+        base = HyperParams()
+    elif isinstance(base, dict):
+        base = HyperParams.from_dict(base)
+    elif not isinstance(base, HyperParams):
+        raise TypeError(f"base must be a HyperParams or a dict of its fields; got "
+                        f"{type(base).__name__}")
+    if base.validation_split == 0:
+        raise ValueError("a search compares trials on validation data, but "
+                         "base.validation_split is 0 (no validation data); set it in (0, 1), "
+                         "e.g. base=hp.HyperParams(validation_split=0.2)")
+    if base.seed is None:
+        base = base.replace(seed=0)     # every trial gets its own seed anyway
+    return base
+
+
+def _check_int(name, value, low):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {low}; got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+    return int(value)
+
+
+def _check_common(seed, timeout, verbose):
+    seed = _check_int("seed", seed, 0)
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) \
+                or not timeout > 0 or not math.isfinite(timeout):
+            raise ValueError(f"timeout must be None or a number of seconds > 0; got {timeout!r}")
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        raise ValueError(f"verbose must be 0 (silent), 1 (progress bar) or 2 (a line per "
+                         f"trial); got {verbose!r}")
+    return seed
+
+
+def _check_data(X, y):
+    X = V.check_features(X, None)
+    y = V.to_numpy(y, "y")
+    V.check_length(X, y)
+    return X, y
+
+
+def _fingerprint(X, y):
+    """Shapes, dtypes and a SHA-256 of the data, so a log is never reused on other data."""
+    digest = hashlib.sha256()
+    for array in (X, y):
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        if array.dtype.hasobject:
+            digest.update(repr(array.tolist()).encode())
+        else:
+            digest.update(np.ascontiguousarray(array).tobytes())
+    return {"X": list(X.shape), "y": list(y.shape), "sha256": digest.hexdigest()}
+
+
+def _check_metric_fits(metric, base, space):
+    """Catch the obvious mismatch before any trial runs: accuracy of a regression."""
+    if metric.key in ("accuracy", "val_accuracy") and "loss" not in space \
+            and base.loss in ("mse", "mae", "huber"):
+        raise ValueError(f"metric {metric.key!r} is for classification, but base.loss is "
+                         f"{base.loss!r} (regression); use metric='val_loss'")
+
+
+# --------------------------------------------------------------------------
+# The engine
+# --------------------------------------------------------------------------
+class _Search:
+    """State shared by the strategies: data, configurations, log, pool, records."""
+
+    def __init__(self, strategy, X, y, space_json, configs, base, metric, seed, n_jobs,
+                 executor, timeout, log, verbose, extra_header=None):
+        self.strategy = strategy
+        self.X, self.y = X, y
+        self.base, self.metric, self.seed = base, metric, seed
+        self.n_jobs = check_n_jobs(n_jobs)
+        self.executor = executor
+        self.timeout = timeout
+        self.verbose = verbose
+        self.configs = configs                  # number -> (values, HyperParams or error)
+        self.header = {"strategy": strategy, "space": space_json,
+                       "base": base.to_dict(), "seed": seed, "metric": metric.to_json(),
+                       "data": _fingerprint(X, y), **(extra_header or {})}
+        self.log = SearchLog(log, self.header) if log is not None else None
+        self.records = {}                       # (number, rung) -> Trial from the log
+        self.trials = {}                        # number -> latest Trial
+        self.stopped = None
+        self.start = _runner._clock()
+        self.deadline = None if timeout is None else self.start + timeout
+
+    # -- building trials ----------------------------------------------------
+    def _trial(self, number, outcome):
+        values, hparams = self.configs[number]
+        return Trial(number=number, hparams=hparams, params=dict(values),
+                     seed=hparams.seed, status=outcome["status"], value=outcome["value"],
+                     metrics=outcome["metrics"], history=outcome["history"],
+                     train_time=outcome["train_time"], peak_memory=outcome["peak_memory"],
+                     error=outcome["error"], memory_source=outcome["memory_source"],
+                     rung=outcome["rung"], epochs=outcome["epochs"])
+
+    def _invalid(self, number, error, rung=0):
+        """The record of a configuration HyperParams refused: failed without running."""
+        values, _ = self.configs[number]
+        hparams = self.base.replace(seed=S.trial_seed(self.seed, number))
+        return Trial(number=number, hparams=hparams, params=dict(values), seed=hparams.seed,
+                     status="failed", error=f"invalid configuration {values!r}: {error}",
+                     rung=rung)
+
+    # -- the log -------------------------------------------------------------
+    def read_log(self):
+        if self.log is None:
+            return
+        for line, record in self.log.open():
+            number, rung = record.get("number"), record.get("rung", 0)
+            if not isinstance(number, int) or number not in self.configs:
+                continue                            # beyond this call's n_trials
+            trial = _trial_from_record(record, self.log.path, line)
+            values, hparams = self.configs[number]
+            expected = {"params": dict(values), "hparams": hparams.to_dict()
+                        if isinstance(hparams, HyperParams) else None}
+            got = {"params": trial.params, "hparams": trial.hparams.to_dict()}
+            if isinstance(hparams, HyperParams) and normalise(got) != normalise(expected):
+                raise ValueError(
+                    f"{self.log.path}, line {line}: trial {number} tried {trial.params}, but "
+                    f"this search draws {dict(values)} for it; the log comes from a different "
+                    "search. Pass a new log path, or delete the file to start over")
+            self.records.setdefault((number, rung), trial)
+            if number not in self.trials or self.trials[number].rung < rung:
+                self.trials[number] = trial
+
+    def finish(self, trial):
+        """Record a finished trial: log it at once, keep it, show progress."""
+        if self.log is not None:
+            record = trial.to_dict()
+            self.log.append(record)
+        self.records[(trial.number, trial.rung)] = trial
+        self.trials[trial.number] = trial
+        self.progress.update(trial)
+
+    # -- running ---------------------------------------------------------------
+    def run(self, tasks, pool):
+        """Run tasks (Task objects; invalid configurations are recorded directly)."""
+        runnable = []
+        for task in tasks:
+            _, hparams = self.configs[task.number]
+            if isinstance(hparams, HyperParams):
+                runnable.append(task)
+            else:
+                self.finish(self._invalid(task.number, hparams, task.rung))
+        with warnings.catch_warnings():
+            if pool.shares_process:     # trials are threads: silence them all from here
+                warnings.simplefilter("ignore", DivergenceWarning)
+            stopped = execute(runnable, pool, lambda task, outcome: self._done(task, outcome),
+                              self.deadline)
+        if stopped and self.stopped is None:
+            self.stopped = stopped
+        return stopped
+
+    def _done(self, task, outcome):
+        trial = self._trial(task.number, outcome)
+        self.checkpoints_out(task.number, outcome.get("checkpoint"))
+        self.finish(trial)
+
+    def checkpoints_out(self, number, blob):
+        """Hook for successive halving, which keeps the trained models it may promote."""
+
+    def task(self, number, fits, pool, rung=0, checkpoint=None, keep_state=False,
+             prior_time=0.0):
+        _, hparams = self.configs[number]
+        hdict = hparams.to_dict() if isinstance(hparams, HyperParams) else None
+        return Task(number=number, hparams=hdict, data=pool.task_data(), metric=self.metric,
+                    fits=list(fits), rung=rung, checkpoint=checkpoint,
+                    keep_state=keep_state, prior_time=prior_time,
+                    measure_memory=not pool.shares_process, quiet=not pool.shares_process)
+
+    def result(self, space):
+        return SearchResult(
+            trials=[self.trials[n] for n in sorted(self.trials)], metric=self.metric,
+            space=space, strategy=self.strategy, seed=self.seed, base=self.base,
+            n_trials=len(self.configs),
+            interrupted=self.stopped in ("interrupted", "broken"),
+            timed_out=self.stopped == "timeout")
+
+
+def _trial_from_record(record, path, line):
+    try:
+        record = dict(record)
+        record["value"] = decode_number(record.get("value"))
+        record["train_time"] = decode_number(record.get("train_time", 0.0))
+        record["metrics"] = {k: decode_number(v) for k, v in record.get("metrics", {}).items()}
+        record["history"] = {k: [decode_number(v) for v in col]
+                             for k, col in record.get("history", {}).items()}
+        record["params"] = {k: _untuple(v) for k, v in record.get("params", {}).items()}
+        return Trial.from_dict(record)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}, line {line}: not a valid trial record ({exc})") from None
+
+
+def _untuple(value):
+    """JSON gives lists; searched values were tuples (hidden_layers) or scalars."""
+    return tuple(_untuple(v) for v in value) if isinstance(value, list) else value
+
+
+def _configs(base, seed, draws):
+    """number -> (values, HyperParams, or the error text if HyperParams refuses them)."""
+    configs = {}
+    for number, values in draws:
+        try:
+            hparams = S.make_hparams(base, values, S.trial_seed(seed, number))
+        except (TypeError, ValueError) as exc:
+            hparams = str(exc)
+        configs[number] = (values, hparams)
+    return configs
+
+
+def _run_plain(search, space_for_result, pool_data):
+    """Random and grid search: one fit per trial, the missing trials only."""
+    search.read_log()
+    missing = [n for n in sorted(search.configs) if (n, 0) not in search.records]
+    search.progress = Progress(len(search.configs), search.metric, search.verbose,
+                               done=[search.trials[n] for n in sorted(search.trials)],
+                               desc=search.strategy)
+    pool = make_pool(search.n_jobs, search.executor, pool_data)
+    try:
+        tasks = [search.task(n, [search.configs[n][1].epochs]
+                             if isinstance(search.configs[n][1], HyperParams) else [1], pool)
+                 for n in missing]
+        search.run(tasks, pool)
+    finally:
+        pool.close()
+        search.progress.close(search.stopped)
+        if search.log is not None:
+            search.log.close()
+    return search.result(space_for_result)
+
+
+# --------------------------------------------------------------------------
+# Public strategies
+# --------------------------------------------------------------------------
+def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0, n_jobs=1,
+                  executor=None, timeout=None, log=None, verbose=1):
+    r"""Try ``n_trials`` random configurations and keep the best on validation data.
+
+    Every trial trains a fresh :class:`~hpframe.Trainer` with ``base`` plus values
+    drawn from ``space``, holds out ``base.validation_split`` of ``(X, y)`` for
+    validation, and is scored by ``metric`` on that held-out part.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    y : array-like
+        Targets, as for :meth:`Trainer.fit`.
+    space : dict of str to distribution
+        Hyperparameter name -> :class:`Uniform`, :class:`LogUniform`,
+        :class:`IntUniform` or :class:`Choice`. Names are checked against the
+        fields of :class:`~hpframe.HyperParams` (a misspelt name is refused with the
+        closest valid one), and so are the bounds and options.
+    n_trials : int, default 20
+        Number of configurations. Trial ``i`` is the same whatever ``n_trials`` is,
+        so a larger ``n_trials`` only adds trials.
+    base : HyperParams or dict, optional
+        Everything not searched (default ``HyperParams()``). Needs
+        ``validation_split > 0``. Its ``seed`` is replaced by each trial's own seed.
+    metric : str, tuple or callable, default "val_loss"
+        ``"val_loss"`` (minimised), ``"val_accuracy"`` (maximised), any history key
+        with a direction as ``("val_r2", "max")``, or a callable ``f(trainer) ->
+        float`` (minimised; ``(f, "max")`` to maximise) that runs where the trial
+        runs. The value is read at the last epoch, or - when the ``patience``
+        hyperparameter stopped training early and restored the best weights - at
+        the epoch of those weights.
+    seed : int, default 0
+        Seeds everything: trial ``i``'s values and training seed come from
+        ``(seed, i)`` alone.
+    n_jobs : int, default 1
+        Trials run at once on this machine, each in its own worker process with
+        one BLAS thread (``-1``: one per core). 1 runs them in this process.
+    executor : concurrent.futures.Executor, optional
+        Run trials there instead, e.g. ``ProcessPoolExecutor(4)`` or, for a dask
+        cluster, ``distributed.Client(...).get_executor()``. Keeps as many trials in
+        flight as the executor has workers (or ``n_jobs``, if > 1). The metric (if
+        a callable) and the data are pickled to the workers.
+    timeout : float, optional
+        Seconds after which no new trial is launched; running trials finish.
+    log : str or path-like, optional
+        A JSON-lines file: a header, then one line per finished trial, written at
+        once. Re-running the same call with the same log runs only the missing
+        trials; a log of another search (space, base, seed, metric, data) is refused.
+    verbose : {0, 1, 2}, default 1
+        0 silent; 1 a progress bar over trials with the best value so far and the
+        time remaining; 2 a line per trial.
+
+    Returns
+    -------
+    SearchResult
+        ``best``, ``best_params``, ``best_value``, ``trials``, ``interrupted``,
+        ``summary()``, ``plot()``, ``to_dataframe()``, ``to_csv()``.
+
+    Notes
+    -----
+    Results are bit-identical whether trials run serially, with ``n_jobs`` or on an
+    executor: every trial runs BLAS single-threaded (a matrix product's last bits
+    can depend on the number of threads). Ctrl-C stops launching trials and
+    returns the finished ones with ``interrupted=True``; the log keeps them.
+
+    Examples
+    --------
+    >>> import hpframe as hp
+    >>> X, y = hp.datasets.load_digits()
+    >>> space = {"learning_rate": hp.LogUniform(1e-4, 1e-1),
+    ...          "hidden_layers": hp.Choice([(32,), (64,), (64, 64)])}
+    >>> result = hp.random_search(X, y, space, n_trials=8, verbose=0,
+    ...                           base=hp.HyperParams(epochs=5))       # doctest: +SKIP
+    >>> result.best_params                                              # doctest: +SKIP
+    {'hidden_layers': (64,), 'learning_rate': 0.0071...}
+    """
+    base = _check_base(base)
+    metric = Metric(metric)
+    seed = _check_common(seed, timeout, verbose)
+    n_trials = _check_int("n_trials", n_trials, 1)
+    space = S.check_space(space, base)
+    _check_metric_fits(metric, base, space)
+    X, y = _check_data(X, y)
+    configs = _configs(base, seed, ((i, S.sample(space, seed, i)) for i in range(n_trials)))
+    search = _Search("random_search", X, y, S.space_to_json(space), configs, base, metric,
+                     seed, n_jobs, executor, timeout, log, verbose)
+    return _run_plain(search, space, (X, y))
+
+
+def grid_search(X, y, grid, base=None, metric="val_loss", seed=0, n_jobs=1, executor=None,
+                timeout=None, log=None, verbose=1):
+    """Try every combination of the listed values.
+
+    Parameters
+    ----------
+    X, y : array-like
+        As for :func:`random_search`.
+    grid : dict of str to list
+        Hyperparameter name -> the values to try, e.g. ``{"learning_rate": [1e-3,
+        1e-2], "batch_size": [16, 64]}`` (4 trials). Trials are numbered in
+        ``itertools.product`` order, the last key varying fastest.
+    base, metric, seed, n_jobs, executor, timeout, log, verbose
+        As for :func:`random_search`; ``seed`` gives each trial its training seed.
+
+    Returns
+    -------
+    SearchResult
+    """
+    base = _check_base(base)
+    metric = Metric(metric)
+    seed = _check_common(seed, timeout, verbose)
+    grid = S.check_grid(grid, base)
+    _check_metric_fits(metric, base, grid)
+    X, y = _check_data(X, y)
+    configs = _configs(base, seed, enumerate(S.grid_points(grid)))
+    search = _Search("grid_search", X, y, S.space_to_json(grid), configs, base, metric,
+                     seed, n_jobs, executor, timeout, log, verbose)
+    return _run_plain(search, grid, (X, y))
+
+
+def rung_epochs(min_epochs, max_epochs, eta):
+    r"""Total epochs at each rung: ``min_epochs * eta**k``, the last one ``max_epochs``.
+
+    With :math:`K = \lfloor \log_\eta(max/min) \rfloor` there are :math:`K + 1`
+    rungs, e.g. ``(1, 9, 3) -> [1, 3, 9]`` and ``(1, 10, 3) -> [1, 3, 10]``.
+    """
+    rungs = [min_epochs]
+    while rungs[-1] * eta <= max_epochs:
+        rungs.append(rungs[-1] * eta)
+    rungs[-1] = max_epochs
+    return rungs
+
+
+def successive_halving(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, eta=3,
+                       base=None, metric="val_loss", seed=0, n_jobs=1, executor=None,
+                       timeout=None, log=None, verbose=1):
+    r"""Successive halving: train many configurations briefly, continue only the best.
+
+    Rung 0 trains all ``n_trials`` configurations for ``min_epochs`` epochs; each
+    next rung keeps the best ``1/eta`` of the previous one (by ``metric``) and
+    trains them further, to ``eta`` times as many epochs in total, until
+    ``max_epochs``. A promoted trial *continues* training - parameters,
+    optimizer state and random streams as they were - it does not restart.
+    With ``eta=3``, ``n_trials=27``, ``min_epochs=1``, ``max_epochs=9``: 27 trials
+    get 1 epoch, 9 of them reach 3, 3 reach 9; the budget is 27 + 18 + 18 = 63
+    epochs instead of 27 * 9 = 243.
+
+    Parameters
+    ----------
+    X, y, space
+        As for :func:`random_search`; trial ``i`` draws the same values as trial
+        ``i`` of a random search with the same ``seed``.
+    n_trials : int, default 27
+        Configurations in rung 0.
+    min_epochs : int, default 1
+        Epochs of rung 0.
+    max_epochs : int, optional
+        Epochs of the last rung (default ``base.epochs``). Every trial's
+        ``hparams.epochs`` is set to it, so a cosine schedule spans the whole budget.
+    eta : int, default 3
+        The reduction factor (>= 2).
+    base, metric, seed, n_jobs, executor, timeout, log, verbose
+        As for :func:`random_search`. Rungs run one after another; the trials of a
+        rung run in parallel.
+
+    Returns
+    -------
+    SearchResult
+        One trial per configuration, at the last rung it reached (``trial.rung``,
+        ``trial.epochs``). ``best`` is the best trial of the highest rung reached.
+
+    Notes
+    -----
+    The log holds one line per trial and rung. When a search resumes from its
+    log, a promoted trial whose trained model was lost with the stopped process
+    is retrained from its seed through the same earlier rungs, which gives exactly
+    the same model (training is deterministic), before continuing.
+    ``patience`` (early stopping) applies within each rung's training.
+    """
+    base = _check_base(base)
+    if max_epochs is None:
+        max_epochs = base.epochs
+    min_epochs = _check_int("min_epochs", min_epochs, 1)
+    max_epochs = _check_int("max_epochs", max_epochs, 1)
+    if max_epochs < min_epochs:
+        raise ValueError(f"max_epochs must be >= min_epochs; got max_epochs={max_epochs}, "
+                         f"min_epochs={min_epochs}")
+    eta = _check_int("eta", eta, 2)
+    if "epochs" in space:
+        raise ValueError("space must not search 'epochs' in successive_halving: epochs are "
+                         "the resource it allocates (set min_epochs and max_epochs)")
+    base = base.replace(epochs=max_epochs)
+    metric = Metric(metric)
+    seed = _check_common(seed, timeout, verbose)
+    n_trials = _check_int("n_trials", n_trials, 1)
+    space = S.check_space(space, base)
+    _check_metric_fits(metric, base, space)
+    X, y = _check_data(X, y)
+    rungs = rung_epochs(min_epochs, max_epochs, eta)
+    configs = _configs(base, seed, ((i, S.sample(space, seed, i)) for i in range(n_trials)))
+    search = _Halving("successive_halving", X, y, S.space_to_json(space), configs, base,
+                      metric, seed, n_jobs, executor, timeout, log, verbose,
+                      extra_header={"n_trials": n_trials, "rungs": rungs, "eta": eta})
+    return search.halve(rungs, eta, space)
+
+
+def rung_sizes(n_trials, n_rungs, eta):
+    """Trials trained at each rung: ``n, n // eta, n // eta**2, ...``, at least 1."""
+    sizes = [n_trials]
+    for _ in range(n_rungs - 1):
+        sizes.append(max(1, sizes[-1] // eta))
+    return sizes
+
+
+class _Halving(_Search):
+    """Successive halving on top of the shared engine: rungs, promotions, checkpoints."""
+
+    def checkpoints_out(self, number, blob):
+        if blob is not None:
+            self._checkpoints[number] = blob
+
+    def halve(self, rungs, eta, space):
+        self._checkpoints = {}
+        self.read_log()
+        sizes = rung_sizes(len(self.configs), len(rungs), eta)
+        self.progress = Progress(sum(sizes), self.metric, self.verbose,
+                                 done=list(self.records.values()), desc=self.strategy)
+        pool = make_pool(self.n_jobs, self.executor, (self.X, self.y))
+        increments = [rungs[0]] + [b - a for a, b in zip(rungs, rungs[1:])]
+        try:
+            candidates = sorted(self.configs)
+            for k, size in enumerate(sizes):
+                if k > 0:
+                    previous = [self.records[(n, k - 1)] for n in candidates
+                                if (n, k - 1) in self.records]
+                    if len(previous) < len(candidates):
+                        break                   # the previous rung did not finish
+                    ranked = sorted((t for t in previous if t.ok),
+                                    key=lambda t: (self.metric.sort_key(t.value), t.number))
+                    candidates = sorted(t.number for t in ranked[:size])
+                    for n in list(self._checkpoints):
+                        if n not in candidates:
+                            del self._checkpoints[n]
+                    if not candidates:
+                        break
+                tasks = []
+                for n in candidates:
+                    if (n, k) in self.records:
+                        continue
+                    blob = self._checkpoints.pop(n, None)
+                    prior = self.records[(n, k - 1)].train_time if k > 0 else 0.0
+                    fits = increments[k:k + 1] if blob is not None else increments[:k + 1]
+                    tasks.append(self.task(n, fits, pool, rung=k, checkpoint=blob,
+                                           keep_state=k < len(rungs) - 1, prior_time=prior))
+                if self.run(tasks, pool):
+                    break
+        finally:
+            pool.close()
+            self.progress.close(self.stopped)
+            if self.log is not None:
+                self.log.close()
+        result = self.result(space)
+        result.rungs = rungs
+        return result

@@ -1,0 +1,463 @@
+r"""One trial: train one configuration, measure it, never raise.
+
+:func:`run_trial` is the function every worker runs - in this process, in a
+thread, in a worker process or on a dask worker. It takes a :class:`Task`
+(everything needed, picklable) and returns an outcome dict: the status
+(``ok``, ``diverged`` or ``failed``), the value of the search metric, the
+per-epoch history, the time and the memory it took. An exception inside a
+trial is caught and returned as text; only ``KeyboardInterrupt`` (Ctrl-C)
+passes, so that the search can stop.
+
+Two things make a trial's result independent of where it runs:
+
+* BLAS runs single-threaded during every trial (:func:`single_blas_thread`):
+  a matrix product's last bits can change with the number of BLAS threads.
+* The trial's hyperparameters and seed are fixed before it is sent
+  (see :mod:`hpframe.search.spaces`).
+
+Memory (``peak_memory``, bytes) is measured with :mod:`tracemalloc` when the
+trial runs alone in its process - serially, in a worker process, or on a
+dask worker with one thread: the peak of everything allocated during the
+trial (the core's buffers are numpy arrays, which tracemalloc sees). When
+other trials run in the same process at the same time (threads), their
+allocations cannot be told apart, so the trial reports
+:func:`hpframe.estimate_memory` instead. ``memory_source`` says which.
+"""
+import contextlib
+import dataclasses
+import math
+import os
+import tempfile
+import threading
+import time
+import tracemalloc
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+from hpframe.hparams import HyperParams
+from hpframe.trainer import DivergenceWarning, Trainer
+
+__all__ = ["Trial", "Metric", "Task", "run_trial", "single_blas_thread", "STATUSES"]
+
+STATUSES = ("ok", "diverged", "failed")
+
+
+# Direction of the metrics a History records (EarlyStopping's "auto" rule agrees).
+_KNOWN_DIRECTIONS = {"loss": "min", "val_loss": "min", "mae": "min", "val_mae": "min",
+                     "accuracy": "max", "val_accuracy": "max", "r2": "max", "val_r2": "max"}
+_NOT_METRICS = ("lr", "time")
+
+
+# --------------------------------------------------------------------------
+# The record
+# --------------------------------------------------------------------------
+@dataclass
+class Trial:
+    """The record of one trial of a search.
+
+    Attributes
+    ----------
+    number : int
+        0-based position in the search; fixes the trial's hyperparameters and seed.
+    hparams : HyperParams
+        Every hyperparameter the trial trained with (``base`` plus the searched values).
+    params : dict
+        The searched values only (what :attr:`SearchResult.best_params` returns).
+    seed : int
+        The trial's training seed (``hparams.seed``).
+    status : {"ok", "diverged", "failed"}
+        ``diverged``: the loss blew up (``error`` holds the explanation);
+        ``failed``: an exception (``error`` holds the traceback) or a worker that died.
+    value : float or None
+        The search metric for the model the trial ended with; None unless ``ok``.
+    metrics : dict
+        Final value of every recorded metric (``loss``, ``val_loss``, ...), the best
+        value over the epochs as ``best_<name>`` (lowest loss, highest accuracy), and
+        ``best_epoch`` (0-based) of the search metric.
+    history : dict of str to list of float
+        The full per-epoch history (``trainer.history.history``).
+    train_time : float
+        Seconds spent training (for successive halving: over all rungs reached).
+    peak_memory : int or None
+        Bytes; see ``memory_source``.
+    error : str or None
+        The traceback text of a failed trial, or the divergence report.
+    memory_source : {"tracemalloc", "estimate"} or None
+        ``tracemalloc``: measured peak of the allocations during the trial (it ran
+        alone in its process); ``estimate``: :func:`hpframe.estimate_memory` (it
+        shared its process with other trials).
+    rung : int
+        Successive halving: the last rung the trial reached (0 otherwise).
+    epochs : int
+        Epochs trained.
+    """
+
+    number: int
+    hparams: HyperParams
+    params: dict
+    seed: int
+    status: str
+    value: Optional[float] = None
+    metrics: dict = field(default_factory=dict)
+    history: dict = field(default_factory=dict)
+    train_time: float = 0.0
+    peak_memory: Optional[int] = None
+    error: Optional[str] = None
+    memory_source: Optional[str] = None
+    rung: int = 0
+    epochs: int = 0
+
+    @property
+    def ok(self):
+        """True when the trial finished with a finite metric value."""
+        return self.status == "ok"
+
+    def to_dict(self):
+        """The record as plain data (``hparams`` as a dict); non-finite floats stay floats."""
+        d = dataclasses.asdict(self)
+        d["hparams"] = self.hparams.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d):
+        """Rebuild a Trial from :meth:`to_dict` output."""
+        d = dict(d)
+        d["hparams"] = HyperParams.from_dict(d["hparams"])
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def __repr__(self):
+        value = "" if self.value is None else f", value={self.value:.6g}"
+        return (f"Trial(number={self.number}, status={self.status!r}{value}, "
+                f"params={self.params!r})")
+
+
+# --------------------------------------------------------------------------
+# The search metric
+# --------------------------------------------------------------------------
+class Metric:
+    """What a search optimises, and in which direction.
+
+    Parameters
+    ----------
+    metric : str, tuple or callable
+        * ``"val_loss"`` (minimised), ``"val_accuracy"`` (maximised), or any of
+          ``loss``, ``accuracy``, ``mae``, ``val_mae``, ``r2``, ``val_r2``
+          (losses and errors minimised, accuracy and r2 maximised);
+        * ``(key, "min")`` or ``(key, "max")`` for any other key of the history;
+        * a callable ``f(trainer) -> float``, minimised, or ``(f, "max")``. It runs
+          where the trial runs, with the trained :class:`~hpframe.Trainer`; for
+          worker processes and executors it must be picklable (a module-level
+          function).
+    """
+
+    def __init__(self, metric):
+        direction = None
+        if isinstance(metric, tuple):
+            if len(metric) != 2:
+                raise ValueError(f"metric as a tuple must be (name or callable, 'min' or "
+                                 f"'max'); got {metric!r}")
+            metric, direction = metric
+            if direction not in ("min", "max"):
+                raise ValueError(f"metric direction must be 'min' or 'max'; got "
+                                 f"{direction!r}")
+        if callable(metric) and not isinstance(metric, str):
+            self.key, self.func = None, metric
+            self.name = getattr(metric, "__qualname__", None) or repr(metric)
+            self.mode = direction or "min"
+        elif isinstance(metric, str):
+            if direction is None:
+                if metric not in _KNOWN_DIRECTIONS:
+                    raise ValueError(
+                        f"metric {metric!r} has no known direction; pass ({metric!r}, "
+                        f"'min') or ({metric!r}, 'max'), or one of "
+                        f"{', '.join(map(repr, _KNOWN_DIRECTIONS))}")
+                direction = _KNOWN_DIRECTIONS[metric]
+            self.key, self.func, self.name, self.mode = metric, None, metric, direction
+        else:
+            raise TypeError(f"metric must be a history key (str), a (key, 'min'|'max') "
+                            f"tuple or a callable; got {metric!r}")
+
+    def to_json(self):
+        """What a search log records about the metric."""
+        return {"name": self.name, "mode": self.mode, "callable": self.func is not None}
+
+    def sort_key(self, value):
+        """A number that is smaller for better values (for sorting)."""
+        return value if self.mode == "min" else -value
+
+    def better(self, a, b):
+        """Whether value ``a`` is strictly better than ``b``."""
+        return a < b if self.mode == "min" else a > b
+
+    def __repr__(self):
+        return f"Metric({self.name!r}, {self.mode!r})"
+
+
+def _direction(key):
+    lowered = key.lower()
+    return "max" if ("acc" in lowered or "r2" in lowered) else "min"
+
+
+def _summarise(trainer, metric, value=True):
+    """(value, metrics) of a trained trainer; raises ValueError for a missing metric.
+
+    With ``value=False`` (a diverged trial) only the metrics are summarised: the
+    search metric is not computed and a callable metric is not called.
+    """
+    history = trainer.history.history
+    epochs = len(trainer.history)
+    index = epochs - 1
+    hp = trainer.hparams
+    if trainer.history.stopped_early and hp.patience is not None and "val_loss" in history:
+        # The patience callback restored the weights of the best val_loss epoch.
+        index = int(np.nanargmin(history["val_loss"]))
+    metrics = {}
+    for key, column in history.items():
+        if key in _NOT_METRICS:
+            continue
+        metrics[key] = column[index]
+        values = np.asarray(column, dtype=float)
+        if np.isnan(values).all():
+            metrics["best_" + key] = math.nan
+        else:
+            best = np.nanmax(values) if _direction(key) == "max" else np.nanmin(values)
+            metrics["best_" + key] = float(best)
+    metrics["epochs"] = epochs
+    if not value:
+        return None, metrics
+    if metric.func is not None:
+        value = float(metric.func(trainer))
+    else:
+        if metric.key not in history:
+            hint = ""
+            if metric.key.startswith("val_"):
+                hint = " (validation metrics need validation_split > 0)"
+            raise ValueError(f"metric {metric.key!r} is not in the trial's history{hint}; "
+                             f"it recorded {', '.join(history) or 'nothing'}")
+        value = float(history[metric.key][index])
+        column = np.asarray(history[metric.key], dtype=float)
+        if not np.isnan(column).all():
+            best = np.nanargmax(column) if metric.mode == "max" else np.nanargmin(column)
+            metrics["best_epoch"] = int(best)
+    return value, metrics
+
+
+# --------------------------------------------------------------------------
+# Per-process guards: BLAS threads and memory measurement
+# --------------------------------------------------------------------------
+_guard_lock = threading.Lock()
+_blas_users = 0
+_blas_limiter = None
+
+
+@contextlib.contextmanager
+def single_blas_thread():
+    """Run BLAS with one thread while any trial of this process is inside.
+
+    ``threadpoolctl`` limits are process-wide, so trials running in threads share
+    one limit: the first trial in sets it, the last one out restores the
+    original. (A per-thread enter/restore would let one thread's exit give the
+    others their BLAS threads back in the middle of a run.)
+    """
+    global _blas_users, _blas_limiter
+    with _guard_lock:
+        if _blas_users == 0:
+            from threadpoolctl import threadpool_limits
+            _blas_limiter = threadpool_limits(1, user_api="blas")
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _guard_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
+
+
+_probes = set()
+
+
+class _MemoryProbe:
+    """Peak bytes allocated during a trial, if it ran alone in this process."""
+
+    def __init__(self, enabled):
+        self.enabled = enabled
+        self.owner = False
+        self.alone = False
+        self.peak = None
+
+    def __enter__(self):
+        with _guard_lock:
+            if self.enabled and not _probes and not tracemalloc.is_tracing():
+                tracemalloc.start()
+                self.owner = self.alone = True
+            for other in _probes:
+                other.alone = False
+            _probes.add(self)
+        return self
+
+    def __exit__(self, *exc):
+        with _guard_lock:
+            _probes.discard(self)
+            if self.owner:
+                peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+                if self.alone:
+                    self.peak = int(peak)
+        return False
+
+
+# --------------------------------------------------------------------------
+# The worker function
+# --------------------------------------------------------------------------
+@dataclass
+class Task:
+    """Everything a worker needs to run one trial (or one rung of one).
+
+    Attributes
+    ----------
+    number, rung : int
+        The trial and (successive halving) rung.
+    hparams : dict
+        ``HyperParams.to_dict()`` of the configuration (validated by the caller).
+    data : tuple (X, y) or str
+        The data, or the key of data a worker process received when it started.
+    metric : Metric
+    fits : list of int
+        Epochs of each ``fit`` call: one call for a plain trial; for a promoted trial
+        without ``checkpoint``, the calls of the earlier rungs are replayed first
+        (deterministically, to the same state), and only the last is new work.
+    checkpoint : bytes or None
+        A saved trainer (``Trainer.save``) to continue from; then ``fits`` has one entry.
+    keep_state : bool
+        Return the trained trainer as ``checkpoint`` bytes (to be promoted later).
+    prior_time : float
+        Training seconds already spent on this trial in earlier rungs.
+    measure_memory : bool
+        Try tracemalloc (False when the caller knows trials share the process).
+    quiet : bool
+        Silence the trainer's ``DivergenceWarning`` during the trial: the status and
+        ``error`` record the divergence, once. False when trials run as threads of
+        one process: ``warnings.catch_warnings`` is not thread-safe, so the search
+        silences them around the whole run instead.
+    """
+
+    number: int
+    hparams: dict
+    data: Any
+    metric: Metric
+    fits: list
+    rung: int = 0
+    checkpoint: Optional[bytes] = None
+    keep_state: bool = False
+    prior_time: float = 0.0
+    measure_memory: bool = True
+    quiet: bool = True
+
+
+# Data sent once to each worker process of a local pool (see ``set_worker_data``).
+_WORKER_DATA = {}
+
+
+def set_worker_data(key, X, y):
+    """Process-pool initializer: keep ``(X, y)`` under ``key`` for the tasks that follow."""
+    _WORKER_DATA.clear()
+    _WORKER_DATA[key] = (X, y)
+
+
+def _dump_trainer(trainer):
+    with tempfile.TemporaryDirectory(prefix="hpframe-") as folder:
+        path = os.path.join(folder, "trial.npz")
+        trainer.save(path)
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def _load_trainer(blob):
+    with tempfile.TemporaryDirectory(prefix="hpframe-") as folder:
+        path = os.path.join(folder, "trial.npz")
+        with open(path, "wb") as f:
+            f.write(blob)
+        return Trainer.load(path)
+
+
+def _estimate(trainer, n_samples):
+    from hpframe.memory import estimate_memory
+    if not trainer.is_built:
+        return None
+    params = trainer.params
+    n_features = params["dense_0.weight"].shape[0]
+    n_outputs = params[f"dense_{len(params) // 2 - 1}.bias"].shape[0]
+    return int(estimate_memory(trainer.hparams, n_features, n_outputs, n_samples)["total"])
+
+
+def run_trial(task):
+    """Train one trial and describe the outcome; never raises (except on Ctrl-C).
+
+    Parameters
+    ----------
+    task : Task
+
+    Returns
+    -------
+    dict
+        ``number``, ``rung``, ``status``, ``value``, ``metrics``, ``history``,
+        ``train_time``, ``peak_memory``, ``memory_source``, ``error``, ``epochs``
+        and ``checkpoint`` (bytes or None).
+    """
+    X, y = _WORKER_DATA[task.data] if isinstance(task.data, str) else task.data
+    outcome = {"number": task.number, "rung": task.rung, "status": "failed", "value": None,
+               "metrics": {}, "history": {}, "train_time": task.prior_time,
+               "peak_memory": None, "memory_source": None, "error": None, "epochs": 0,
+               "checkpoint": None}
+    trainer = None
+    quiet = warnings.catch_warnings() if task.quiet else contextlib.nullcontext()
+    with single_blas_thread(), _MemoryProbe(task.measure_memory) as probe, quiet:
+        if task.quiet:
+            warnings.simplefilter("ignore", DivergenceWarning)
+        try:
+            if task.checkpoint is not None:
+                trainer = _load_trainer(task.checkpoint)
+            else:
+                trainer = Trainer(HyperParams.from_dict(task.hparams))
+            *replay, new = task.fits
+            for epochs in replay:
+                trainer.fit(X, y, verbose=0, epochs=epochs)
+            start = time.perf_counter()
+            if not trainer.history.diverged:
+                trainer.fit(X, y, verbose=0, epochs=new)
+            outcome["train_time"] = task.prior_time + (time.perf_counter() - start)
+            outcome["history"] = {k: list(v) for k, v in trainer.history.history.items()}
+            outcome["epochs"] = trainer.epoch_
+            if trainer.history.diverged:
+                outcome["status"] = "diverged"
+                outcome["error"] = trainer.history.message
+                _, outcome["metrics"] = _summarise(trainer, task.metric, value=False)
+            else:
+                value, outcome["metrics"] = _summarise(trainer, task.metric)
+                if math.isfinite(value):
+                    outcome["status"], outcome["value"] = "ok", value
+                else:
+                    outcome["error"] = (f"the metric {task.metric.name!r} is {value} "
+                                        "(not a finite number)")
+                if task.keep_state and outcome["status"] == "ok":
+                    outcome["checkpoint"] = _dump_trainer(trainer)
+        except Exception:
+            outcome["status"] = "failed"
+            outcome["error"] = traceback.format_exc()
+    if probe.peak is not None:
+        outcome["peak_memory"], outcome["memory_source"] = probe.peak, "tracemalloc"
+    elif trainer is not None:
+        try:
+            outcome["peak_memory"] = _estimate(trainer, len(X))
+        except Exception:           # a trial that failed before its model existed
+            outcome["peak_memory"] = None
+        if outcome["peak_memory"] is not None:
+            outcome["memory_source"] = "estimate"
+    return outcome
