@@ -2,10 +2,12 @@
 import subprocess
 import sys
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import hpframe
 import hpframe.datasets as ds
 from hpframe.datasets import (describe, load_digits, make_blobs, make_moons,
                               make_regression, make_spirals)
@@ -95,8 +97,11 @@ def test_digits_load_without_scikit_learn():
     code = ("import sys; sys.modules['sklearn'] = None\n"
             "from hpframe.datasets import load_digits\n"
             "X, y = load_digits(); assert X.shape == (1797, 64); print('ok')")
+    # run next to the hpframe this test imported (the installed one in CI, not the
+    # uncompiled source tree that the current folder may hold)
+    root = Path(hpframe.__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+                         check=True, cwd=root)
     assert out.stdout.strip() == "ok"
 
 
