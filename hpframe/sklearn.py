@@ -30,8 +30,7 @@ all; after ``fit`` they are in ``estimator.trainer_.params``.
 scikit-learn says              hpframe means
 =============================  =====================================================
 ``est.get_params()``           the hyperparameters (``est.trainer_.hparams`` after fit)
-``RandomizedSearchCV(...,      a search over hyperparameters
-param_distributions=...)``
+``RandomizedSearchCV``         a search over hyperparameters (``param_distributions``)
 ``est.trainer_.params``        the learned model parameters (weights and biases)
 =============================  =====================================================
 
@@ -247,7 +246,7 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
         Epochs trained (fewer than ``epochs`` after early stopping or divergence).
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Column names, when ``fit`` was given a DataFrame with string column names.
 
     See Also
@@ -522,7 +521,7 @@ class HPRegressor(RegressorMixin, _HPEstimator):
         Number of targets (columns of ``y``; 1 for a 1-D ``y``).
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Column names, when ``fit`` was given a DataFrame with string column names.
 
     See Also
@@ -665,7 +664,7 @@ class HPRegressor(RegressorMixin, _HPEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples,) or (n_samples, n_outputs_)
+        ndarray of shape (n_samples,) or (n_samples, ``n_outputs_``)
             float64; 1-D when the model has a single output (like scikit-learn's
             MLPRegressor).
         """
