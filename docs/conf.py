@@ -99,37 +99,16 @@ nitpicky = True
 
 # -- autodoc / autosummary / numpydoc --------------------------------------------
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
 autodoc_member_order = "bysource"
 autoclass_content = "class"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
-numpydoc_xref_param_type = True
-# Types in "Parameters" sections link to hpframe's own classes (listed here,
-# and they must resolve); every other word is plain text.  numpydoc's default
-# links to Python's and NumPy's docs need intersphinx, which an offline build
-# does not have, so those names are mapped to themselves (= not linked).
-numpydoc_xref_aliases = {
-    "HyperParams": "hpframe.HyperParams",
-    "Trainer": "hpframe.Trainer",
-    "History": "hpframe.History",
-    "Callback": "hpframe.Callback",
-    "EarlyStopping": "hpframe.EarlyStopping",
-    "ProgressBar": "hpframe.ProgressBar",
-    "LRFindResult": "hpframe.LRFindResult",
-    "Explanation": "hpframe.hparams.Explanation",
-    "FieldDoc": "hpframe.hparams.FieldDoc",
-}
-numpydoc_xref_ignore = "all"
-
-
-def _unlinked_numpydoc_defaults():
-    from numpydoc.xref import DEFAULT_LINKS
-    return {name: name for name in DEFAULT_LINKS}
-
-
-numpydoc_xref_aliases = {**_unlinked_numpydoc_defaults(), **numpydoc_xref_aliases}
+# Types in "Parameters" sections stay plain text: linking them would need every
+# word of "ndarray of shape (n_features_in_,)" to be a resolvable name (and a
+# trailing underscore is reST link syntax).  Explicit references in the text
+# (:class:`~hpframe.HyperParams`, ...) are links, and must resolve.
+numpydoc_xref_param_type = False
 
 # Names from outside hpframe written as explicit references in docstrings
 # (``:class:`numpy.random.PCG64``` ...).  With no intersphinx they cannot
@@ -148,6 +127,7 @@ _external = [
     "sklearn.model_selection.RandomizedSearchCV", "sklearn.model_selection.GridSearchCV",
     "sklearn.model_selection.cross_val_score",
     "dask.distributed.Client", "distributed.Client", "distributed.LocalCluster",
+    "sklearn.base.clone", "sklearn.set_config", "sklearn.compose.TransformedTargetRegressor", "tracemalloc", "multiprocessing.Pool",
 ]
 nitpick_ignore = [(role, name) for name in _external
                   for role in ("py:class", "py:obj", "py:exc", "py:func", "py:meth",
