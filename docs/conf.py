@@ -172,5 +172,6 @@ sphinx_gallery_conf = {
     "within_subsection_order": "FileNameSortKey",
     "show_signature": False,
     "min_reported_time": 0,
-    "write_computation_times": True,
+    # the execution-times page loads jQuery and DataTables from CDNs: not written
+    "write_computation_times": False,
 }

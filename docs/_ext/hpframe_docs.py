@@ -202,16 +202,21 @@ class HParamDoc(SphinxDirective):
         items = [("kind", doc.kind), ("default", repr(_defaults()[name])),
                  ("allowed", doc.allowed), ("what", doc.summary), ("too low", doc.too_low),
                  ("too high", doc.too_high), ("watch", doc.pitfalls), ("cost", doc.cost)]
-        dl = nodes.definition_list(classes=["hparam-doc"])
+        fields = nodes.field_list(classes=["hparam-doc"])
         for term, text in items:
             if not text:
                 continue
-            item = nodes.definition_list_item()
-            item += nodes.term(term, term)
-            definition = nodes.definition()
-            definition += _para(text, literal=term == "default")
-            item += definition
-            dl += item
+            field = nodes.field()
+            field += nodes.field_name(term, term)
+            body = nodes.field_body()
+            body += _para(text, literal=term == "default")
+            field += body
+            fields += field
+        intro = _para("")
+        intro += nodes.Text("From ")
+        intro += nodes.literal(f'hp.explain("{name}")', f'hp.explain("{name}")')
+        intro += nodes.Text(":")
+        dl = nodes.container("", intro, fields, classes=["hparam-doc-box"])
         return [dl]
 
 
@@ -322,6 +327,31 @@ def _listed_attributes(cls):
     return {name.strip() for param in section for name in param.name.split(",")}
 
 
+def _check_public_names(app, env):
+    """Warn for every public name of hpframe that the API reference misses."""
+    import importlib
+    py = env.get_domain("py")
+    documented = set(py.objects) | set(py.modules)
+    modules = ["hpframe", "hpframe.data", "hpframe.datasets", "hpframe.ops",
+               "hpframe.reference", "hpframe.search", "hpframe.sklearn", "hpframe.hparams"]
+    for modname in modules:
+        try:
+            module = importlib.import_module(modname)
+        except ImportError as exc:
+            logger.warning("API check: cannot import %s: %s", modname, exc)
+            continue
+        for name in getattr(module, "__all__", []):
+            full = f"{modname}.{name}"
+            value = getattr(module, name, None)
+            # a re-export documented under its top-level name counts
+            aliases = {full, f"hpframe.{name}"}
+            if getattr(value, "__name__", None) and getattr(value, "__module__", None):
+                aliases.add(f"{value.__module__}.{value.__name__}")
+            if not aliases & documented:
+                logger.warning("API check: %s is public (in %s.__all__) but not documented "
+                               "in docs/api/", full, modname, type="hpframe", subtype="api")
+
+
 def _reset_documented(app, env):
     env.temp_data.pop("hpframe_documented", None)
 
@@ -369,4 +399,5 @@ def setup(app):
     app.connect("doctree-read", _cleanup)
     app.connect("missing-reference", _resolve_alias)
     app.connect("env-updated", _reset_documented)
+    app.connect("env-check-consistency", _check_public_names)
     return {"version": "1.0", "parallel_read_safe": False, "parallel_write_safe": True}
