@@ -47,7 +47,8 @@ for lr in rates:
     h = trainer.history
     status = "DIVERGED" if h.diverged else f"val_accuracy {h.history['val_accuracy'][-1]:.3f}"
     dead = trainer.dead_units(X)
-    print(f"learning_rate={lr:<7g} epochs run {len(h):2d}  {status:22s} dead ReLU units {dead:.0%}")
+    print(f"learning_rate={lr:<7g} epochs run {len(h):2d}  {status:22s} "
+          f"dead ReLU units {dead:.0%}")
 
 # %%
 # The diverged run says what happened and what to try:
