@@ -187,5 +187,3 @@ more.plot()
 plt.show()
 
 shutil.rmtree(folder)     # the log was only for this example
-
-# sphinx_gallery_thumbnail_number = 1
