@@ -104,6 +104,9 @@ BUSY_SHARE = 0.15
 MAX_RETRIES = 3
 RETRY_BUDGET_SECONDS = 150       # all retries of a run together, so it still ends
 
+# A timed measurement is one epoch, or as many epochs as take this long.
+MIN_SECONDS = 0.3
+
 
 # ---------------------------------------------------------------------------
 # the worker: one peer, driven over stdin/stdout with one JSON object a line
@@ -154,11 +157,16 @@ def worker(peer):
                 reply(ok=True, warmup_seconds=time.perf_counter() - start,
                       warmup_epoch_seconds=seconds, samples=samples)
             elif cmd["cmd"] == "epoch":
+                # one epoch, or more until min_seconds have passed (short epochs
+                # are timed over several, which a 10 ms scheduler tick can't spoil)
                 busy, cpu = busy_cpu_seconds(), time.process_time()
-                seconds, samples = runner.epoch(cmd["limit"])
+                seconds = samples = epochs = 0
+                while epochs == 0 or seconds < cmd["min_seconds"]:
+                    t, n = runner.epoch(cmd["limit"])
+                    seconds, samples, epochs = seconds + t, samples + n, epochs + 1
                 # CPU time the rest of the machine used meanwhile, in cores
                 others = (busy_cpu_seconds() - busy) - (time.process_time() - cpu)
-                reply(ok=True, seconds=seconds, samples=samples,
+                reply(ok=True, seconds=seconds, samples=samples, epochs=epochs,
                       others_cpu_seconds=max(others, 0.0))
         except Exception as exc:
             import traceback
@@ -234,7 +242,7 @@ class Worker:
         self.log.close()
 
 
-def timed_epoch(worker, limit, retries, budget):
+def timed_epoch(worker, limit, min_seconds, retries, budget):
     """One timed epoch, run again (up to ``retries`` times) while others use the CPU.
 
     ``budget`` is a one-element list: the seconds left for retries in this run.
@@ -244,7 +252,7 @@ def timed_epoch(worker, limit, retries, budget):
         if attempt and budget[0] <= 0:
             break
         started = time.perf_counter()
-        r = worker.ask(cmd="epoch", limit=limit)
+        r = worker.ask(cmd="epoch", limit=limit, min_seconds=min_seconds)
         if attempt:
             budget[0] -= time.perf_counter() - started + 1.0
         if not r["ok"]:
@@ -319,11 +327,12 @@ def run(workloads, peers, repeats, threads, quick, max_wait, say):
                 order = [p for p in live[rep % len(live):] + live[:rep % len(live)]
                          if "error" not in res[p]] if live else []
                 for p in order:
-                    r = timed_epoch(workers[p], res[p]["limit"], 0 if quick else MAX_RETRIES,
-                                    budget)
+                    r = timed_epoch(workers[p], res[p]["limit"], 0 if quick else MIN_SECONDS,
+                                    0 if quick else MAX_RETRIES, budget)
                     if r["ok"]:
                         res[p]["samples_per_s"].append(r["samples"] / r["seconds"])
-                        res[p]["timed_samples"] = r["samples"]
+                        res[p]["timed_samples"] = r["samples"] // r["epochs"]
+                        res[p].setdefault("epochs", []).append(r["epochs"])
                         res[p].setdefault("others_load", []).append(r["others_load"])
                         res[p]["retries"] = res[p].get("retries", 0) + r["retries"]
                     else:
@@ -364,21 +373,30 @@ def hpframe_peer(results):
     return None
 
 
+def paired_ratio(res, a, b):
+    """Median over repeats of a's samples/s / b's in the same repeat (None if missing).
+
+    Both were timed within seconds of each other, so a slow drift of the machine
+    cancels; the median drops a repeat that one of them lost to a disturbance.
+    """
+    xs, ys = res.get(a, {}).get("samples_per_s", []), res.get(b, {}).get("samples_per_s", [])
+    pairs = [x / y for x, y in zip(xs, ys) if x and y]
+    return statistics.median(pairs) if pairs else None
+
+
 def ratios(results):
-    """hpframe's samples/s over each peer's (ratio of medians), with targets."""
+    """hpframe's samples/s over each peer's (paired by repeat), with targets."""
     hp = hpframe_peer(results)
     table = {}
     for name, res in results.items():
         row = table[name] = {}
-        mine = res.get(hp, {}).get("median") if hp else None
         for p in RATIO_PEERS:
-            theirs = res.get(p, {}).get("median")
-            value = mine / theirs if mine and theirs else None
+            value = paired_ratio(res, hp, p) if hp else None
             target = TARGETS.get(name, {}).get(p)
             row[p] = {"ratio": value, "target": target,
                       "met": None if value is None or target is None else value >= target}
-        core, trainer = res.get("hpframe-core", {}).get("median"), res.get("hpframe", {}).get("median")
-        row["trainer_overhead"] = core / trainer - 1 if core and trainer else None
+        overhead = paired_ratio(res, "hpframe-core", "hpframe")
+        row["trainer_overhead"] = None if overhead is None else overhead - 1
     return hp, table
 
 
@@ -410,7 +428,8 @@ def render(results, markdown=False):
                 cell += "!"
             row.append(cell)
         rows.append(row)
-    parts = ["samples/s (median of repeats; higher is better)", "",
+    parts = [f"samples/s (median of repeats; a repeat is one epoch, or several adding up to "
+             f">= {MIN_SECONDS:g} s; higher is better)", "",
              table(["workload"] + peers, rows)]
     if limited:
         parts += ["", "* timed on the first " + ", ".join(
@@ -442,10 +461,11 @@ def render(results, markdown=False):
         ov = row["trainer_overhead"]
         cells.append("-" if ov is None else f"{100 * ov:+.1f}%")
         rows.append(cells)
-    parts += ["", f"{label} / peer, samples/s ratio (issue 3 target in parentheses)", "",
+    parts += ["", f"{label} / peer: samples/s ratio, median over repeats of the ratio within "
+                  f"each repeat (issue 3 target in parentheses)", "",
               table(["workload"] + [f"/{p}" for p in RATIO_PEERS] + ["Trainer overhead"], rows)]
     wl, limit = TRAINER_OVERHEAD_TARGET
-    parts += ["", f"Trainer overhead = core loop samples/s / Trainer samples/s - 1 "
+    parts += ["", f"Trainer overhead = core-loop samples/s / Trainer samples/s - 1, paired "
                   f"(issue 4: < {100 * limit:g}% at {wl})."]
     return "\n".join(parts)
 
