@@ -148,6 +148,10 @@ html_theme_options = {
     # nothing fetched from the web: no icon links, no version switcher, no analytics
     "icon_links": [],
 }
+# Pages without sub-pages need no left sidebar: the room goes to code and output.
+html_sidebars = {page: [] for page in [
+    "index", "getting_started", "parameters_vs_hyperparameters", "time_and_memory",
+    "trial_and_error", "inside_the_core", "whats_new"]}
 html_show_sourcelink = False
 html_copy_source = False
 
@@ -169,7 +173,7 @@ sphinx_gallery_conf = {
     "abort_on_example_error": False,
     "only_warn_on_example_error": False,
     "reset_modules": ("matplotlib",),
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "hpframe_docs.GalleryOrder",   # docs/_ext: reading order
     "show_signature": False,
     "min_reported_time": 0,
     # the execution-times page loads jQuery and DataTables from CDNs: not written

@@ -136,6 +136,33 @@ def _cleanup(app, doctree):
 
 
 # ------------------------------------------------------------------------------
+# the order of the example gallery: the order a learner reads them in
+# ------------------------------------------------------------------------------
+EXAMPLE_ORDER = [
+    "plot_quickstart.py",
+    "plot_learning_rate.py", "plot_lr_find.py", "plot_epochs.py", "plot_batch_size.py",
+    "plot_activation.py", "plot_loss_function.py", "plot_regression.py", "plot_dropout.py",
+    "plot_validation_split.py", "plot_optimizer.py", "plot_save_load.py",
+    "plot_random_search.py", "plot_successive_halving.py", "plot_dask_search.py",
+]
+
+
+class GalleryOrder:
+    """sphinx-gallery sort key: :data:`EXAMPLE_ORDER` first, any other example after."""
+
+    def __init__(self, src_dir):
+        self.src_dir = src_dir
+
+    def __call__(self, filename):
+        if filename in EXAMPLE_ORDER:
+            return (0, EXAMPLE_ORDER.index(filename), filename)
+        return (1, 0, filename)
+
+    def __repr__(self):
+        return "<GalleryOrder>"
+
+
+# ------------------------------------------------------------------------------
 # the hyperparameter tables
 # ------------------------------------------------------------------------------
 def _para(text, literal=False):
@@ -218,6 +245,128 @@ class HParamDoc(SphinxDirective):
         intro += nodes.Text(":")
         dl = nodes.container("", intro, fields, classes=["hparam-doc-box"])
         return [dl]
+
+
+# ------------------------------------------------------------------------------
+# a section of a Markdown file (benchmarks/README.md), rendered as nodes
+# ------------------------------------------------------------------------------
+# Only what that README uses: paragraphs, "- " lists, pipe tables, fenced code,
+# `code` and **bold**, and "#" headings (as rubrics).  Nodes are built directly,
+# never parsed as reST, so a "*" or "|" in a table cell is just a character.
+
+_INLINE = __import__("re").compile(r"(`[^`]+`|\*\*[^*]+\*\*)")
+
+
+def _md_inline(text):
+    out = []
+    for part in _INLINE.split(text):
+        if not part:
+            continue
+        if part.startswith("`") and part.endswith("`") and len(part) > 1:
+            out.append(nodes.literal(part[1:-1], part[1:-1]))
+        elif part.startswith("**") and part.endswith("**") and len(part) > 4:
+            out.append(nodes.strong(part[2:-2], part[2:-2]))
+        else:
+            out.append(nodes.Text(part))
+    return out
+
+
+def _md_para(text):
+    para = nodes.paragraph()
+    para.extend(_md_inline(text))
+    return para
+
+
+def _md_table(rows):
+    cells = [[c.strip() for c in row.strip().strip("|").split("|")] for row in rows]
+    header, body = cells[0], [r for r in cells[2:]]
+    width = len(header)
+    body = [(r + [""] * width)[:width] for r in body]
+    return _table([_md_para(h) for h in header],
+                  [[_md_para(c) for c in r] for r in body], [1] * width)
+
+
+def markdown_nodes(lines):
+    """Docutils nodes for the Markdown subset above."""
+    result, i = [], 0
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        if not stripped:
+            i += 1
+        elif stripped.startswith("```"):
+            j = i + 1
+            while j < len(lines) and not lines[j].strip().startswith("```"):
+                j += 1
+            code = "\n".join(lines[i + 1:j])
+            language = stripped[3:].strip() or "none"
+            result.append(nodes.literal_block(code, code, language=language))
+            i = j + 1
+        elif stripped.startswith("#"):
+            title = stripped.lstrip("#").strip()
+            rubric = nodes.rubric()
+            rubric.extend(_md_inline(title))
+            result.append(rubric)
+            i += 1
+        elif stripped.startswith("|"):
+            j = i
+            while j < len(lines) and lines[j].strip().startswith("|"):
+                j += 1
+            result.append(_md_table(lines[i:j]))
+            i = j
+        elif stripped.startswith(("- ", "* ")):
+            items = nodes.bullet_list()
+            while i < len(lines) and lines[i].strip().startswith(("- ", "* ")):
+                text = [lines[i].strip()[2:]]
+                i += 1
+                while (i < len(lines) and lines[i].startswith("  ") and lines[i].strip()
+                       and not lines[i].strip().startswith(("- ", "* "))):
+                    text.append(lines[i].strip())
+                    i += 1
+                item = nodes.list_item()
+                item += _md_para(" ".join(text))
+                items += item
+            result.append(items)
+        else:
+            text = []
+            while (i < len(lines) and lines[i].strip() and
+                   not lines[i].strip().startswith(("|", "#", "```", "- ", "* "))):
+                text.append(lines[i].strip())
+                i += 1
+            result.append(_md_para(" ".join(text)))
+    return result
+
+
+class MarkdownSection(SphinxDirective):
+    """``.. markdown-section:: path`` with ``:section: heading`` (one or more, ";"-separated)."""
+
+    required_arguments = 1
+    option_spec = {"section": directives.unchanged_required}
+
+    def run(self):
+        rel, path = self.env.relfn2path(self.arguments[0])
+        self.env.note_dependency(rel)
+        try:
+            with open(path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except OSError as exc:
+            raise self.error(f"markdown-section: cannot read {self.arguments[0]}: {exc}")
+        out = []
+        for wanted in [w.strip() for w in self.options["section"].split(";")]:
+            starts = [k for k, l in enumerate(lines)
+                      if l.startswith("#") and l.lstrip("#").strip() == wanted]
+            if not starts:
+                raise self.error(f"markdown-section: no heading {wanted!r} in "
+                                 f"{self.arguments[0]}")
+            k = starts[0]
+            level = len(lines[k]) - len(lines[k].lstrip("#"))
+            end = k + 1
+            while end < len(lines) and not (
+                    lines[end].startswith("#") and
+                    len(lines[end]) - len(lines[end].lstrip("#")) <= level):
+                end += 1
+            out.extend(markdown_nodes(lines[k:end]))
+        return out
 
 
 # ------------------------------------------------------------------------------
@@ -395,6 +544,7 @@ def setup(app):
     app.add_directive("runcode", RunCode)
     app.add_directive("hparams-table", HParamsTable)
     app.add_directive("hparam-doc", HParamDoc)
+    app.add_directive("markdown-section", MarkdownSection)
     app.connect("config-inited", _add_prolog)
     app.connect("doctree-read", _cleanup)
     app.connect("missing-reference", _resolve_alias)
