@@ -30,13 +30,8 @@ each epoch from ``trainer.history.history["time"]``.
 # %%
 # Train with six batch sizes
 # --------------------------
-# hpframe's core computes the matrix products with BLAS. For a network this
-# small, BLAS threads cost more than they save and make timings depend on
-# whatever else the machine is doing, so we time with one BLAS thread (as
-# ``hp.random_search`` does for every trial).
 import matplotlib.pyplot as plt
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 import hpframe as hp
 
@@ -46,9 +41,8 @@ n_train = round(len(X) * (1 - base.validation_split))
 
 batch_sizes = [1, 4, 16, 64, 256, n_train]
 runs = {}
-with threadpool_limits(limits=1):
-    for batch_size in batch_sizes:
-        runs[batch_size] = hp.Trainer(base.replace(batch_size=batch_size)).fit(X, y, verbose=0)
+for batch_size in batch_sizes:
+    runs[batch_size] = hp.Trainer(base.replace(batch_size=batch_size)).fit(X, y, verbose=0)
 
 print("batch_size  updates/epoch  time/epoch  final val_loss  val_accuracy  epoch-to-epoch jitter")
 for batch_size, trainer in runs.items():
