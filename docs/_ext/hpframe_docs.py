@@ -172,7 +172,7 @@ def _para(text, literal=False):
 
 
 def _table(header, rows, widths):
-    table = nodes.table(classes=["hparams-table"])
+    table = nodes.table(classes=["hparams-table", "colwidths-given"])
     group = nodes.tgroup(cols=len(header))
     table += group
     for w in widths:
@@ -214,7 +214,7 @@ class HParamsTable(SphinxDirective):
             rows.append([_para(name, literal=True), doc.kind,
                          _para(repr(defaults[name]), literal=True), doc.allowed, doc.summary])
         return [_table(["field", "kind", "default", "allowed", "what it controls"],
-                       rows, [14, 8, 10, 22, 46])]
+                       rows, [16, 10, 15, 20, 39])]
 
 
 class HParamDoc(SphinxDirective):
