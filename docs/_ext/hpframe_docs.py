@@ -338,10 +338,13 @@ def markdown_nodes(lines):
 
 
 class MarkdownSection(SphinxDirective):
-    """``.. markdown-section:: path`` with ``:section: heading`` (one or more, ";"-separated)."""
+    """``.. markdown-section:: path`` with ``:section: heading`` (one or more, ";"-separated).
+
+    ``:no-heading:`` leaves out the sections' own headings.
+    """
 
     required_arguments = 1
-    option_spec = {"section": directives.unchanged_required}
+    option_spec = {"section": directives.unchanged_required, "no-heading": directives.flag}
 
     def run(self):
         rel, path = self.env.relfn2path(self.arguments[0])
@@ -365,7 +368,8 @@ class MarkdownSection(SphinxDirective):
                     lines[end].startswith("#") and
                     len(lines[end]) - len(lines[end].lstrip("#")) <= level):
                 end += 1
-            out.extend(markdown_nodes(lines[k:end]))
+            first = k + 1 if "no-heading" in self.options else k
+            out.extend(markdown_nodes(lines[first:end]))
         return out
 
 
