@@ -18,10 +18,13 @@ from hpframe.hparams import HyperParams, explain
 from hpframe.memory import estimate_memory
 from hpframe.trainer import DivergenceWarning, LRFindResult, Trainer, gradcheck
 from hpframe._info import build_info, show_config
+from hpframe.search import (Choice, IntUniform, LogUniform, Uniform, grid_search,
+                            random_search, successive_halving)
 
 __all__ = [
     "HyperParams", "explain", "Trainer", "gradcheck", "estimate_memory",
     "Callback", "EarlyStopping", "History", "ProgressBar", "DivergenceWarning",
     "LRFindResult", "data", "datasets", "ops", "reference", "build_info", "show_config",
-    "__version__",
+    "random_search", "grid_search", "successive_halving", "Uniform", "LogUniform",
+    "IntUniform", "Choice", "__version__",
 ]
