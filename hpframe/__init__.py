@@ -20,6 +20,7 @@ from hpframe.trainer import DivergenceWarning, LRFindResult, Trainer, gradcheck
 from hpframe._info import build_info, show_config
 from hpframe.search import (Choice, IntUniform, LogUniform, Uniform, grid_search,
                             random_search, successive_halving)
+from hpframe.search import SearchResult, Trial
 
 __all__ = [
     "HyperParams", "explain", "Trainer", "gradcheck", "estimate_memory",
@@ -27,4 +28,5 @@ __all__ = [
     "LRFindResult", "data", "datasets", "ops", "reference", "build_info", "show_config",
     "random_search", "grid_search", "successive_halving", "Uniform", "LogUniform",
     "IntUniform", "Choice", "__version__",
+    "SearchResult", "Trial",
 ]

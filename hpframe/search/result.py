@@ -254,7 +254,9 @@ class SearchResult:
                         + [f"{trial.train_time:.2f}s", memory, trial.status])
         widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
         numeric = set(range(len(head))) - {head.index("status")} - \
-            {2 + i for i, k in enumerate(keys) if isinstance(self.space.get(k), Choice)}
+            {2 + i for i, k in enumerate(keys)
+             if not all(isinstance(t.params.get(k), (int, float))
+                        and not isinstance(t.params.get(k), bool) for t in shown)}
 
         def line(cells):
             return "  ".join(c.rjust(w) if i in numeric else c.ljust(w)

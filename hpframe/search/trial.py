@@ -25,9 +25,8 @@ allocations cannot be told apart, so the trial reports
 """
 import contextlib
 import dataclasses
+import io
 import math
-import os
-import tempfile
 import threading
 import time
 import tracemalloc
@@ -372,19 +371,13 @@ def set_worker_data(key, X, y):
 
 
 def _dump_trainer(trainer):
-    with tempfile.TemporaryDirectory(prefix="hpframe-") as folder:
-        path = os.path.join(folder, "trial.npz")
-        trainer.save(path)
-        with open(path, "rb") as f:
-            return f.read()
+    buffer = io.BytesIO()
+    trainer.save(buffer)
+    return buffer.getvalue()
 
 
 def _load_trainer(blob):
-    with tempfile.TemporaryDirectory(prefix="hpframe-") as folder:
-        path = os.path.join(folder, "trial.npz")
-        with open(path, "wb") as f:
-            f.write(blob)
-        return Trainer.load(path)
+    return Trainer.load(io.BytesIO(blob))
 
 
 def _estimate(trainer, n_samples):
