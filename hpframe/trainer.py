@@ -518,7 +518,7 @@ class Trainer:
                     + (" - a sign of too large updates." if dead > 0.2 else "."))
         self.history.diverged = True
         self.history.message = msg
-        warnings.warn(msg, DivergenceWarning, stacklevel=3)
+        warnings.warn(msg, DivergenceWarning, stacklevel=4)
         return True
 
     def dead_units(self, X):
