@@ -78,6 +78,10 @@ if __name__ == "__main__":
 # The same search, serially
 # -------------------------
 # One trial after another in this process. The values agree to the last bit.
+# Serially, this tiny search is also much *faster*: its trials take a few
+# hundredths of a second each, far less than starting worker processes and
+# sending them the data. A cluster pays off when each trial takes seconds or
+# hours - then ``n`` workers finish about ``n`` times sooner.
 if __name__ == "__main__":
     start = time.perf_counter()
     serial = hp.random_search(X, y, space, n_trials=8, base=base, seed=0, verbose=0)
