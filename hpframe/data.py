@@ -46,6 +46,9 @@ def _check_fraction(name, value):
     return value
 
 
+_SPLIT_STREAM = 0x5EED5  # names the splitting stream of a seed
+
+
 def _make_rng(seed):
     if isinstance(seed, np.random.Generator):
         return seed
@@ -55,7 +58,10 @@ def _make_rng(seed):
         raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
     if seed < 0:
         raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
-    return np.random.default_rng(int(seed))
+    # A stream of its own: default_rng(seed) would replay the very numbers a data
+    # generator drew with the same seed, so split(make_regression(seed=0), seed=0)
+    # would send the rows with the largest x to the test set.
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(_SPLIT_STREAM,)))
 
 
 def _as_labels(y):
@@ -231,7 +237,7 @@ def holdout_indices(y, fraction, seed=0, stratify=True):
         at least 1 when ``fraction > 0`` and ``n_samples >= 2``, and the training
         part keeps at least one. ``0`` puts everything in training.
     seed : int or None, default=0
-        Seed for ``numpy.random.default_rng``; the same seed gives the same split.
+        Seed of the split's own random stream; the same seed gives the same split.
         ``None`` draws fresh entropy. A ``numpy.random.Generator`` is used as is.
     stratify : bool, default=True
         Keep every class's proportion in both parts (largest-remainder rounding)
@@ -291,7 +297,7 @@ def split(X, y, val=0.15, test=0.15, seed=0, stratify=True):
         ``val + test < 1``. Each part has ``round(share * n_samples)`` samples, at
         least 1 when its share is positive; a share of 0 gives an empty part.
     seed : int or None, default=0
-        Seed for ``numpy.random.default_rng`` (``None``: fresh entropy).
+        Seed of the split's own random stream (``None``: fresh entropy).
     stratify : bool, default=True
         Keep each class's proportion in all three parts (each count within one
         sample of its ideal, except that every class with two or more samples keeps

@@ -486,9 +486,8 @@ class Trainer:
                 logs["loss"] = math.nan
             elif val is not None:
                 v = self._metrics(*val)
-                logs["val_loss"] = v["loss"]
-                if classify:
-                    logs["val_accuracy"] = v["accuracy"]
+                for key, value in v.items():
+                    logs[f"val_{key}"] = value
             logs["lr"] = lr
             logs["time"] = time.perf_counter() - start
             self.history.append(epoch, logs)
@@ -804,8 +803,9 @@ class Trainer:
         Returns
         -------
         LRFindResult
-            ``(learning_rates, losses, suggestion)``; the suggestion is the rate where
-            the smoothed loss falls fastest; ``.plot()`` draws the curve.
+            ``(learning_rates, losses, suggestion)``; the suggestion is a tenth of the
+            rate at the smoothed loss's minimum - a starting point to try, not an
+            answer; ``.plot()`` draws the curve.
         """
         if not (0 < start_lr < end_lr) or not math.isfinite(end_lr):
             raise ValueError(f"need 0 < start_lr < end_lr; got start_lr={start_lr}, "
@@ -840,12 +840,9 @@ class Trainer:
             if smoothed > 4 * best:
                 break
         rates, losses = np.array(recorded), np.array(losses)
-        if len(losses) < 3:
-            suggestion = float(rates[0]) if len(rates) else float(start_lr)
-        else:
-            slope = np.gradient(losses, np.log(rates))
-            stop = int(np.argmin(losses)) + 1
-            suggestion = float(rates[int(np.argmin(slope[:stop]))])
+        # A tenth of the rate at the loss minimum: past the minimum the loss is
+        # already blowing up, and the steepest-slope point is easily fooled by noise.
+        suggestion = float(rates[int(np.argmin(losses))] / 10) if len(losses) else float(start_lr)
         return LRFindResult(rates, losses, suggestion)
 
 

@@ -119,9 +119,22 @@ def test_holdout_deterministic_for_a_seed():
     c = holdout_indices(y, 0.3, seed=12)
     np.testing.assert_array_equal(a[1], b[1])
     assert not np.array_equal(a[1], c[1])
-    g = holdout_indices(y, 0.3, seed=np.random.default_rng(11))
-    np.testing.assert_array_equal(a[1], g[1])
+    g1 = holdout_indices(y, 0.3, seed=np.random.default_rng(11))
+    g2 = holdout_indices(y, 0.3, seed=np.random.default_rng(11))
+    np.testing.assert_array_equal(g1[1], g2[1])          # a Generator is used as given
     assert len(holdout_indices(y, 0.3, seed=None)[1]) == 60
+
+
+def test_split_stream_is_not_a_data_generators_stream():
+    # make_regression(seed=0) draws X from default_rng(0); a split with seed=0 must not
+    # replay that stream (it would send exactly the largest-x rows to the test set).
+    from hpframe.datasets import make_regression
+    X, y = make_regression(n_samples=200, n_features=1, seed=0)
+    _, _, (X_test, _) = split(X, y, val=0.0, test=0.2, seed=0, stratify=False)
+    largest = np.sort(X[:, 0])[-len(X_test):]
+    assert not np.array_equal(np.sort(X_test[:, 0]), largest)
+    # and the test rows look like the rest: their mean is within 4 standard errors
+    assert abs(X_test[:, 0].mean() - X[:, 0].mean()) < 4 * X[:, 0].std() / np.sqrt(len(X_test))
 
 
 def test_holdout_selects_every_sample_sometimes():
