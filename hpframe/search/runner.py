@@ -43,8 +43,10 @@ _DIED = ("The worker process running this trial died (it was killed, ran out of 
 
 
 def _worker_init(key, X, y):
-    """Initializer of local worker processes: Ctrl-C is the search process's business."""
+    """Initializer of local worker processes: data, one BLAS thread, no Ctrl-C (the
+    search process handles it and stops the workers)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _trial.hold_single_blas_thread()        # the process is ours, and runs only trials
     _trial.set_worker_data(key, X, y)
 
 

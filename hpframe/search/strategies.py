@@ -22,7 +22,7 @@ from hpframe.search.progress import Progress
 from hpframe.search.result import SearchResult
 from hpframe.search import runner as _runner
 from hpframe.search.runner import check_n_jobs, execute, make_pool
-from hpframe.search.trial import Metric, Task, Trial
+from hpframe.search.trial import Metric, Task, Trial, single_blas_thread
 
 __all__ = ["random_search", "grid_search", "successive_halving"]
 
@@ -179,7 +179,10 @@ class _Search:
                 runnable.append(task)
             else:
                 self.finish(self._invalid(task.number, hparams, task.rung))
-        with warnings.catch_warnings():
+        # One BLAS limit for the whole run: limiting and restoring around every trial
+        # wakes OpenBLAS's thread pools in between, whose spinning threads then
+        # compete with the trials for the cores.
+        with warnings.catch_warnings(), single_blas_thread():
             if pool.shares_process:     # trials are threads: silence them all from here
                 warnings.simplefilter("ignore", DivergenceWarning)
             stopped = execute(runnable, pool, lambda task, outcome: self._done(task, outcome),

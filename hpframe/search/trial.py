@@ -279,6 +279,17 @@ def single_blas_thread():
                 _blas_limiter = None
 
 
+_held = []
+
+
+def hold_single_blas_thread():
+    """Keep BLAS single-threaded in this process for good (a worker process of a search)."""
+    if not _held:
+        guard = single_blas_thread()
+        guard.__enter__()
+        _held.append(guard)
+
+
 _probes = set()
 
 
