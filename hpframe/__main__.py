@@ -16,8 +16,8 @@ def _parser():
                     "several hyperparameter settings with a short random search.")
     parser.add_argument("command", nargs="?", default="demo", choices=["demo", "info"],
                         help="demo (default) or info (versions, build mode, BLAS)")
-    parser.add_argument("--trials", type=int, default=8,
-                        help="random-search trials (default 8; 0 skips the search)")
+    parser.add_argument("--trials", type=int, default=20,
+                        help="random-search trials (default 20; 0 skips the search)")
     parser.add_argument("--epochs", type=int, default=20, help="epochs of the first training")
     parser.add_argument("--plots", metavar="DIR",
                         help="save the learning curves (and the search plot) as PNGs in DIR")

@@ -517,7 +517,8 @@ class ProgressBar(Callback):
         parts = [head] + [f"{k} {_fmt(logs[k])}" for k in _ordered_keys(logs)
                           if k not in ("lr", "time")]
         if "time" in logs:
-            parts.append(f"{float(logs['time']):.2f}s")
+            seconds = float(logs["time"])
+            parts.append(f"{seconds:.2f}s" if seconds >= 0.1 else f"{seconds * 1000:.1f}ms")
         return " - ".join(parts)
 
     def _write(self, line):
