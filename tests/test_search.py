@@ -8,7 +8,10 @@ search; distributions against their defining properties.
 import csv
 import json
 import os
+import signal
 import sys
+import threading
+import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
@@ -369,6 +372,37 @@ def test_ctrl_c_in_a_thread_pool_stops_launching(monkeypatch):
         partial = search(executor=executor)
     assert partial.interrupted
     assert [t.number for t in partial.trials] == [0, 1, 2]
+
+
+def _slow_val_loss(trainer):
+    time.sleep(0.4)
+    return trainer.history.history["val_loss"][-1]
+
+
+def test_a_real_ctrl_c_stops_worker_processes_and_keeps_the_log(tmp_path):
+    path = tmp_path / "search.jsonl"
+    running = threading.Event()
+
+    def press_ctrl_c_after_the_first_trial():
+        while running.is_set():
+            if os.path.exists(path) and len(_lines(path)) >= 2:
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.01)
+    running.set()
+    presser = threading.Thread(target=press_ctrl_c_after_the_first_trial)
+    presser.start()
+    try:
+        partial = search(metric=_slow_val_loss, n_jobs=2, log=path, n_trials=8)
+    finally:
+        running.clear()
+        presser.join()
+    assert partial.interrupted and 1 <= len(partial.trials) < 8
+    assert len(_lines(path)) == 1 + len(partial.trials)
+    resumed = search(metric=_slow_val_loss, n_jobs=2, log=path, n_trials=8)
+    assert resumed.complete
+    plain = search(n_trials=8)
+    assert [t.value for t in resumed.trials] == [t.value for t in plain.trials]
 
 
 def test_timeout_stops_launching_trials(monkeypatch):

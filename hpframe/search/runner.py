@@ -52,9 +52,13 @@ def _worker_init(key, X, y):
 
 def _mp_context():
     # fork is fast but unsafe once threads exist (and no longer the default on newer
-    # Pythons); forkserver starts workers from a clean single-threaded server.
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    # Pythons); forkserver starts workers from a clean single-threaded server, which
+    # imports hpframe once and stays up for later searches.
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["hpframe.search.trial"])
+        return context
+    return multiprocessing.get_context("spawn")
 
 
 class Pool:

@@ -6,6 +6,7 @@ the log, run the missing ones (serially, in local worker processes or on an
 executor), log each one the moment it finishes, and return a
 :class:`~hpframe.search.result.SearchResult`.
 """
+import contextlib
 import hashlib
 import math
 import numbers
@@ -161,15 +162,35 @@ class _Search:
                 self.trials[number] = trial
 
     def finish(self, trial):
-        """Record a finished trial: log it at once, keep it, show progress."""
-        if self.log is not None:
-            record = trial.to_dict()
-            self.log.append(record)
+        """Record a finished trial: keep it, log it at once, show progress."""
         self.records[(trial.number, trial.rung)] = trial
         self.trials[trial.number] = trial
+        if self.log is not None:
+            self.log.append(trial.to_dict())
         self.progress.update(trial)
 
     # -- running ---------------------------------------------------------------
+    @contextlib.contextmanager
+    def session(self, total, done):
+        """The pool, progress display and log of one run; Ctrl-C anywhere inside ends
+        the run cleanly (``stopped = "interrupted"``) instead of raising."""
+        pool = None
+        self.progress = Progress(total, self.metric, self.verbose, done=done,
+                                 desc=self.strategy)
+        try:
+            pool = make_pool(self.n_jobs, self.executor, (self.X, self.y))
+            yield pool
+        except KeyboardInterrupt:
+            self.stopped = self.stopped or "interrupted"
+            if pool is not None:
+                pool.close(abandon=True)
+        finally:
+            if pool is not None:
+                pool.close()
+            self.progress.close(self.stopped)
+            if self.log is not None:
+                self.log.close()
+
     def run(self, tasks, pool):
         """Run tasks (Task objects; invalid configurations are recorded directly)."""
         runnable = []
@@ -248,24 +269,16 @@ def _configs(base, seed, draws):
     return configs
 
 
-def _run_plain(search, space_for_result, pool_data):
+def _run_plain(search, space_for_result):
     """Random and grid search: one fit per trial, the missing trials only."""
     search.read_log()
     missing = [n for n in sorted(search.configs) if (n, 0) not in search.records]
-    search.progress = Progress(len(search.configs), search.metric, search.verbose,
-                               done=[search.trials[n] for n in sorted(search.trials)],
-                               desc=search.strategy)
-    pool = make_pool(search.n_jobs, search.executor, pool_data)
-    try:
+    done = [search.trials[n] for n in sorted(search.trials)]
+    with search.session(len(search.configs), done) as pool:
         tasks = [search.task(n, [search.configs[n][1].epochs]
                              if isinstance(search.configs[n][1], HyperParams) else [1], pool)
                  for n in missing]
         search.run(tasks, pool)
-    finally:
-        pool.close()
-        search.progress.close(search.stopped)
-        if search.log is not None:
-            search.log.close()
     return search.result(space_for_result)
 
 
@@ -358,7 +371,7 @@ def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0
     configs = _configs(base, seed, ((i, S.sample(space, seed, i)) for i in range(n_trials)))
     search = _Search("random_search", X, y, S.space_to_json(space), configs, base, metric,
                      seed, n_jobs, executor, timeout, log, verbose)
-    return _run_plain(search, space, (X, y))
+    return _run_plain(search, space)
 
 
 def grid_search(X, y, grid, base=None, metric="val_loss", seed=0, n_jobs=1, executor=None,
@@ -389,7 +402,7 @@ def grid_search(X, y, grid, base=None, metric="val_loss", seed=0, n_jobs=1, exec
     configs = _configs(base, seed, enumerate(S.grid_points(grid)))
     search = _Search("grid_search", X, y, S.space_to_json(grid), configs, base, metric,
                      seed, n_jobs, executor, timeout, log, verbose)
-    return _run_plain(search, grid, (X, y))
+    return _run_plain(search, grid)
 
 
 def rung_epochs(min_epochs, max_epochs, eta):
@@ -497,11 +510,8 @@ class _Halving(_Search):
         self._checkpoints = {}
         self.read_log()
         sizes = rung_sizes(len(self.configs), len(rungs), eta)
-        self.progress = Progress(sum(sizes), self.metric, self.verbose,
-                                 done=list(self.records.values()), desc=self.strategy)
-        pool = make_pool(self.n_jobs, self.executor, (self.X, self.y))
         increments = [rungs[0]] + [b - a for a, b in zip(rungs, rungs[1:])]
-        try:
+        with self.session(sum(sizes), list(self.records.values())) as pool:
             candidates = sorted(self.configs)
             for k, size in enumerate(sizes):
                 if k > 0:
@@ -528,11 +538,6 @@ class _Halving(_Search):
                                            keep_state=k < len(rungs) - 1, prior_time=prior))
                 if self.run(tasks, pool):
                     break
-        finally:
-            pool.close()
-            self.progress.close(self.stopped)
-            if self.log is not None:
-                self.log.close()
         result = self.result(space)
         result.rungs = rungs
         return result
