@@ -94,7 +94,7 @@ QUICK_SAMPLES = 512
 # Pause before each command: an idle worker's BLAS threads keep spinning for a
 # while after their last call (OpenBLAS: up to ~0.1 s), and must not steal the
 # cores from the next peer's timed epoch.
-SETTLE_SECONDS = 0.15
+SETTLE_SECONDS = 0.2
 
 # Other users of the machine spoil a timing.  A timed epoch during which other
 # processes used more than this share of the cores (measured from /proc/stat,
@@ -159,7 +159,7 @@ def worker(peer):
             elif cmd["cmd"] == "epoch":
                 # one epoch, or more until min_seconds have passed (short epochs
                 # are timed over several, which a 10 ms scheduler tick can't spoil)
-                busy, cpu = busy_cpu_seconds(), time.process_time()
+                busy, cpu, wall = busy_cpu_seconds(), time.process_time(), time.perf_counter()
                 seconds = samples = epochs = 0
                 while epochs == 0 or seconds < cmd["min_seconds"]:
                     t, n = runner.epoch(cmd["limit"])
@@ -167,7 +167,8 @@ def worker(peer):
                 # CPU time the rest of the machine used meanwhile, in cores
                 others = (busy_cpu_seconds() - busy) - (time.process_time() - cpu)
                 reply(ok=True, seconds=seconds, samples=samples, epochs=epochs,
-                      others_cpu_seconds=max(others, 0.0))
+                      others_cpu_seconds=max(others, 0.0),
+                      wall_seconds=time.perf_counter() - wall)
         except Exception as exc:
             import traceback
             traceback.print_exc()
@@ -259,7 +260,8 @@ def timed_epoch(worker, limit, min_seconds, retries, budget):
             return r
         # share of the machine's cores that other processes used during the epoch
         slack = 0.03      # /proc/stat counts in 10 ms ticks
-        r["others_load"] = max(r["others_cpu_seconds"] - slack, 0) / (r["seconds"] * os.cpu_count())
+        r["others_load"] = (max(r["others_cpu_seconds"] - slack, 0)
+                            / (r["wall_seconds"] * os.cpu_count()))
         r["retries"] = attempt
         if best is None or r["others_load"] < best["others_load"]:
             best = r
@@ -305,7 +307,11 @@ def run(workloads, peers, repeats, threads, quick, max_wait, say):
             w.close()
 
     if max_wait > 0:
+        waited = time.perf_counter()
         wait_for_quiet(max_wait, say)
+        waited = time.perf_counter() - waited
+        if waited > 5:
+            say(f"  waited {waited:.0f} s")
     results = {}
     budget = [RETRY_BUDGET_SECONDS]
     try:
@@ -470,6 +476,19 @@ def render(results, markdown=False):
     return "\n".join(parts)
 
 
+def git_commit():
+    """The checkout's commit (with "+dirty" if it has uncommitted changes), or None."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no",
+                                "hpframe"], cwd=REPO, capture_output=True, text=True,
+                               timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (head + ("+dirty" if dirty else "")) or None
+
+
 def machine():
     cpu = platform.processor()
     try:
@@ -536,6 +555,7 @@ def main(argv=None):
     report = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": machine(), "threads": args.threads, "repeats": repeats,
+        "hpframe_commit": git_commit(),
         "quick": args.quick,
         "peers": {p: {k: v for k, v in i.items() if k != "ok"} for p, i in info.items()},
         "workloads": {w.name: {"n_samples": w.n_samples, "n_features": w.n_features,
@@ -548,7 +568,14 @@ def main(argv=None):
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
     if args.markdown:
+        m = report["machine"]
+        versions = ", ".join(f"{p} {i['version']}" for p, i in report["peers"].items()
+                             if "version" in i and p != "hpframe-core")
         with open(args.markdown, "w") as f:
+            f.write(f"Measured {report['date'][:10]} on {m['cpu']}, {m['cores']} cores, "
+                    f"{args.threads} threads per peer, {repeats} repeats; Python "
+                    f"{m['python']}; {versions}; hpframe at commit "
+                    f"{report['hpframe_commit']}.\n\n")
             f.write(render(results, markdown=True) + "\n")
     return 0
 
