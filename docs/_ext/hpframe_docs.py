@@ -340,11 +340,14 @@ def markdown_nodes(lines):
 class MarkdownSection(SphinxDirective):
     """``.. markdown-section:: path`` with ``:section: heading`` (one or more, ";"-separated).
 
-    ``:no-heading:`` leaves out the sections' own headings.
+    ``:no-heading:`` leaves out the sections' own headings.  ``:if-present:``
+    renders a short note instead of failing when the *file* is missing (a
+    missing section of a present file always fails the build).
     """
 
     required_arguments = 1
-    option_spec = {"section": directives.unchanged_required, "no-heading": directives.flag}
+    option_spec = {"section": directives.unchanged_required, "no-heading": directives.flag,
+                   "if-present": directives.flag}
 
     def run(self):
         rel, path = self.env.relfn2path(self.arguments[0])
@@ -353,6 +356,12 @@ class MarkdownSection(SphinxDirective):
             with open(path, encoding="utf-8") as f:
                 lines = f.read().splitlines()
         except OSError as exc:
+            if "if-present" in self.options and not os.path.exists(path):
+                logger.info("markdown-section: %s is not in this checkout", self.arguments[0])
+                note = nodes.note()
+                note += _md_para(f"`{self.arguments[0].lstrip('./')}` is not in this "
+                                 "checkout, so its tables are not shown here.")
+                return [note]
             raise self.error(f"markdown-section: cannot read {self.arguments[0]}: {exc}")
         out = []
         for wanted in [w.strip() for w in self.options["section"].split(";")]:
