@@ -190,7 +190,9 @@ def test_memory_is_measured_alone_and_estimated_when_shared():
         assert t.peak_memory >= mem["parameters"] + mem["gradients"] + mem["optimizer_state"]
     with ThreadPoolExecutor(2) as executor:
         shared = search(n_trials=2, executor=executor)
-    for t in shared.trials:
+    assert signature(shared) == signature(serial)
+    threads = search(n_trials=2, n_jobs=2)            # n_jobs runs trials in threads
+    for t in shared.trials + threads.trials:
         assert t.memory_source == "estimate"
         assert t.peak_memory == hp.estimate_memory(t.hparams, 5, 3, len(X))["total"]
 
@@ -241,17 +243,13 @@ def _val_loss_or_die(trainer):
     return trainer.history.history["val_loss"][-1]
 
 
-@pytest.mark.parametrize("how", ["n_jobs", "executor"])
-def test_a_worker_process_that_dies_fails_only_its_trial(how):
+def test_a_worker_process_that_dies_fails_only_its_trial():
     serial = search()
     dies = [t.number for t in serial.trials
             if t.params["batch_size"] == 16 and t.params["dropout"] > 0.15]
     assert 0 < len(dies) < 6
-    if how == "n_jobs":
-        result = search(metric=_val_loss_or_die, n_jobs=2)
-    else:
-        with ProcessPoolExecutor(2) as executor, pytest.warns(RuntimeWarning, match="died"):
-            result = search(metric=_val_loss_or_die, executor=executor)
+    with ProcessPoolExecutor(2) as executor, pytest.warns(RuntimeWarning, match="died"):
+        result = search(metric=_val_loss_or_die, executor=executor)
     assert len(result.trials) == 6
     for a, b in zip(result.trials, serial.trials):
         if a.number in dies:
@@ -374,12 +372,34 @@ def test_ctrl_c_in_a_thread_pool_stops_launching(monkeypatch):
     assert [t.number for t in partial.trials] == [0, 1, 2]
 
 
+def test_ctrl_c_stops_trials_running_in_threads_after_their_epoch(monkeypatch):
+    started, stops = threading.Event(), []
+    real = trial_mod.run_trial
+
+    def run(task):
+        if task.number == 0:
+            started.set()
+            return real(task)                        # a very long trial
+        started.wait()
+        raise KeyboardInterrupt
+
+    def spy(self, epoch, logs=None):
+        if self.event.is_set():
+            stops.append(epoch)
+            self.trainer.stop_training = True
+    monkeypatch.setattr(trial_mod, "run_trial", run)
+    monkeypatch.setattr(trial_mod._Stop, "on_epoch_end", spy)
+    result = search(n_jobs=2, base=BASE.replace(epochs=10**6))
+    assert result.interrupted and result.trials == []
+    assert len(stops) == 1                          # trial 0 ended at its next epoch
+
+
 def _slow_val_loss(trainer):
     time.sleep(0.4)
     return trainer.history.history["val_loss"][-1]
 
 
-def test_a_real_ctrl_c_stops_worker_processes_and_keeps_the_log(tmp_path):
+def test_a_real_ctrl_c_stops_the_workers_and_keeps_the_log(tmp_path):
     path = tmp_path / "search.jsonl"
     running = threading.Event()
 
@@ -399,6 +419,7 @@ def test_a_real_ctrl_c_stops_worker_processes_and_keeps_the_log(tmp_path):
         presser.join()
     assert partial.interrupted and 1 <= len(partial.trials) < 8
     assert len(_lines(path)) == 1 + len(partial.trials)
+    assert not [t for t in threading.enumerate() if t.name.startswith("hpframe-trial")]
     resumed = search(metric=_slow_val_loss, n_jobs=2, log=path, n_trials=8)
     assert resumed.complete
     plain = search(n_trials=8)

@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import math
 import numbers
+import os
 import warnings
 
 import numpy as np
@@ -178,7 +179,7 @@ class _Search:
         self.progress = Progress(total, self.metric, self.verbose, done=done,
                                  desc=self.strategy)
         try:
-            pool = make_pool(self.n_jobs, self.executor, (self.X, self.y))
+            pool = make_pool(self.n_jobs, self.executor)
             yield pool
         except KeyboardInterrupt:
             self.stopped = self.stopped or "interrupted"
@@ -224,10 +225,11 @@ class _Search:
              prior_time=0.0):
         _, hparams = self.configs[number]
         hdict = hparams.to_dict() if isinstance(hparams, HyperParams) else None
-        return Task(number=number, hparams=hdict, data=pool.task_data(), metric=self.metric,
+        return Task(number=number, hparams=hdict, data=(self.X, self.y), metric=self.metric,
                     fits=list(fits), rung=rung, checkpoint=checkpoint,
                     keep_state=keep_state, prior_time=prior_time,
-                    measure_memory=not pool.shares_process, quiet=not pool.shares_process)
+                    measure_memory=not pool.shares_process, quiet=not pool.shares_process,
+                    stop=pool.stop, driver_pid=os.getpid())
 
     def result(self, space):
         return SearchResult(
@@ -320,8 +322,11 @@ def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0
         Seeds everything: trial ``i``'s values and training seed come from
         ``(seed, i)`` alone.
     n_jobs : int, default 1
-        Trials run at once on this machine, each in its own worker process with
-        one BLAS thread (``-1``: one per core). 1 runs them in this process.
+        Trials run at once on this machine, as threads of this process (the
+        compiled core trains with the GIL released); ``-1``: one per core. Their
+        memory is then estimated (:func:`hpframe.estimate_memory`), not measured.
+        For trials isolated in worker processes (a crash or an out-of-memory kill
+        takes only its own trial), pass ``executor=ProcessPoolExecutor(k)``.
     executor : concurrent.futures.Executor, optional
         Run trials there instead, e.g. ``ProcessPoolExecutor(4)`` or, for a dask
         cluster, ``distributed.Client(...).get_executor()``. Keeps as many trials in
@@ -332,10 +337,12 @@ def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0
     log : str or path-like, optional
         A JSON-lines file: a header, then one line per finished trial, written at
         once. Re-running the same call with the same log runs only the missing
-        trials; a log of another search (space, base, seed, metric, data) is refused.
+        trials (failed ones are finished trials too: delete their lines to retry
+        them); a log of another search (space, base, seed, metric, data) is refused.
     verbose : {0, 1, 2}, default 1
         0 silent; 1 a progress bar over trials with the best value so far and the
-        time remaining; 2 a line per trial.
+        time remaining (a line per trial when the output is not a terminal); 2 a
+        line per trial.
 
     Returns
     -------
@@ -347,8 +354,24 @@ def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0
     -----
     Results are bit-identical whether trials run serially, with ``n_jobs`` or on an
     executor: every trial runs BLAS single-threaded (a matrix product's last bits
-    can depend on the number of threads). Ctrl-C stops launching trials and
-    returns the finished ones with ``interrupted=True``; the log keeps them.
+    can depend on the number of threads). An executor's worker processes keep
+    BLAS single-threaded after their first trial (dask workers start that way).
+
+    Ctrl-C stops launching trials and returns the finished ones with
+    ``interrupted=True``; the log keeps them. Trials running in threads stop
+    after their current epoch and are dropped (they rerun on resume).
+
+    ``trial.peak_memory`` is measured with :mod:`tracemalloc` when the trial ran
+    alone in its process (serially, on a ``ProcessPoolExecutor`` or a dask worker
+    with one thread), and :func:`hpframe.estimate_memory` otherwise (threads);
+    ``trial.memory_source`` says which.
+
+    On a dask cluster (``pip install "hpframe[dask]"``)::
+
+        from distributed import Client
+        client = Client("tcp://scheduler:8786")       # or Client() for a local one
+        result = hp.random_search(X, y, space, n_trials=50, log="search.jsonl",
+                                  executor=client.get_executor())
 
     Examples
     --------

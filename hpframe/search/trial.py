@@ -27,6 +27,7 @@ import contextlib
 import dataclasses
 import io
 import math
+import os
 import threading
 import time
 import tracemalloc
@@ -37,6 +38,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from hpframe.callbacks import Callback
 from hpframe.hparams import HyperParams
 from hpframe.trainer import DivergenceWarning, Trainer
 
@@ -283,7 +285,7 @@ _held = []
 
 
 def hold_single_blas_thread():
-    """Keep BLAS single-threaded in this process for good (a worker process of a search)."""
+    """Keep BLAS single-threaded in this process for good (an executor's worker process)."""
     if not _held:
         guard = single_blas_thread()
         guard.__enter__()
@@ -336,8 +338,8 @@ class Task:
         The trial and (successive halving) rung.
     hparams : dict
         ``HyperParams.to_dict()`` of the configuration (validated by the caller).
-    data : tuple (X, y) or str
-        The data, or the key of data a worker process received when it started.
+    data : tuple (X, y)
+        The data.
     metric : Metric
     fits : list of int
         Epochs of each ``fit`` call: one call for a plain trial; for a promoted trial
@@ -351,6 +353,14 @@ class Task:
         Training seconds already spent on this trial in earlier rungs.
     measure_memory : bool
         Try tracemalloc (False when the caller knows trials share the process).
+    stop : threading.Event or None
+        For trials run as threads of the search's process: set on Ctrl-C, it ends
+        the trial after its current epoch (its result is then discarded).
+    driver_pid : int or None
+        The search's process. A trial running in another process (an executor's
+        worker) leaves BLAS single-threaded there after it ends: restoring the
+        thread count between trials wakes BLAS thread pools whose spinning threads
+        slow down the trials running next to them.
     quiet : bool
         Silence the trainer's ``DivergenceWarning`` during the trial: the status and
         ``error`` record the divergence, once. False when trials run as threads of
@@ -368,17 +378,20 @@ class Task:
     keep_state: bool = False
     prior_time: float = 0.0
     measure_memory: bool = True
+    stop: Any = None
+    driver_pid: Optional[int] = None
     quiet: bool = True
 
 
-# Data sent once to each worker process of a local pool (see ``set_worker_data``).
-_WORKER_DATA = {}
+class _Stop(Callback):
+    """Ends a trial after the current epoch once ``event`` is set (Ctrl-C in threads)."""
 
+    def __init__(self, event):
+        self.event = event
 
-def set_worker_data(key, X, y):
-    """Process-pool initializer: keep ``(X, y)`` under ``key`` for the tasks that follow."""
-    _WORKER_DATA.clear()
-    _WORKER_DATA[key] = (X, y)
+    def on_epoch_end(self, epoch, logs=None):
+        if self.event.is_set():
+            self.trainer.stop_training = True
 
 
 def _dump_trainer(trainer):
@@ -415,7 +428,10 @@ def run_trial(task):
         ``train_time``, ``peak_memory``, ``memory_source``, ``error``, ``epochs``
         and ``checkpoint`` (bytes or None).
     """
-    X, y = _WORKER_DATA[task.data] if isinstance(task.data, str) else task.data
+    X, y = task.data
+    if task.driver_pid is not None and task.driver_pid != os.getpid():
+        hold_single_blas_thread()
+    callbacks = [_Stop(task.stop)] if task.stop is not None else None
     outcome = {"number": task.number, "rung": task.rung, "status": "failed", "value": None,
                "metrics": {}, "history": {}, "train_time": task.prior_time,
                "peak_memory": None, "memory_source": None, "error": None, "epochs": 0,
@@ -432,10 +448,10 @@ def run_trial(task):
                 trainer = Trainer(HyperParams.from_dict(task.hparams))
             *replay, new = task.fits
             for epochs in replay:
-                trainer.fit(X, y, verbose=0, epochs=epochs)
+                trainer.fit(X, y, verbose=0, epochs=epochs, callbacks=callbacks)
             start = time.perf_counter()
             if not trainer.history.diverged:
-                trainer.fit(X, y, verbose=0, epochs=new)
+                trainer.fit(X, y, verbose=0, epochs=new, callbacks=callbacks)
             outcome["train_time"] = task.prior_time + (time.perf_counter() - start)
             outcome["history"] = {k: list(v) for k, v in trainer.history.history.items()}
             outcome["epochs"] = trainer.epoch_
