@@ -6,6 +6,7 @@ at min_epochs and a single uninterrupted fit; logs against the uninterrupted
 search; distributions against their defining properties.
 """
 import csv
+import io
 import json
 import os
 import signal
@@ -20,7 +21,9 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import hpframe as hp
-from hpframe.search import runner, spaces, strategies, trial as trial_mod
+from hpframe.search import progress as progress_mod, runner, strategies
+from hpframe.search import trial as trial_mod
+from hpframe.search.log import SearchLog
 from hpframe.search import (Choice, IntUniform, LogUniform, SearchResult, Trial, Uniform,
                             grid_search, random_search, successive_halving)
 
@@ -485,6 +488,25 @@ def test_successive_halving_promotes_the_best_and_continues_training(tmp_path):
     assert result.best.rung == 2 and result.best.epochs == 9
     after_3_epochs = {t.number: t.history["val_loss"][2] for t in rung1}
     assert by_rung[2] == [min(after_3_epochs, key=after_3_epochs.get)]
+    # every trial at every rung it reached: 9 + 3 + 1 records
+    assert [(t.number, t.rung) for t in result.records if t.rung] == \
+        [(n, 1) for n in by_rung[1]] + [(n, 2) for n in by_rung[2]]
+    assert "rungs of [1, 3, 9] epochs" in result.summary()
+
+
+def test_successive_halving_plot_follows_the_promotions():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    result = successive_halving(X, Y, SPACE, n_trials=4, min_epochs=1, max_epochs=2, eta=2,
+                                base=BASE, verbose=0)
+    fig = result.plot()
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_xlabel() for ax in axes] == sorted(SPACE) + ["trial", "epochs (rungs)"]
+    # one line per trial, through its rungs: 2 promoted trials have 2 points
+    lengths = sorted(len(line.get_xdata()) for line in axes[-1].get_lines())
+    assert lengths == [1, 1, 2, 2]
+    plt.close(fig)
 
 
 def test_successive_halving_resumes_by_replaying_lost_models(tmp_path, monkeypatch):
@@ -619,6 +641,36 @@ def test_verbose_levels(capsys):
     search(n_trials=2, verbose=2)
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and err[0].startswith("trial 0") and "val_loss" in err[0]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_shows_trials_and_the_best_value(monkeypatch):
+    stream = _Terminal()
+    real = progress_mod.Progress
+
+    def to_stream(*args, **kwargs):
+        return real(*args, file=stream, **kwargs)
+    monkeypatch.setattr(strategies, "Progress", to_stream)
+    result = search(n_trials=3, verbose=1)
+    text = stream.getvalue()
+    assert "3/3" in text and "trial" in text
+    assert f"best val_loss {result.best_value:.4g} (trial {result.best.number})" in text
+
+
+def test_a_log_in_use_by_another_search_is_refused(tmp_path):
+    path = tmp_path / "search.jsonl"
+    search(log=path, n_trials=1)
+    holder = SearchLog(path, json.loads(_lines(path)[0]))     # the same search's header
+    holder.open()
+    try:
+        with pytest.raises(RuntimeError, match="in use by another running search"):
+            search(log=path, n_trials=1)
+    finally:
+        holder.close()
 
 
 def test_trial_round_trips_through_a_dict():

@@ -65,6 +65,9 @@ class SearchResult:
         ``timeout`` stopped launching trials.
     rungs : list of int or None
         Successive halving: total epochs at each rung.
+    records : list of Trial or None
+        Successive halving: every trial at every rung it reached (``trials`` holds
+        each trial at its last rung).
     """
 
     def __init__(self, trials, metric, space, strategy, seed, base, n_trials,
@@ -79,6 +82,7 @@ class SearchResult:
         self.interrupted = bool(interrupted)
         self.timed_out = bool(timed_out)
         self.rungs = None
+        self.records = None
 
     # -- ranking ------------------------------------------------------------
     def _rank_key(self, trial):
@@ -286,8 +290,11 @@ class SearchResult:
 
         One panel per hyperparameter (a log axis for ``LogUniform`` and
         ``IntUniform(log=True)``, and for grids of positive values spanning at least
-        two decades; categories for ``Choice``), the best trial marked, and a last
-        panel with every trial's value in order and the best value so far.
+        two decades; categories for ``Choice``), the best trial marked, and a
+        panel with every trial's value in order and the best value so far. For
+        successive halving the points are coloured by rung, best-so-far is over
+        rung 0 (where every trial had the same epochs), and a last panel follows
+        each trial's value from rung to rung.
 
         Returns
         -------
@@ -305,54 +312,68 @@ class SearchResult:
         except ImportError:
             raise ImportError('SearchResult.plot() needs matplotlib: pip install '
                               '"hpframe[plot]" (or pip install matplotlib)') from None
-        ok = [t for t in self.trials if t.ok]
-        if not ok:
+        records = [t for t in (self.records or self.trials) if t.ok]
+        if not records:
             raise ValueError("no trial succeeded: there is nothing to plot "
                              "(see result.summary() for the errors)")
-        if self.rungs is not None:                      # compare like with like
-            top = max(t.rung for t in ok)
-            ok = [t for t in ok if t.rung == top]
         best = self.best
         keys = list(self.space)
-        n_panels = len(keys) + 1
+        halving = self.rungs is not None
+        n_panels = len(keys) + 1 + halving
         cols = min(3, n_panels)
         rows = math.ceil(n_panels / cols)
         fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
         axes = axes.ravel()
-        values = [t.value for t in ok]
+        groups = self._rung_groups(records)
         for ax, key in zip(axes, keys):
-            xs = [t.params.get(key) for t in ok]
-            categories = self._categories(key, xs)
+            categories = self._categories(key)
+            index = None if categories is None else {repr(c): i for i, c in
+                                                     enumerate(categories)}
+
+            def x_of(trial):
+                value = trial.params.get(key)
+                return value if index is None else index[repr(value)]
+            for label, color, group in groups:
+                ax.scatter([x_of(t) for t in group], [t.value for t in group], alpha=0.7,
+                           color=color, label=label)
+            ax.scatter([x_of(best)], [best.value], marker="*", s=200, color="C3",
+                       label="best", zorder=3)
             if categories is not None:
-                index = {repr(c): i for i, c in enumerate(categories)}
-                positions = [index[repr(x)] for x in xs]
-                ax.scatter(positions, values, alpha=0.7)
                 ax.set_xticks(range(len(categories)))
+                ax.set_xlim(-0.5, len(categories) - 0.5)       # every option, tried or not
                 ax.set_xticklabels([_fmt_value(c) for c in categories],
                                    rotation=30 if len(categories) > 3 else 0)
-                ax.scatter([index[repr(best.params.get(key))]], [best.value], marker="*",
-                           s=200, color="C3", label="best", zorder=3)
-            else:
-                ax.scatter(xs, values, alpha=0.7)
-                ax.scatter([best.params.get(key)], [best.value], marker="*", s=200,
-                           color="C3", label="best", zorder=3)
-                if self._log_axis(key, xs):
-                    ax.set_xscale("log")
+            elif self._log_axis(key, [t.params.get(key) for t in records]):
+                ax.set_xscale("log")
             ax.set_xlabel(key)
             ax.set_ylabel(self.metric.name)
         ax = axes[len(keys)]
-        finished = sorted((t for t in self.trials if t.ok), key=lambda t: t.number)
-        numbers = [t.number for t in finished]
-        ax.scatter(numbers, [t.value for t in finished], alpha=0.7, label="trial")
+        for label, color, group in groups:
+            ax.scatter([t.number for t in group], [t.value for t in group], alpha=0.7,
+                       color=color, label=label or "trial")
+        first = sorted((t for t in records if t.rung == 0), key=lambda t: t.number)
         running, best_so_far = None, []
-        for t in finished:
+        for t in first:
             if running is None or self.metric.better(t.value, running):
                 running = t.value
             best_so_far.append(running)
-        ax.step(numbers, best_so_far, where="post", color="C3", label="best so far")
+        ax.step([t.number for t in first], best_so_far, where="post", color="C3",
+                label="best so far" + (" (rung 0)" if halving else ""))
         ax.set_xlabel("trial")
         ax.set_ylabel(self.metric.name)
-        ax.legend()
+        ax.legend(fontsize="small")
+        if halving:
+            ax = axes[len(keys) + 1]
+            for number in sorted({t.number for t in records}):
+                path = sorted((t for t in records if t.number == number), key=lambda t: t.rung)
+                ax.plot([self.rungs[t.rung] for t in path], [t.value for t in path], "o-",
+                        alpha=0.6, color="C3" if number == best.number else "C0")
+            ax.set_xscale("log")
+            ax.set_xticks(self.rungs)
+            ax.set_xticklabels([str(r) for r in self.rungs])
+            ax.set_xlabel("epochs (rungs)")
+            ax.set_ylabel(self.metric.name)
+            ax.set_title("promotions", fontsize="medium")
         for extra in axes[n_panels:]:
             extra.set_visible(False)
         direction = "lower" if self.metric.mode == "min" else "higher"
@@ -360,7 +381,17 @@ class SearchResult:
         fig.tight_layout()
         return fig
 
-    def _categories(self, key, xs):
+    def _rung_groups(self, records):
+        """(label, colour, trials) per rung; one unlabelled group without rungs."""
+        if self.rungs is None:
+            return [(None, "C0", records)]
+        colors = ["C0", "C1", "C2", "C4", "C5", "C6", "C8", "C9"]      # C3 marks the best
+        return [(f"rung {k} ({epochs} epoch{'s' if epochs != 1 else ''})",
+                 colors[k % len(colors)],
+                 [t for t in records if t.rung == k])
+                for k, epochs in enumerate(self.rungs) if any(t.rung == k for t in records)]
+
+    def _categories(self, key):
         """The category order for a non-numeric axis, or None for a numeric one."""
         dist = self.space.get(key)
         if isinstance(dist, Choice):

@@ -19,8 +19,8 @@ survives workers that die:
 Local workers (``n_jobs > 1``) are threads. The compiled core trains with
 the GIL released, so threads run trials side by side with no start-up cost,
 no copies of the data and no pickling; ``benchmarks/bench_search.py``
-measured them faster than worker processes for small models (about 2.0x
-against 1.4-1.8x on 2 cores). Processes isolate trials from each other's
+measured them faster than worker processes for small models (2.0x the
+serial speed on 2 cores, against 1.2-1.8x for a ProcessPoolExecutor). Processes isolate trials from each other's
 crashes and measure each trial's memory: pass
 ``executor=ProcessPoolExecutor(k)`` for that.
 """

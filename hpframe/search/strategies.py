@@ -563,4 +563,5 @@ class _Halving(_Search):
                     break
         result = self.result(space)
         result.rungs = rungs
+        result.records = sorted(self.records.values(), key=lambda t: (t.rung, t.number))
         return result

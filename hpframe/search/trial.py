@@ -168,7 +168,9 @@ class Metric:
                                  f"{direction!r}")
         if callable(metric) and not isinstance(metric, str):
             self.key, self.func = None, metric
-            self.name = getattr(metric, "__qualname__", None) or repr(metric)
+            name = getattr(metric, "__qualname__", None)
+            module = getattr(metric, "__module__", None)
+            self.name = (f"{module}.{name}" if module and name else name) or repr(metric)
             self.mode = direction or "min"
         elif isinstance(metric, str):
             if direction is None:
