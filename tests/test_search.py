@@ -342,6 +342,19 @@ def test_a_log_of_other_data_or_another_file_is_refused(tmp_path):
         search(log=other, n_trials=2)
 
 
+def test_a_log_whose_trials_differ_from_the_draws_is_refused(tmp_path):
+    path = tmp_path / "search.jsonl"
+    search(log=path, n_trials=2)
+    lines = _lines(path)
+    record = json.loads(lines[1])
+    record["params"]["batch_size"] = 99                 # edited by hand
+    path.write_text("\n".join([lines[0], json.dumps(record), lines[2]]) + "\n")
+    with pytest.raises(ValueError, match="line 2: trial .* but this search draws"):
+        search(log=path, n_trials=2)
+    path.write_text("\n".join([lines[0], lines[2]]) + "\n")   # the log was released
+    assert len(search(log=path, n_trials=2).trials) == 2
+
+
 def test_ctrl_c_returns_the_finished_trials_and_resumes(tmp_path, monkeypatch):
     path = tmp_path / "search.jsonl"
     real = trial_mod.run_trial

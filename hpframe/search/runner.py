@@ -61,7 +61,6 @@ class Pool:
         self._user = executor
         self._own = cf.ThreadPoolExecutor(width, thread_name_prefix="hpframe-trial") \
             if kind == "threads" else None
-        self.replaced = False
         # Set on Ctrl-C: trials running in this process's threads stop after their epoch.
         self.stop = threading.Event() if self.shares_process else None
 
@@ -87,7 +86,6 @@ class Pool:
             warnings.warn("a worker process died and broke the ProcessPoolExecutor passed as "
                           "executor=; the search continues in a fresh local process pool "
                           f"of {self.width} workers", RuntimeWarning, stacklevel=4)
-            self.replaced = True
         else:
             self._own.shutdown(wait=True, cancel_futures=True)
         self._own = cf.ProcessPoolExecutor(self.width)

@@ -142,9 +142,18 @@ class _Search:
 
     # -- the log -------------------------------------------------------------
     def read_log(self):
+        """Read the finished trials back from the log (and keep it open for appending)."""
         if self.log is None:
             return
-        for line, record in self.log.open():
+        lines = self.log.open()
+        try:
+            self._take(lines)
+        except BaseException:
+            self.log.close()
+            raise
+
+    def _take(self, lines):
+        for line, record in lines:
             number, rung = record.get("number"), record.get("rung", 0)
             if not isinstance(number, int) or number not in self.configs:
                 continue                            # beyond this call's n_trials

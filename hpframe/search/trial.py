@@ -67,7 +67,9 @@ class Trial:
     hparams : HyperParams
         Every hyperparameter the trial trained with (``base`` plus the searched values).
     params : dict
-        The searched values only (what :attr:`SearchResult.best_params` returns).
+        The searched hyperparameter values only, e.g. ``{"learning_rate": 0.003}``
+        (Optuna's name, as in :attr:`SearchResult.best_params`; not the model
+        parameters, which a search does not keep).
     seed : int
         The trial's training seed (``hparams.seed``).
     status : {"ok", "diverged", "failed"}
