@@ -10,6 +10,7 @@ import io
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -314,6 +315,50 @@ def test_resume_after_a_crash_runs_only_the_missing_trials(tmp_path, monkeypatch
     assert ran == [6, 7]
     assert signature(bigger)[:6] == signature(full)
     assert signature(bigger) == signature(search(n_trials=8))
+
+
+_KILLABLE = """
+import sys, time
+sys.path.insert(0, {tests!r})
+import hpframe.search.trial as trial_mod
+real = trial_mod.run_trial
+def slow(task):
+    time.sleep(0.05)
+    return real(task)
+trial_mod.run_trial = slow
+from test_search import search
+search(n_trials=50, log=sys.argv[1])
+"""
+
+
+def test_a_killed_50_trial_search_reruns_to_the_same_complete_result(tmp_path, monkeypatch):
+    # The issue's "done when": kill -9 halfway, rerun the same line, same result.
+    path = tmp_path / "search.jsonl"
+    script = tmp_path / "run.py"
+    script.write_text(_KILLABLE.format(tests=os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    process = subprocess.Popen([sys.executable, str(script), str(path)], env=env)
+    try:
+        while process.poll() is None and not (path.exists() and len(_lines(path)) > 20):
+            time.sleep(0.01)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode != 0                       # it was killed, not finished
+    finished = set()
+    for line in _lines(path)[1:]:
+        try:
+            finished.add(json.loads(line)["number"])
+        except json.JSONDecodeError:                     # killed while writing it
+            pass
+    assert 20 <= len(finished) < 50
+    ran = _count_runs(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the half-written line, if any
+        resumed = search(n_trials=50, log=path)
+    assert sorted(ran) == sorted(set(range(50)) - finished)
+    assert resumed.complete
+    assert signature(resumed) == signature(search(n_trials=50))
 
 
 @pytest.mark.parametrize("change, message", [
