@@ -175,7 +175,7 @@ def test_values_and_seeds_depend_on_seed_and_number_alone():
     assert a.trials[2].params == expected
 
 
-def test_serial_processes_threads_and_executors_agree_bit_for_bit():
+def test_serial_n_jobs_and_executors_agree_bit_for_bit():
     serial = search()
     assert all(t.status == "ok" for t in serial.trials)
     assert signature(search(n_jobs=2)) == signature(serial)

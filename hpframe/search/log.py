@@ -81,10 +81,17 @@ class SearchLog:
 
     Examples
     --------
-    >>> log = SearchLog("search.jsonl", {"strategy": "random", "seed": 0})  # doctest: +SKIP
-    >>> records = log.open()          # finished trials already in the file
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "search.jsonl")
+    >>> log = SearchLog(path, {"strategy": "random_search", "seed": 0})
+    >>> log.open()                    # the finished trials already in the file
+    []
     >>> log.append({"number": 0, "status": "ok", "value": 0.31})
     >>> log.close()
+    >>> again = SearchLog(path, {"strategy": "random_search", "seed": 0})
+    >>> again.open()                  # (line number, record)
+    [(2, {'number': 0, 'status': 'ok', 'value': 0.31})]
+    >>> again.close()
     """
 
     def __init__(self, path, header):
