@@ -37,22 +37,39 @@ def he_normal(rng, n_in, n_out):
 
 
 class Runner:
-    """Base class: a peer's name, how to find its version, and its note."""
+    """Base class of a peer: its version check, its note, setup and one timed epoch."""
 
-    #: shown next to the peer's numbers (how it was measured)
+    #: shown next to the peer's name (how it is measured)
     note = ""
-    #: the peer cannot train on a limited number of samples
-    limit_by_subset = False
 
     @staticmethod
     def version():
-        """Return the peer's version string; raise ImportError when missing."""
+        """Return the peer's version string; raise ImportError when it is missing."""
         raise NotImplementedError
 
     def setup(self, X, y, hidden, batch_size):
+        """Build the model for ``X`` (float32, ``(n, f)``) and ``y`` (int64 labels 0..9).
+
+        Parameters
+        ----------
+        X : ndarray of float32, shape (n_samples, n_features)
+        y : ndarray of int64, shape (n_samples,)
+        hidden : tuple of int
+            Hidden layer sizes.
+        batch_size : int
+        """
         raise NotImplementedError
 
     def epoch(self, limit=None):
+        """Train one shuffled epoch (on at most ``limit`` samples) and time it.
+
+        Returns
+        -------
+        seconds : float
+            Wall time of the training alone.
+        samples : int
+            Samples trained on.
+        """
         raise NotImplementedError
 
 
@@ -158,7 +175,6 @@ class NumpyReference(Runner):
     """
 
     note = "hpframe.reference.ReferenceMLP.train_epoch"
-    limit_by_subset = True
 
     @staticmethod
     def version():
@@ -412,7 +428,6 @@ class Sklearn(Runner):
     """
 
     note = "MLPClassifier(solver='adam', max_iter=1, alpha=0), NO dropout"
-    limit_by_subset = True
 
     @staticmethod
     def version():

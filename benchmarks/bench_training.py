@@ -444,7 +444,7 @@ def render(results, markdown=False):
              f">= {MIN_SECONDS:g} s; higher is better)", "",
              table(["workload"] + peers, rows)]
     if limited:
-        parts += ["", "* timed on the first " + ", ".join(
+        parts += ["", ("\\* " if markdown else "* ") + "timed on the first " + ", ".join(
             f"{results[n][p]['limit']:,} samples ({p}, {n})" for p, n in limited)
             + " of a shuffled epoch; samples/s from those."]
 
