@@ -39,11 +39,24 @@ def check_features(X, dtype, n_features=None, name="X"):
         raise ValueError(f"{name} has {X.shape[1]} features, but the model was built for "
                          f"{n_features}")
     X = np.ascontiguousarray(X, dtype=dtype)
-    if not np.isfinite(X).all():
+    if not all_finite(X):
         bad = np.argwhere(~np.isfinite(X))[0]
         raise ValueError(f"{name} contains NaN or infinity (first at row {bad[0]}, "
                          f"column {bad[1]}: {X[bad[0], bad[1]]}); remove or impute them")
     return X
+
+
+def all_finite(a):
+    """True if no element is NaN or infinite.
+
+    A NaN or infinity anywhere makes the sum NaN or infinite, so one pass with
+    no temporary array settles the common case; only a non-finite sum (which
+    huge finite values can also cause, by overflow) pays for the full check.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(a.sum()):
+            return True
+    return bool(np.isfinite(a).all())
 
 
 def check_length(X, y, x_name="X", y_name="y"):
@@ -61,7 +74,7 @@ def check_targets(y, dtype, name="y"):
     if not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_):
         raise TypeError(f"{name} must hold numbers for a regression loss; got dtype {y.dtype}")
     y2 = np.ascontiguousarray(y.reshape(len(y), -1), dtype=dtype)
-    if not np.isfinite(y2).all():
+    if not all_finite(y2):
         raise ValueError(f"{name} contains NaN or infinity; remove or impute them")
     return y2
 

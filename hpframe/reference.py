@@ -286,8 +286,8 @@ class CoreRandom:
     The core draws from numpy's C bit generator.  Reproducing it in Python
     takes three facts:
 
-    * a 32-bit draw is the *low* half of a fresh 64-bit draw, and the next
-      32-bit draw is the *high* half of that same draw (numpy buffers it);
+    * a mask's 32-bit draws are the *low* then the *high* half of fresh 64-bit
+      draws, each mask starting a new word (an odd-sized mask leaves one half unused);
     * a dropout mask element is 0 when its 32-bit draw ``u`` satisfies
       ``u < int(p * 2**32)``, else ``1 / (1 - p)``;
     * a random integer in ``[0, n)`` is Lemire's: with ``x`` a 64-bit draw,
@@ -302,28 +302,19 @@ class CoreRandom:
 
     def __init__(self, seed):
         self.bit_generator = np.random.PCG64(seed)
-        self._spare_high = None    # high half of the last 64-bit draw, not yet handed out
 
     def uint64(self):
         """One 64-bit draw, as a Python int."""
         return int(self.bit_generator.random_raw())
 
     def uint32(self, size):
-        """``size`` 32-bit draws (uint64 array): low half, then high half, of each 64-bit draw."""
-        words = []
-        if size > 0 and self._spare_high is not None:
-            words.append(np.array([self._spare_high], dtype=np.uint64))
-            self._spare_high = None
-        needed = size - sum(len(w) for w in words)
-        raw = self.bit_generator.random_raw((needed + 1) // 2)
+        """``size`` 32-bit draws (uint64 array) for one mask: the low half, then the
+        high half, of fresh 64-bit draws; an odd ``size`` leaves the last high half unused."""
+        raw = self.bit_generator.random_raw((size + 1) // 2)
         halves = np.empty(2 * len(raw), dtype=np.uint64)
         halves[0::2] = raw & 0xFFFFFFFF
         halves[1::2] = raw >> np.uint64(32)
-        if needed % 2 == 1:
-            self._spare_high = int(halves[-1])
-            halves = halves[:-1]
-        words.append(halves)
-        return np.concatenate(words)
+        return halves[:size]
 
     def below(self, n):
         """A uniform integer in ``[0, n)`` (Lemire's multiply-and-reject)."""

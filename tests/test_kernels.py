@@ -423,12 +423,16 @@ def test_permutation_is_uniform():
 
 
 def test_core_random_replays_numpy_32_bit_draws():
-    # numpy hands out the low half of each 64-bit draw, then its high half.
+    # Each mask fill takes fresh 64-bit words and hands out the low half, then the
+    # high half, of each; an odd fill leaves its last high half unused.
     stream = ref.CoreRandom(17)
-    draws = np.concatenate([stream.uint32(k) for k in (3, 1, 0, 5, 2)])
-    raw = np.random.PCG64(17).random_raw(6)
-    words = np.column_stack([raw & 0xFFFFFFFF, raw >> np.uint64(32)]).ravel()
-    np.testing.assert_array_equal(draws, words[:11])
+    draws = [stream.uint32(k) for k in (3, 1, 0, 5, 2)]
+    raw = np.random.PCG64(17).random_raw(7)
+    lo, hi = raw & 0xFFFFFFFF, raw >> np.uint64(32)
+    expected = [[lo[0], hi[0], lo[1]], [lo[2]], [], [lo[3], hi[3], lo[4], hi[4], lo[5]],
+                [lo[6], hi[6]]]
+    for got, want in zip(draws, expected):
+        np.testing.assert_array_equal(got, np.array(want, dtype=np.uint64))
 
 
 # ---- numerical stability at extreme inputs ------------------------------------------

@@ -6,7 +6,8 @@ without the GIL and a seeded ``numpy.random.PCG64`` reproduces them exactly.
 * Dropout (inverted): each element is kept with probability ``1 - p`` and then
   scaled by ``1 / (1 - p)``, so the expected output equals the input and
   prediction needs no rescaling.  An element is dropped when a uniform 32-bit
-  draw ``u`` satisfies ``u < p * 2**32``.
+  draw ``u`` satisfies ``u < p * 2**32``; the draws are the low then the high
+  half of each 64-bit word (``draw32``), fresh words for every mask.
 * Shuffling: Fisher-Yates, with Lemire's multiply-shift method for an unbiased
   integer in ``[0, n)`` from 64-bit draws.
 """
@@ -37,8 +38,9 @@ cdef uint64_t drop_threshold(double p) noexcept nogil:
 cdef void dropout_mask(bitgen_t* rng, uint64_t threshold, floating scale,
                        floating[::1] mask) noexcept nogil:
     cdef Py_ssize_t i
+    cdef Draws32 draws = Draws32(0, False)
     for i in range(mask.shape[0]):
-        mask[i] = 0 if rng.next_uint32(rng.state) < threshold else scale
+        mask[i] = 0 if draw32(rng, &draws) < threshold else scale
 
 
 cdef inline uint64_t bounded(bitgen_t* rng, uint64_t n) noexcept nogil:

@@ -41,7 +41,7 @@ from hpframe._core._blas cimport gemm
 from hpframe._core.activations cimport act_forward, act_grad, IDENTITY
 from hpframe._core.losses cimport (cross_entropy, elementwise_loss, count_correct,
                                    CROSS_ENTROPY, BINARY_CROSS_ENTROPY)
-from hpframe._core.dropout cimport bitgen_of, drop_threshold, shuffle
+from hpframe._core.dropout cimport Draws32, bitgen_of, draw32, drop_threshold, shuffle
 from hpframe._core.optimizers cimport (Step, make_step, apply_step, apply_step_outer,
                                        SGD, ADAM, ADAMW)
 
@@ -237,6 +237,7 @@ cdef void _forward(Settings* s, floating[::1] P, floating[::1] W,
     cdef const floating* inp = x
     cdef bint hidden, drop
     cdef floating z, a, m
+    cdef Draws32 draws
     cdef floating scale = <floating> (1 / (1 - s.dropout))
     for l in range(s.n_layers):
         n_in = lay[l, COL_N_IN]
@@ -247,6 +248,7 @@ cdef void _forward(Settings* s, floating[::1] P, floating[::1] W,
              inp, <int> n_in, &P[lay[l, COL_W]], <int> n_out, <floating> 0, &W[zo], <int> n_out)
         hidden = l < s.n_layers - 1
         drop = hidden and training and s.dropout > 0
+        draws = Draws32(0, False)            # each layer's mask draws fresh words
         # one pass: bias, activation, dropout
         for i in range(b):
             for j in range(n_out):
@@ -256,7 +258,7 @@ cdef void _forward(Settings* s, floating[::1] P, floating[::1] W,
                     a = act_forward(s.activation, z)
                     W[ao + i * n_out + j] = a
                     if drop:
-                        m = 0 if rng.next_uint32(rng.state) < s.drop_threshold else scale
+                        m = 0 if draw32(rng, &draws) < s.drop_threshold else scale
                         W[mo + i * n_out + j] = m
                         W[ho + i * n_out + j] = a * m
         inp = &W[ho] if drop else &W[ao]
