@@ -9,10 +9,13 @@ thread; a large one keeps every thread.
 from contextlib import contextmanager
 
 # Below this many floating-point operations per training step (forward +
-# backward GEMMs), BLAS runs single-threaded. Measured with
-# benchmarks/bench_training.py: mnist-bs64 (~4e7) is faster on one thread,
-# wide-bs256 (~3e9) on two.
-SINGLE_THREAD_BELOW_FLOPS = 2e8
+# backward GEMMs), BLAS runs single-threaded. Measured on 2 cores (784-128-10,
+# Adam, dropout 0.2; samples/s with 1 vs 2 OpenBLAS threads, quiet machine):
+# batch 16 (1e7 flop/step) 74k vs 58k; batch 64 (4e7) 119k vs 128k; batch 256
+# (1.6e8) 140k vs 170k; 784-1024-1024-10 at batch 256 (2.9e9) 6.6k vs 10.4k.
+# With another process busy on one core, two threads fall 10x or more behind
+# one at the smaller sizes, so the line sits above batch 64's small gain.
+SINGLE_THREAD_BELOW_FLOPS = 1e8
 
 _controller = None
 
