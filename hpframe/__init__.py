@@ -16,7 +16,7 @@ from hpframe import data, datasets, ops, reference
 from hpframe.callbacks import Callback, EarlyStopping, History, ProgressBar
 from hpframe.hparams import HyperParams, explain
 from hpframe.memory import estimate_memory
-from hpframe.trainer import DivergenceWarning, LRFindResult, Trainer, gradcheck
+from hpframe.trainer import DivergenceWarning, LRFindResult, NotFittedError, Trainer, gradcheck
 from hpframe._info import build_info, show_config
 from hpframe.search import (Choice, IntUniform, LogUniform, Uniform, grid_search,
                             random_search, successive_halving)
@@ -24,7 +24,7 @@ from hpframe.search import SearchResult, Trial
 
 __all__ = [
     "HyperParams", "explain", "Trainer", "gradcheck", "estimate_memory",
-    "Callback", "EarlyStopping", "History", "ProgressBar", "DivergenceWarning",
+    "Callback", "EarlyStopping", "History", "ProgressBar", "DivergenceWarning", "NotFittedError",
     "LRFindResult", "data", "datasets", "ops", "reference", "build_info", "show_config",
     "random_search", "grid_search", "successive_halving", "Uniform", "LogUniform",
     "IntUniform", "Choice", "__version__",

@@ -29,7 +29,7 @@ from hpframe.callbacks import Callback, EarlyStopping, History, ProgressBar
 from hpframe.data import holdout_indices
 from hpframe.hparams import HyperParams
 
-__all__ = ["Trainer", "DivergenceWarning", "LRFindResult", "gradcheck"]
+__all__ = ["Trainer", "DivergenceWarning", "NotFittedError", "LRFindResult", "gradcheck"]
 
 FORMAT_VERSION = 1
 
@@ -49,6 +49,14 @@ REGRESSION_LOSSES = ("mse", "mae", "huber")
 #   multilabel  binary_cross_entropy, y (n, k) of 0/1 -> k independent logits
 #   regression  mse / mae / huber
 MULTICLASS, BINARY, MULTILABEL, REGRESSION = "multiclass", "binary", "multilabel", "regression"
+
+
+class NotFittedError(ValueError, AttributeError):
+    """A trained (or built) model was needed: call ``fit`` (or ``build``) first.
+
+    A ``ValueError`` like every refused input, and an ``AttributeError`` as
+    scikit-learn's ``NotFittedError`` is.
+    """
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -172,7 +180,7 @@ class Trainer:
 
     def _require_built(self, what):
         if self._net is None:
-            raise RuntimeError(f"{what} needs a trained model: call fit(X, y) first "
+            raise NotFittedError(f"{what} needs a trained model: call fit(X, y) first "
                                "(or build(n_features, n_outputs) to initialise parameters)")
 
     @property

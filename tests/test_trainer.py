@@ -137,8 +137,10 @@ def test_bad_labels_for_binary_and_multilabel():
 
 def test_prediction_errors():
     t = hp.Trainer()
-    with pytest.raises(RuntimeError, match="fit"):
+    with pytest.raises(ValueError, match="fit"):
         t.predict(np.ones((2, 3)))
+    with pytest.raises(hp.NotFittedError):
+        t.params
     X, y = blobs()
     t = hp.Trainer(epochs=1).fit(X, y, verbose=0)
     with pytest.raises(ValueError, match="5"):
