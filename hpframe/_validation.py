@@ -9,6 +9,9 @@ import numpy as np
 
 def to_numpy(data, name):
     """Array-likes (lists, pandas objects, numpy arrays) to a numpy array, no copy if possible."""
+    if data is None:
+        raise TypeError(f"{name} is None; pass an array-like (a list, numpy array or "
+                        "DataFrame)")
     if hasattr(data, "to_numpy") and not isinstance(data, np.ndarray):   # pandas
         data = data.to_numpy()
     try:
@@ -60,6 +63,9 @@ def all_finite(a):
 
 
 def check_length(X, y, x_name="X", y_name="y"):
+    if np.ndim(y) == 0:
+        raise ValueError(f"{y_name} must hold one target per sample of {x_name}; got the "
+                         f"single value {y!r}")
     if len(y) != len(X):
         raise ValueError(f"{x_name} and {y_name} have different lengths: {len(X)} samples "
                          f"in {x_name}, {len(y)} in {y_name}")

@@ -14,6 +14,7 @@ import json
 import math
 import time
 import warnings
+import zipfile
 from collections import namedtuple
 
 import numpy as np
@@ -755,7 +756,7 @@ class Trainer:
         try:
             with np.load(path, allow_pickle=False) as f:
                 arrays = {k: f[k] for k in f.files}
-        except (OSError, ValueError) as exc:
+        except (ValueError, EOFError, zipfile.BadZipFile) as exc:   # a missing file: OSError
             raise ValueError(f"{path} is not a readable hpframe model file: {exc}") from None
         if set(arrays) != {"params", "state_1", "state_2", "meta"}:
             raise ValueError(f"{path} is not an hpframe model file (arrays {sorted(arrays)})")

@@ -121,10 +121,16 @@ def test_string_labels_come_back():
     (np.ones((4, 2)), [1, 1, 1, 1], "single class"),
     (np.ones((4, 2)), [0.5, 1.5, 0.5, 1.5], "regression"),
     (np.ones((4, 2)), np.eye(4)[:, :2], "1-D class labels"),
+    (np.ones((4, 2)), 3, "one target per sample"),
 ])
 def test_bad_fit_input_is_refused(X, y, match):
     with pytest.raises(ValueError, match=match):
         hp.Trainer(epochs=1).fit(X, y, verbose=0)
+
+
+def test_missing_y_is_named():
+    with pytest.raises(TypeError, match="y is None"):
+        hp.Trainer().fit(np.ones((4, 2)), None)
 
 
 def test_bad_labels_for_binary_and_multilabel():
@@ -378,6 +384,8 @@ def test_load_refuses_other_files(tmp_path):
     text.write_text("hello")
     with pytest.raises(ValueError):
         hp.Trainer.load(text)
+    with pytest.raises(FileNotFoundError):
+        hp.Trainer.load(tmp_path / "missing.npz")
     meta = tmp_path / "version.npz"
     np.savez(meta, params=np.ones(1), state_1=np.ones(1), state_2=np.ones(1),
              meta=np.array(json.dumps({"format": "hpframe.Trainer", "format_version": 99})))
