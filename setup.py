@@ -51,7 +51,7 @@ class BuildExt(build_ext):
 extensions = [
     Extension(
         f"hpframe._core.{name}",
-        [f"hpframe/_core/{name}.pyx"],
+        [f"src/hpframe/_core/{name}.pyx"],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=CFLAGS,
@@ -64,6 +64,7 @@ setup(
         extensions,
         compiler_directives=COMPILER_DIRECTIVES,
         build_dir=f"build/cython-{MODE}",
+        include_path=["src"],
         force=MODE_CHANGED,
     ),
     cmdclass={"build_ext": BuildExt},

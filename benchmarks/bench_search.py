@@ -28,8 +28,9 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-if os.path.isdir(os.path.join(REPO, "hpframe")) and REPO not in sys.path:
-    sys.path.insert(0, REPO)      # benchmark the checkout this script lives in
+SRC = os.path.join(REPO, "src")
+if os.path.isdir(os.path.join(SRC, "hpframe")) and SRC not in sys.path:
+    sys.path.insert(0, SRC)       # benchmark the checkout this script lives in
 
 import hpframe as hp  # noqa: E402
 from hpframe.search import LogUniform, Uniform, Choice, random_search  # noqa: E402

@@ -38,8 +38,9 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-if os.path.isdir(os.path.join(REPO, "hpframe")) and REPO not in sys.path:
-    sys.path.insert(0, REPO)      # benchmark the checkout this script lives in
+SRC = os.path.join(REPO, "src")
+if os.path.isdir(os.path.join(SRC, "hpframe")) and SRC not in sys.path:
+    sys.path.insert(0, SRC)       # benchmark the checkout this script lives in
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,7 @@ class Worker:
         env.update(OMP_NUM_THREADS=t, OPENBLAS_NUM_THREADS=t, MKL_NUM_THREADS=t,
                    HPFRAME_BENCH_THREADS=t, JAX_PLATFORMS="cpu",
                    TF_CPP_MIN_LOG_LEVEL="2",
-                   PYTHONPATH=os.pathsep.join([HERE, REPO, env.get("PYTHONPATH", "")]))
+                   PYTHONPATH=os.pathsep.join([HERE, SRC, env.get("PYTHONPATH", "")]))
         self.peer = peer
         self.log = tempfile.NamedTemporaryFile("w+", prefix=f"bench-{peer}-", suffix=".log")
         self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker", peer],
@@ -491,7 +492,7 @@ def git_commit():
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
                               capture_output=True, text=True, timeout=10).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no",
-                                "hpframe"], cwd=REPO, capture_output=True, text=True,
+                                "src"], cwd=REPO, capture_output=True, text=True,
                                timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None

@@ -8,11 +8,11 @@ Which hpframe is documented
 ---------------------------
 The pages run hpframe (snippets, measurements, the example gallery), so they
 need a copy with a compiled core.  In CI the package is pip-installed into a
-virtual environment and the docs are built from the clone, whose ``hpframe/``
-folder has no compiled modules; in development the core is built in place
-(``python setup.py build_ext --inplace``).  :func:`_import_hpframe` takes the
-first copy whose core imports: normally the installed one; the clone (the
-repository root put first on ``sys.path``) only when it has been built in place.
+virtual environment and the docs are built from the clone, whose
+``src/hpframe/`` folder has no compiled modules; in development the core is
+built in place (``python setup.py build_ext --inplace``).  :func:`_import_hpframe`
+takes the first copy whose core imports: normally the installed one; the clone
+(``src/`` put first on ``sys.path``) only when it has been built in place.
 """
 import importlib
 import os
@@ -21,6 +21,7 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
+SRC = ROOT / "src"
 sys.path.insert(0, str(DOCS / "_ext"))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -42,7 +43,7 @@ def _try_import():
 
 def _is_root(entry):
     try:
-        return Path(entry or os.getcwd()).resolve() == ROOT
+        return Path(entry or os.getcwd()).resolve() in (ROOT, SRC)
     except OSError:
         return False
 
@@ -62,7 +63,7 @@ def _import_hpframe():
         return module
     sys.path[:] = saved
     # 3. Nothing installed: the in-place build of this clone.
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(SRC))
     module = _try_import()
     if module is not None:
         return module
