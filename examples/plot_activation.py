@@ -75,7 +75,7 @@ for name in activations:
 # Top left, the validation loss: the ReLU family learns the spirals within a
 # few dozen epochs. ``tanh`` gets there too, after a plateau; ``sigmoid``,
 # whose slope is at most 1/4, learns slowest - after 100 epochs its loss is
-# still ten times higher and its regions are rougher. ``identity`` stays at
+# still several times that of the ReLU family and its regions are rougher. ``identity`` stays at
 # chance level (a third of the points right): its boundaries are straight
 # lines, and no straight line separates spirals.
 fig, axes = plt.subplots(2, 4, figsize=(14, 7))

@@ -73,7 +73,7 @@ for name, trainer in (("300 epochs", long_run), ("early stopping", early)):
 # certain almost everywhere: its boundary is a sharp cliff, bent here and
 # there to follow single training points, and every confident mistake on a
 # validation point costs a lot of loss. That is why its validation loss is
-# almost four times higher while its validation accuracy is only slightly
+# more than twice as high while its validation accuracy is only slightly
 # lower.
 fig, (ax_loss, *ax_maps) = plt.subplots(1, 3, figsize=(15, 4.2))
 epochs = np.arange(1, len(val_loss) + 1)

@@ -38,7 +38,7 @@ import hpframe as hp
 X, y = hp.datasets.load_digits()
 base = hp.HyperParams(hidden_layers=(64,), optimizer="adam", epochs=20, seed=0)
 
-rates = [1e-4, 1e-3, 1e-2, 1e-1, 0.3, 1.0]
+rates = [1e-4, 1e-3, 1e-2, 1e-1, 0.3, 3.0]
 runs = {}
 for lr in rates:
     trainer = hp.Trainer(base.replace(learning_rate=lr))
@@ -52,7 +52,7 @@ for lr in rates:
 
 # %%
 # The diverged run says what happened and what to try:
-print(runs[1.0].history.message)
+print(runs[3.0].history.message)
 
 # %%
 # The learning-rate range test
@@ -61,8 +61,8 @@ print(runs[1.0].history.message)
 # raising the learning rate exponentially from 1e-6 to 1, and records the
 # (smoothed) training loss. The loss first stays flat (rate too low to
 # matter), then falls (useful rates), then shoots up (too high). The
-# suggestion is the rate where it falls fastest. The trainer itself is not
-# changed.
+# suggestion is a tenth of the rate where the loss is lowest. The trainer
+# itself is not changed.
 finder = hp.Trainer(base)
 result = finder.lr_find(X, y)
 print(f"lr_find suggests learning_rate={result.suggestion:.2g}")
@@ -75,7 +75,7 @@ print(f"lr_find suggests learning_rate={result.suggestion:.2g}")
 # about, with most of its units dead; 0.3 falls to chance level (a network
 # that guesses every digit with probability 1/10 has loss
 # :math:`\ln 10 \approx 2.3`) and stays there, with nearly every unit dead;
-# 1.0 explodes in its first epoch (the cross marks where it stopped). Right:
+# 3.0 explodes in its first epoch (the cross marks where it stopped). Right:
 # the range test on the same network; the grey lines mark the six rates of
 # the sweep. From one run of 100 batches it rules out the flat region
 # (too low) and the blow-up (too high) that the sweep needed six trainings
