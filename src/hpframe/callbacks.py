@@ -22,6 +22,8 @@ import sys
 
 import numpy as np
 
+from hpframe._text import pyplot
+
 __all__ = ["Callback", "History", "EarlyStopping", "ProgressBar"]
 
 # Display order of the metrics; other keys follow in the order they were logged.
@@ -292,11 +294,7 @@ class History:
                     panels.append(base)
         if not self.epoch or not panels:
             raise ValueError("History is empty: there is nothing to plot yet; call fit() first")
-        try:
-            import matplotlib.pyplot as plt
-        except ImportError as exc:
-            raise ImportError('History.plot() needs matplotlib: pip install "hpframe[plot]" '
-                              "(or pip install matplotlib)") from exc
+        plt = pyplot("History.plot()")
 
         if ax is None:
             _, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5),

@@ -28,6 +28,8 @@ from typing import Optional
 
 import numpy as np
 
+from hpframe._text import Text
+
 __all__ = [
     "HyperParams", "FieldDoc", "FIELDS", "KINDS", "Explanation", "explain",
     "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "LR_SCHEDULES", "INITS", "DTYPES",
@@ -76,7 +78,7 @@ _FIELD_ALIASES = {
 # --------------------------------------------------------------------------
 # Text that displays well in a notebook
 # --------------------------------------------------------------------------
-class Explanation(str):
+class Explanation(Text):
     """A ``str`` whose ``repr`` is the text itself.
 
     Returned by :func:`explain` and :meth:`HyperParams.describe` so that a
@@ -86,9 +88,6 @@ class Explanation(str):
     """
 
     __slots__ = ()
-
-    def __repr__(self):
-        return str(self)
 
 
 # --------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from hpframe._core import losses as _loss
 from hpframe._core import optimizers as _opt
 from hpframe._core.network import Network
 from hpframe._layout import EVAL_ROWS
+from hpframe._text import Text, pyplot
 from hpframe._threads import blas_threads, training_blas_threads
 from hpframe.callbacks import Callback, EarlyStopping, History, ProgressBar
 from hpframe.data import holdout_indices
@@ -64,13 +65,6 @@ class DivergenceWarning(RuntimeWarning):
     """Training diverged: the loss became NaN/inf or exploded. See ``history.message``."""
 
 
-class Text(str):
-    """A string that shows as itself (not as a quoted repr) in a notebook."""
-
-    def __repr__(self):
-        return str(self)
-
-
 class LRFindResult(namedtuple("LRFindResult", ["learning_rates", "losses", "suggestion"])):
     """Result of :meth:`Trainer.lr_find`: unpacks as ``(learning_rates, losses, suggestion)``."""
 
@@ -81,7 +75,7 @@ class LRFindResult(namedtuple("LRFindResult", ["learning_rates", "losses", "sugg
         -------
         matplotlib.axes.Axes
         """
-        plt = _pyplot()
+        plt = pyplot("LRFindResult.plot()")
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))
         ax.plot(self.learning_rates, self.losses, label="training loss")
@@ -93,14 +87,6 @@ class LRFindResult(namedtuple("LRFindResult", ["learning_rates", "losses", "sugg
         ax.set_title("Learning-rate range test")
         ax.legend()
         return ax
-
-
-def _pyplot():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError('plotting needs matplotlib: pip install "hpframe[plot]"') from None
-    return plt
 
 
 class Trainer:
@@ -273,10 +259,15 @@ class Trainer:
         self._allocate(int(n_features), int(n_outputs), task, classes)
         return self
 
+    def _seed_children(self):
+        """Independent streams from ``seed_``: initial weights, the network's
+        shuffling/dropout, the validation split."""
+        return np.random.SeedSequence(self.seed_).spawn(3)
+
     def _allocate(self, n_features, n_outputs, task, classes, n_train=None):
         hp = self._hparams
         batch = hp.batch_size if n_train is None else min(hp.batch_size, n_train)
-        seeds = np.random.SeedSequence(self.seed_).spawn(3)   # init, network rngs, split
+        seeds = self._seed_children()
         self._net = Network(
             (n_features, *hp.hidden_layers, n_outputs), ACTIVATION_CODES[hp.activation],
             LOSS_CODES[hp.loss], OPTIMIZER_CODES[hp.optimizer], hp.dropout, hp.momentum,
@@ -431,7 +422,7 @@ class Trainer:
             y_val = V.to_numpy(validation_data[1], "y_val")
             V.check_length(X_val, y_val, "X_val", "y_val")
         elif hp.validation_split > 0:
-            split_seed = int(np.random.SeedSequence(self.seed_).spawn(3)[2].generate_state(1)[0])
+            split_seed = int(self._seed_children()[2].generate_state(1)[0])
             try:
                 train_idx, val_idx = holdout_indices(
                     y_all, hp.validation_split, seed=split_seed,
@@ -545,8 +536,7 @@ class Trainer:
         self._require_built("dead_units")
         if self._hparams.activation != "relu" or not self._hparams.hidden_layers:
             return None
-        h = V.check_features(X, np.float64, self._n_features) if not isinstance(X, np.ndarray) \
-            else np.asarray(X, dtype=np.float64)
+        h = V.check_features(X, np.float64, self._n_features)
         dead = total = 0
         with np.errstate(all="ignore"):
             for l in range(self._net.n_layers - 1):

@@ -3,18 +3,16 @@ import csv
 import math
 import os
 
+from hpframe._text import Text, pyplot
 from hpframe.search.spaces import Choice, Distribution
 
 __all__ = ["SearchResult", "Table"]
 
 
-class Table(str):
+class Table(Text):
     """A ``str`` that shows as itself (not as a quoted repr) in a notebook."""
 
     __slots__ = ()
-
-    def __repr__(self):
-        return str(self)
 
 
 def _fmt_value(value):
@@ -307,11 +305,7 @@ class SearchResult:
         ValueError
             No trial succeeded: there is nothing to plot.
         """
-        try:
-            import matplotlib.pyplot as plt
-        except ImportError:
-            raise ImportError('SearchResult.plot() needs matplotlib: pip install '
-                              '"hpframe[plot]" (or pip install matplotlib)') from None
+        plt = pyplot("SearchResult.plot()")
         records = [t for t in (self.records or self.trials) if t.ok]
         if not records:
             raise ValueError("no trial succeeded: there is nothing to plot "
