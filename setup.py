@@ -52,7 +52,7 @@ extensions = [
     Extension(
         f"hpframe._core.{name}",
         [f"src/hpframe/_core/{name}.pyx"],
-        include_dirs=[np.get_include()],
+        include_dirs=[np.get_include(), "src/hpframe/_core"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=CFLAGS,
     )

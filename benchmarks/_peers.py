@@ -97,6 +97,7 @@ class HpframeTrainer(Runner):
 
     def setup(self, X, y, hidden, batch_size):
         import hpframe as hp
+        hp.set_num_threads(int(os.environ.get("HPFRAME_BENCH_THREADS", os.cpu_count())))
         self.X, self.y = X, y
         self.trainer = hp.Trainer(hidden_layers=tuple(hidden), activation="relu",
                                   dropout=DROPOUT, optimizer="adam",
@@ -142,23 +143,22 @@ class HpframeCore(Runner):
         self.X, self.labels = X, y.astype(np.intc)
         self.no_targets = np.empty((0, N_CLASSES), dtype=np.float32)
         self.batch_size = batch_size
-        # The Trainer runs small steps with single-threaded BLAS; do the same here
-        # (once, outside the timing) so the difference is the Python layer alone.
-        self.threads = None
-        try:
-            from hpframe._threads import training_blas_threads
-            self.threads = training_blas_threads(batch_size, self.net.n_weights)
-        except ImportError:
-            pass
+        # The Trainer shares each step among a team of threads sized to the step,
+        # each calling BLAS single-threaded; do the same here (once, outside the
+        # timing) so the difference is the Python layer alone.
+        import hpframe
+        from hpframe._threads import team_size
         from threadpoolctl import threadpool_limits
-        all_threads = int(os.environ.get("HPFRAME_BENCH_THREADS", os.cpu_count()))
-        threadpool_limits(limits=self.threads or all_threads, user_api="blas")
+        hpframe.set_num_threads(int(os.environ.get("HPFRAME_BENCH_THREADS", os.cpu_count())))
+        self.team = team_size(batch_size, self.net.n_weights)
+        threadpool_limits(limits=1, user_api="blas")
 
     def epoch(self, limit=None):
         X, labels = ((self.X, self.labels) if limit is None
                      else (self.X[:limit], self.labels[:limit]))
         start = time.perf_counter()
-        self.net.train_epoch(X, labels, self.no_targets, self.batch_size, LEARNING_RATE, True)
+        self.net.train_epoch(X, labels, self.no_targets, self.batch_size, LEARNING_RATE, True,
+                             self.team)
         return time.perf_counter() - start, len(X)
 
 

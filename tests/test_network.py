@@ -125,9 +125,10 @@ def test_network_gradients_equal_finite_differences(activation, loss, hidden):
 
 def train_side_by_side(dtype, optimizer="adam", loss="cross_entropy", activation="relu",
                        dropout=0.25, weight_decay=0.01, hidden=(6, 5), lr=0.05, n=11,
-                       batch_size=4, epochs=3, shuffle=True, seed=7):
+                       batch_size=4, epochs=3, shuffle=True, seed=7, n_features=4,
+                       n_threads=1):
     """Train the core and the reference on the same data; compare after every epoch."""
-    sizes = (4, *hidden, 3)
+    sizes = (n_features, *hidden, 3)
     kwargs = dict(activation=activation, loss=loss, optimizer=optimizer, dropout=dropout,
                   weight_decay=weight_decay, seed=seed)
     net = make_network(sizes, capacity=batch_size, dtype=dtype, **kwargs)
@@ -137,8 +138,9 @@ def train_side_by_side(dtype, optimizer="adam", loss="cross_entropy", activation
     per_sample = 1 if loss == "cross_entropy" else sizes[-1]
     n_steps = -(-n // batch_size)
     for epoch in range(epochs):
-        loss_sum, n_correct, n_seen, steps, diverged = net.train_epoch(
-            X, labels, targets, batch_size, lr, shuffle)
+        with threadpool_limits(limits=1 if n_threads > 1 else None, user_api="blas"):
+            loss_sum, n_correct, n_seen, steps, diverged = net.train_epoch(
+                X, labels, targets, batch_size, lr, shuffle, n_threads)
         ref_mean = mlp.train_epoch(X, y, batch_size, lr, shuffle)
         assert (n_seen, steps, diverged) == (n, n_steps, False)
         assert net.step == mlp.step == (epoch + 1) * n_steps
@@ -188,6 +190,75 @@ def test_same_seed_same_training_different_seed_different():
     c, _ = train_side_by_side(np.float64, seed=4)
     np.testing.assert_array_equal(a.params, b.params)
     assert not np.allclose(a.params, c.params)
+
+
+# ---- a team of threads shares each step ---------------------------------------------
+# Thread t of a team owns a share of every layer's units, in blocks of 16: with 37
+# features and hidden layers of 40 and 20 units, teams of 2 and 3 get uneven shares
+# and empty ones (20 units in blocks of 16 for three threads), every one of which
+# must still give the reference's numbers.
+
+TEAM = dict(n_features=37, hidden=(40, 20), n=50, batch_size=9)
+
+
+@pytest.mark.parametrize("n_threads", [2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_team_training_equals_reference_step_by_step(optimizer, dtype, n_threads):
+    train_side_by_side(dtype, optimizer, n_threads=n_threads, **TEAM)
+
+
+@pytest.mark.parametrize("n_threads", [2, 3])
+def test_team_training_at_batch_size_one_and_every_loss(n_threads):
+    # batch 1 takes the fused outer-product update, split by rows of W
+    train_side_by_side(np.float64, "adamw", n_threads=n_threads,
+                       **{**TEAM, "batch_size": 1, "n": 13})
+    for loss in LOSSES:
+        train_side_by_side(np.float64, "adam", loss, "elu", lr=0.01, n_threads=n_threads, **TEAM)
+
+
+def test_team_results_repeat_exactly_and_match_one_thread():
+    one, _ = train_side_by_side(np.float64, n_threads=1, **TEAM)
+    two, _ = train_side_by_side(np.float64, n_threads=2, **TEAM)
+    again, _ = train_side_by_side(np.float64, n_threads=2, **TEAM)
+    np.testing.assert_array_equal(two.params, again.params)
+    np.testing.assert_allclose(two.params, one.params, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("n_threads", [2, 3])
+def test_team_predict_equals_reference_in_chunks(n_threads):
+    net = make_network((37, 40, 20, 3), "gelu", dropout=0.5, capacity=8)
+    X, _ = make_data((37, 40, 20, 3), "mse", 21, np.float64)
+    out = np.empty((21, 3))
+    with threadpool_limits(limits=1, user_api="blas"):
+        net.predict_into(X, out, n_threads)
+    np.testing.assert_allclose(out, reference_of(net, "gelu").predict(X), rtol=1e-12)
+
+
+def _train_in_child(queue):
+    net = make_network((37, 40, 20, 3), capacity=9)
+    X, y = make_data((37, 40, 20, 3), "cross_entropy", 50, np.float64)
+    labels, targets = core_targets("cross_entropy", y, 3, np.float64)
+    net.train_epoch(X, labels, targets, 9, 1e-2, True, 2)
+    queue.put(net.params.sum())
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork()")
+def test_team_trains_in_a_forked_child_after_training_in_the_parent():
+    # OpenMP's thread pool hangs a forked child; the team's threads are made per
+    # call, so a child inherits nothing stale
+    import multiprocessing as mp
+    _, _ = train_side_by_side(np.float64, n_threads=2, **TEAM)
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_train_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+    assert not hung and child.exitcode == 0
+    assert np.isfinite(queue.get(timeout=5))
 
 
 # ---- weight decay: weights only, never biases --------------------------------------
@@ -254,30 +325,42 @@ def test_weight_decay_three_steps_on_a_linear_model(optimizer):
 
 # ---- the epoch loop allocates nothing; threads do not interfere ---------------------
 
-def test_epoch_loop_allocates_nothing_after_warm_up():
-    sizes, n, batch = (20, 64, 32, 5), 400, 32
-    net = make_network(sizes, "relu", "cross_entropy", "adam", dropout=0.2, capacity=batch,
-                       dtype=np.float32)
-    X, y = make_data(sizes, "cross_entropy", n, np.float32)
-    labels, targets = core_targets("cross_entropy", y, sizes[-1], np.float32)
-    for _ in range(2):                                  # warm-up
-        net.train_epoch(X, labels, targets, batch, 1e-3, True)
-    tracemalloc.start()
-    try:
-        before, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        for _ in range(5):
-            result = net.train_epoch(X, labels, targets, batch, 1e-3, True)
-        after, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    del result
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_epoch_loop_allocates_nothing_after_warm_up(n_threads):
+    sizes, batch = (20, 64, 32, 5), 32
+
+    def peak_growth(n):
+        """Peak bytes allocated while training 5 epochs of n rows."""
+        net = make_network(sizes, "relu", "cross_entropy", "adam", dropout=0.2,
+                           capacity=batch, dtype=np.float32)
+        X, y = make_data(sizes, "cross_entropy", n, np.float32)
+        labels, targets = core_targets("cross_entropy", y, sizes[-1], np.float32)
+        with threadpool_limits(limits=1, user_api="blas"):
+            for _ in range(2):                          # warm-up
+                net.train_epoch(X, labels, targets, batch, 1e-3, True, n_threads)
+            tracemalloc.start()
+            try:
+                before, _ = tracemalloc.get_traced_memory()
+                tracemalloc.reset_peak()
+                for _ in range(5):
+                    result = net.train_epoch(X, labels, targets, batch, 1e-3, True, n_threads)
+                after, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+        del result
+        # (the last helper thread's bookkeeping in `threading` stays: ~600 bytes)
+        assert after - before < (256 if n_threads == 1 else 1024), \
+            f"memory grew by {after - before} bytes"
+        return peak - before
+
     # Entering train_epoch wraps its ~10 buffers in typed memoryviews (about 2 KB,
-    # freed on return, the same for any n).  One batch's activations alone are
-    # 32 x 64 x 4 = 8 KB, so any per-batch array would show, and a leak of a few
-    # bytes per step (13 steps per epoch) would too.
-    assert peak - before < 4096, f"peak grew by {peak - before} bytes"
-    assert after - before < 256, f"memory grew by {after - before} bytes"
+    # freed on return, the same for any n; a team's helper threads add their own
+    # per-call objects).  One batch's activations alone are 32 x 64 x 4 = 8 KB, so
+    # any per-batch array would show, and a leak of a few bytes per step would too:
+    # 13 steps per epoch here, 125 there.
+    small, large = peak_growth(400), peak_growth(4000)
+    assert small < (4096 if n_threads == 1 else 16384), f"peak grew by {small} bytes"
+    assert abs(large - small) < 1024, f"peak grew by {small} and {large} bytes"
 
 
 def test_two_networks_in_two_threads_equal_one_after_the_other():

@@ -18,6 +18,7 @@ from hpframe.hparams import HyperParams, explain
 from hpframe.memory import estimate_memory
 from hpframe.trainer import DivergenceWarning, LRFindResult, NotFittedError, Trainer, gradcheck
 from hpframe._info import build_info, show_config
+from hpframe._threads import get_num_threads, set_num_threads
 from hpframe.search import (Choice, IntUniform, LogUniform, Uniform, grid_search,
                             random_search, successive_halving)
 from hpframe.search import SearchResult, Trial
@@ -26,6 +27,7 @@ __all__ = [
     "HyperParams", "explain", "Trainer", "gradcheck", "estimate_memory",
     "Callback", "EarlyStopping", "History", "ProgressBar", "DivergenceWarning", "NotFittedError",
     "LRFindResult", "data", "datasets", "ops", "reference", "build_info", "show_config",
+    "set_num_threads", "get_num_threads",
     "random_search", "grid_search", "successive_halving", "Uniform", "LogUniform",
     "IntUniform", "Choice", "__version__",
     "SearchResult", "Trial",

@@ -26,7 +26,7 @@ from hpframe._core import optimizers as _opt
 from hpframe._core.network import Network
 from hpframe._layout import EVAL_ROWS
 from hpframe._text import Text, pyplot
-from hpframe._threads import blas_threads, training_blas_threads
+from hpframe._threads import blas_threads, team_size
 from hpframe.callbacks import Callback, EarlyStopping, History, ProgressBar
 from hpframe.data import holdout_indices
 from hpframe.hparams import HyperParams
@@ -461,7 +461,7 @@ class Trainer:
         self.stop_training = False
         for cb in callbacks:
             cb.on_train_begin()
-        with blas_threads(training_blas_threads(batch, self._net.n_weights)):
+        with blas_threads(1):           # the core's own team of threads shares each step
             self._train_epochs(epochs, callbacks, X_train, labels, targets, val, batch)
         for cb in callbacks:
             cb.on_train_end()
@@ -471,6 +471,7 @@ class Trainer:
         hp = self._hparams
         elements = 1 if self._task == MULTICLASS else self._n_outputs
         classify = self._task != REGRESSION
+        team = team_size(batch, self._net.n_weights)
         for _ in range(epochs):
             epoch = self.epoch_
             for cb in callbacks:
@@ -478,7 +479,7 @@ class Trainer:
             lr = hp.lr_at(epoch)
             start = time.perf_counter()
             loss_sum, n_correct, n_seen, _, nan_loss = self._net.train_epoch(
-                X_train, labels, targets, batch, lr, hp.shuffle)
+                X_train, labels, targets, batch, lr, hp.shuffle, team)
             logs = {"loss": loss_sum / (n_seen * elements) if n_seen else math.nan}
             if classify:
                 logs["accuracy"] = n_correct / (n_seen * elements) if n_seen else math.nan
@@ -551,8 +552,14 @@ class Trainer:
         self._require_built("prediction")
         X = V.check_features(X, self._dtype, self._n_features)
         out = np.empty((len(X), self._n_outputs), dtype=self._dtype)
-        self._net.predict_into(X, out)
+        self._forward_into(X, out)
         return out
+
+    def _forward_into(self, X, out):
+        # the forward pass alone is a third of a training step's work
+        team = team_size(min(len(X), self._net.capacity) // 3, self._net.n_weights)
+        with blas_threads(1 if team > 1 else None):
+            self._net.predict_into(X, out, team)
 
     def decision_function(self, X):
         """Raw network outputs: logits for classification, predictions for regression.
@@ -640,7 +647,7 @@ class Trainer:
         return self._metrics(X, labels, targets, out)
 
     def _metrics(self, X, labels, targets, out):
-        self._net.predict_into(X, out)
+        self._forward_into(X, out)
         n, k = out.shape
         flat = out.reshape(-1)
         if self._task == MULTICLASS:

@@ -29,6 +29,8 @@ One training step (batch ``X0`` of ``B`` rows, ``L`` layers)::
               D_{l-1} = (D_l @ W_l^T) * M_{l-1} * f'(Z_{l-1})
     update    the optimizer over the weight segment, then the bias segment
 """
+import threading
+
 import numpy as np
 cimport numpy as cnp
 from cython cimport floating
@@ -80,6 +82,32 @@ cdef struct EpochStats:
     bint diverged
 
 
+cdef extern from "_team.h" nogil:
+    ctypedef struct hp_barrier:
+        int size                             # threads in the team
+    void hp_barrier_init(hp_barrier* team, int size)
+    void hp_barrier_wait(hp_barrier* team)
+    int hp_team_max()                        # 1 where the barrier cannot be built
+
+
+def max_team_size():
+    """The largest team of threads this build can train with (1: single-threaded build)."""
+    return hp_team_max()
+
+
+cdef struct Epoch:
+    # what the team shares; thread 0 writes the counters and `stop` between barriers
+    Settings* s
+    bitgen_t* dropout_rng
+    Py_ssize_t n, batch_size
+    double lr
+    long* step
+    double* first_loss
+    EpochStats totals
+    bint stop
+    hp_barrier team
+
+
 cdef class Network:
     """A dense network's buffers and its compiled training/evaluation loops.
 
@@ -110,6 +138,8 @@ cdef class Network:
     cdef object _labels, _index
     cdef bitgen_t* _shuffle_bitgen
     cdef bitgen_t* _dropout_bitgen
+    cdef Epoch _epoch
+    cdef hp_barrier _predict_team
 
     def __init__(self, sizes, int activation, int loss, int optimizer, double dropout,
                  double momentum, double beta_1, double beta_2, double epsilon,
@@ -188,34 +218,73 @@ cdef class Network:
         self.step = step
 
     # ---- the compiled loops, entered from Python -----------------------------
-    def train_epoch(self, X, labels, targets, Py_ssize_t batch_size, double lr, bint shuffle_rows):
+    def train_epoch(self, X, labels, targets, Py_ssize_t batch_size, double lr,
+                    bint shuffle_rows, int n_threads=1):
         """Train one epoch over all rows of ``X``; return
         ``(loss_sum, n_correct, n_seen, n_steps, diverged)``.
 
         ``labels`` (int32, ``(n,)``) are used by cross entropy, ``targets``
         (``(n, n_outputs)``) by every other loss; pass an empty array for the
         other.  The caller guarantees shapes, dtypes and ``batch_size <= capacity``.
+        A team of ``n_threads`` threads shares every step; each calls BLAS, so
+        with more than one, limit BLAS to one thread.
         """
         cdef Py_ssize_t n = X.shape[0]
         if self._index.shape[0] != n:
             self._index = np.empty(n, dtype=np.intp)
-        cdef EpochStats stats
-        if self.dtype == np.float32:
-            _train_epoch[float](self, self.params, self.grads, self.state_1, self.state_2,
-                                self.work, self.layout, X, labels, targets, self._index,
-                                self._labels, batch_size, lr, shuffle_rows, &stats)
-        else:
-            _train_epoch[double](self, self.params, self.grads, self.state_1, self.state_2,
-                                 self.work, self.layout, X, labels, targets, self._index,
-                                 self._labels, batch_size, lr, shuffle_rows, &stats)
-        return stats.loss_sum, stats.n_correct, stats.n_seen, stats.n_steps, bool(stats.diverged)
+        cdef Epoch* e = &self._epoch
+        e.s = &self.s
+        e.dropout_rng = self._dropout_bitgen
+        e.n = n
+        e.batch_size = batch_size
+        e.lr = lr
+        e.step = &self.step
+        e.first_loss = &self.first_loss
+        e.stop = False
+        e.totals.loss_sum = 0
+        e.totals.n_correct = e.totals.n_seen = e.totals.n_steps = 0
+        e.totals.diverged = False
+        _new_order(self._shuffle_bitgen, self._index, shuffle_rows)
+        hp_barrier_init(&e.team, _team_size(n_threads))
+        self._run_team(e.team.size, self._train_member, (X, labels, targets))
+        return (e.totals.loss_sum, e.totals.n_correct, e.totals.n_seen, e.totals.n_steps,
+                bool(e.totals.diverged))
 
-    def predict_into(self, X, out):
-        """Write the output layer (logits / raw outputs) for every row of ``X`` into ``out``."""
+    def _train_member(self, int t, X, labels, targets):
         if self.dtype == np.float32:
-            _predict[float](self, self.params, self.work, self.layout, X, out)
+            _epoch_member[float](self, self.params, self.grads, self.state_1, self.state_2,
+                                 self.work, self.layout, X, labels, targets, self._index,
+                                 self._labels, t)
         else:
-            _predict[double](self, self.params, self.work, self.layout, X, out)
+            _epoch_member[double](self, self.params, self.grads, self.state_1, self.state_2,
+                                  self.work, self.layout, X, labels, targets, self._index,
+                                  self._labels, t)
+
+    def predict_into(self, X, out, int n_threads=1):
+        """Write the output layer (logits / raw outputs) for every row of ``X`` into
+        ``out``, with a team of ``n_threads`` threads (see :meth:`train_epoch`)."""
+        hp_barrier_init(&self._predict_team, _team_size(n_threads))
+        self._run_team(self._predict_team.size, self._predict_member, (X, out))
+
+    def _predict_member(self, int t, X, out):
+        if self.dtype == np.float32:
+            _predict_member[float](self, self.params, self.work, self.layout, X, out, t)
+        else:
+            _predict_member[double](self, self.params, self.work, self.layout, X, out, t)
+
+    @staticmethod
+    def _run_team(int size, member, args):
+        """Run ``member(t, *args)`` for t = 0..size-1: t = 0 here, the others in
+        helper threads. Each releases the GIL for its share; the barrier in the
+        loops is all that synchronises them. (Fresh threads for every call: a
+        forked child process inherits no stale thread pool.)"""
+        helpers = [threading.Thread(target=member, args=(t, *args), daemon=True,
+                                    name=f"hpframe-team-{t}") for t in range(1, size)]
+        for h in helpers:
+            h.start()
+        member(0, *args)
+        for h in helpers:
+            h.join()
 
     def gradients_into(self, X, labels, targets):
         """Forward and backward on ``X`` as one batch (no update): fill ``grads``
@@ -228,39 +297,72 @@ cdef class Network:
 
 
 # ---- the loops ---------------------------------------------------------------
+#
+# A team of threads shares each step. Thread t of T owns a contiguous share of
+# every layer's units: it computes those columns of Z, A and H in the forward
+# pass, and the matching rows of W (the weights into those units of the layer
+# above) in the backward pass, where it also updates them. Between layers the
+# team meets at a barrier; with T = 1 (or without OpenMP) the barriers do
+# nothing and the same code runs on one thread.
+
+cdef inline void _share(Py_ssize_t n, int t, int team, Py_ssize_t* lo,
+                        Py_ssize_t* hi) noexcept nogil:
+    """Thread t's share [lo, hi) of n units: contiguous, a multiple of 16 wide."""
+    cdef Py_ssize_t chunk = (n + team - 1) // team
+    if team > 1:
+        chunk = (chunk + 15) // 16 * 16
+    lo[0] = min(n, t * chunk)
+    hi[0] = min(n, lo[0] + chunk)
+
+
+cdef void _draw_masks(Settings* s, floating[::1] W, const Py_ssize_t[:, ::1] lay,
+                      Py_ssize_t b, bitgen_t* rng) noexcept nogil:
+    """Every hidden layer's dropout mask for a batch of b rows (0 or 1/(1-p))."""
+    cdef Py_ssize_t l, i, mo
+    cdef Draws32 draws
+    cdef floating scale = <floating> (1 / (1 - s.dropout))
+    for l in range(s.n_layers - 1):
+        mo = lay[l, COL_M]
+        draws = Draws32(0, False)            # each layer's mask draws fresh words
+        for i in range(b * lay[l, COL_N_OUT]):
+            W[mo + i] = 0 if draw32(rng, &draws) < s.drop_threshold else scale
+
 
 cdef void _forward(Settings* s, floating[::1] P, floating[::1] W,
                    const Py_ssize_t[:, ::1] lay, const floating* x, Py_ssize_t b,
-                   bitgen_t* rng, bint training) noexcept nogil:
-    """Forward ``b`` rows starting at ``x`` through every layer, into ``work``."""
-    cdef Py_ssize_t l, i, j, n_in, n_out, zo, ao, ho, mo, bo
+                   bint drop, int t, hp_barrier* team) noexcept nogil:
+    """Forward ``b`` rows starting at ``x`` through every layer, into ``work``.
+
+    Thread ``t`` of the team computes its share of each layer's units;
+    ``drop`` applies the masks already drawn into ``M``.
+    """
+    cdef Py_ssize_t l, i, j, c0, c1, n_in, n_out, zo, ao, ho, mo, bo, k
     cdef const floating* inp = x
-    cdef bint hidden, drop
-    cdef floating z, a, m
-    cdef Draws32 draws
-    cdef floating scale = <floating> (1 / (1 - s.dropout))
+    cdef bint hidden
+    cdef floating z, a
     for l in range(s.n_layers):
         n_in = lay[l, COL_N_IN]
         n_out = lay[l, COL_N_OUT]
         zo, ao, ho, mo = lay[l, COL_Z], lay[l, COL_A], lay[l, COL_H], lay[l, COL_M]
         bo = lay[l, COL_B]
-        gemm(False, False, <int> b, <int> n_out, <int> n_in, <floating> 1,
-             inp, <int> n_in, &P[lay[l, COL_W]], <int> n_out, <floating> 0, &W[zo], <int> n_out)
         hidden = l < s.n_layers - 1
-        drop = hidden and training and s.dropout > 0
-        draws = Draws32(0, False)            # each layer's mask draws fresh words
-        # one pass: bias, activation, dropout
-        for i in range(b):
-            for j in range(n_out):
-                z = W[zo + i * n_out + j] + P[bo + j]
-                W[zo + i * n_out + j] = z
-                if hidden:
-                    a = act_forward(s.activation, z)
-                    W[ao + i * n_out + j] = a
-                    if drop:
-                        m = 0 if draw32(rng, &draws) < s.drop_threshold else scale
-                        W[mo + i * n_out + j] = m
-                        W[ho + i * n_out + j] = a * m
+        _share(n_out, t, team.size, &c0, &c1)
+        if c1 > c0:
+            gemm(False, False, <int> b, <int> (c1 - c0), <int> n_in, <floating> 1,
+                 inp, <int> n_in, &P[lay[l, COL_W] + c0], <int> n_out, <floating> 0,
+                 &W[zo + c0], <int> n_out)
+            # one pass: bias, activation, dropout
+            for i in range(b):
+                for j in range(c0, c1):
+                    k = i * n_out + j
+                    z = W[zo + k] + P[bo + j]
+                    W[zo + k] = z
+                    if hidden:
+                        a = act_forward(s.activation, z)
+                        W[ao + k] = a
+                        if drop:
+                            W[ho + k] = a * W[mo + k]
+        hp_barrier_wait(team)                # the next layer reads every column
         inp = &W[ho] if drop else &W[ao]
 
 
@@ -280,104 +382,96 @@ cdef double _loss_and_grad(Settings* s, floating[::1] W, const Py_ssize_t[:, ::1
     return loss
 
 
-cdef inline const floating* _layer_input(Settings* s, floating[::1] W, const Py_ssize_t[:, ::1] lay,
-                                         Py_ssize_t l, bint drop) noexcept nogil:
-    """What layer l multiplied in the forward pass: the batch, or the previous H."""
+cdef inline Py_ssize_t _input_offset(Settings* s, const Py_ssize_t[:, ::1] lay, Py_ssize_t l,
+                                    bint drop) noexcept nogil:
+    """Where in ``work`` is what layer l multiplied: the batch, or the previous H."""
     if l == 0:
-        return &W[s.x_off]
-    return &W[lay[l - 1, COL_H] if drop else lay[l - 1, COL_A]]
+        return s.x_off
+    return lay[l - 1, COL_H] if drop else lay[l - 1, COL_A]
 
 
 cdef void _backprop_delta(Settings* s, floating[::1] P, floating[::1] W,
                           const Py_ssize_t[:, ::1] lay, Py_ssize_t l, Py_ssize_t b,
-                          bint drop) noexcept nogil:
-    """D_{l-1} = (D_l @ W_l^T) * mask_{l-1} * f'(Z_{l-1}), for l >= 1."""
-    cdef Py_ssize_t i, n_in = lay[l, COL_N_IN], n_out = lay[l, COL_N_OUT]
+                          bint drop, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    """Columns r0:r1 of D_{l-1} = (D_l @ W_l^T) * mask_{l-1} * f'(Z_{l-1}), for l >= 1.
+
+    They need rows r0:r1 of W_l only.
+    """
+    cdef Py_ssize_t i, j, k, n_in = lay[l, COL_N_IN], n_out = lay[l, COL_N_OUT]
     cdef Py_ssize_t pzo = lay[l - 1, COL_Z], pao = lay[l - 1, COL_A]
     cdef Py_ssize_t pmo = lay[l - 1, COL_M], pdo = lay[l - 1, COL_D]
     cdef floating g
-    gemm(False, True, <int> b, <int> n_in, <int> n_out, <floating> 1,
-         &W[lay[l, COL_D]], <int> n_out, &P[lay[l, COL_W]], <int> n_out, <floating> 0,
-         &W[pdo], <int> n_in)
-    for i in range(b * n_in):
-        g = W[pdo + i] * act_grad(s.activation, W[pzo + i], W[pao + i])
-        if drop:
-            g = g * W[pmo + i]
-        W[pdo + i] = g
+    gemm(False, True, <int> b, <int> (r1 - r0), <int> n_out, <floating> 1,
+         &W[lay[l, COL_D]], <int> n_out, &P[lay[l, COL_W] + r0 * n_out], <int> n_out,
+         <floating> 0, &W[pdo + r0], <int> n_in)
+    for i in range(b):
+        for j in range(r0, r1):
+            k = i * n_in + j
+            g = W[pdo + k] * act_grad(s.activation, W[pzo + k], W[pao + k])
+            if drop:
+                g = g * W[pmo + k]
+            W[pdo + k] = g
 
 
-cdef void _backward(Settings* s, floating[::1] P, floating[::1] G, floating[::1] W,
-                    const Py_ssize_t[:, ::1] lay, Py_ssize_t b, bint training) noexcept nogil:
-    """Every layer's gradient into G (dW = input^T @ D, db = column sums of D)."""
-    cdef Py_ssize_t l, i, j, n_in, n_out, do, bo
-    cdef bint drop = training and s.dropout > 0
-    for l in range(s.n_layers - 1, -1, -1):
-        n_in = lay[l, COL_N_IN]
-        n_out = lay[l, COL_N_OUT]
-        do = lay[l, COL_D]
-        gemm(True, False, <int> n_in, <int> n_out, <int> b, <floating> 1,
-             _layer_input(s, W, lay, l, drop), <int> n_in, &W[do], <int> n_out,
-             <floating> 0, &G[lay[l, COL_W]], <int> n_out)
-        bo = lay[l, COL_B]
-        for j in range(n_out):
-            G[bo + j] = 0
-        for i in range(b):
-            for j in range(n_out):
-                G[bo + j] += W[do + i * n_out + j]
-        if l > 0:
-            _backprop_delta(s, P, W, lay, l, b, drop)
+cdef void _backward(Settings* s, floating[::1] P, floating[::1] G, floating[::1] S1,
+                    floating[::1] S2, floating[::1] W, const Py_ssize_t[:, ::1] lay,
+                    Py_ssize_t b, bint drop, const Step* on_weights, const Step* on_biases,
+                    int t, hp_barrier* team) noexcept nogil:
+    """Every layer's gradient into G, from the output down; with steps, update too.
 
-
-cdef void _update(Settings* s, floating[::1] P, floating[::1] G, floating[::1] S1,
-                  floating[::1] S2, double lr, long step) noexcept nogil:
-    """One optimizer step: weights with weight decay, then biases without."""
-    cdef Py_ssize_t nw = s.n_weights, n = s.n_params
-    cdef Step on_weights = make_step(s.optimizer, lr, s.momentum, s.beta_1, s.beta_2,
-                                     s.epsilon, s.weight_decay, step)
-    cdef Step on_biases = make_step(s.optimizer, lr, s.momentum, s.beta_1, s.beta_2,
-                                    s.epsilon, 0.0, step)
-    apply_step(&on_weights, P[:nw], G[:nw], S1[:nw], S2[:nw])
-    apply_step(&on_biases, P[nw:n], G[nw:n], S1[nw:n], S2[nw:n])
-
-
-cdef void _backward_update_one_sample(Settings* s, floating[::1] P, floating[::1] S1,
-                                      floating[::1] S2, floating[::1] W,
-                                      const Py_ssize_t[:, ::1] lay, double lr,
-                                      long step) noexcept nogil:
-    """Backward and update fused, for a batch of one sample.
-
-    The weight gradient of layer l is the outer product input_l D_l^T; instead
-    of writing it out and reading it back, the update computes each entry on
-    the fly (``apply_step_outer``).  Going from the output down, D_{l-1} is
-    computed from W_l before W_l is updated, so the result is that of
-    ``_backward`` followed by ``_update``.
+    Thread ``t`` takes rows r0:r1 of each W_l (the weights into its units of
+    the layer below): their gradient ``input[:, r0:r1]^T @ D_l``, the columns
+    r0:r1 of D_{l-1} (which read only those rows of W_l) and then their
+    update - no other thread reads them, so no barrier is needed in between.
+    Its share of the output units c0:c1 gives the bias gradient (column sums
+    of D_l) and update. At b == 1 the weight gradient is the outer product
+    ``input D_l^T``: the update computes each entry on the fly
+    (``apply_step_outer``) and the gradient is never written out.
     """
-    cdef Py_ssize_t l, n_in, n_out, do, wo, bo
-    cdef bint drop = s.dropout > 0
-    cdef Step on_weights = make_step(s.optimizer, lr, s.momentum, s.beta_1, s.beta_2,
-                                     s.epsilon, s.weight_decay, step)
-    cdef Step on_biases = make_step(s.optimizer, lr, s.momentum, s.beta_1, s.beta_2,
-                                    s.epsilon, 0.0, step)
-    cdef Py_ssize_t inp_off
+    cdef Py_ssize_t l, i, j, n_in, n_out, do, wo, bo, r0, r1, c0, c1, xo
+    cdef bint update = on_weights != NULL
     for l in range(s.n_layers - 1, -1, -1):
         n_in = lay[l, COL_N_IN]
         n_out = lay[l, COL_N_OUT]
         do, wo, bo = lay[l, COL_D], lay[l, COL_W], lay[l, COL_B]
-        if l > 0:
-            _backprop_delta(s, P, W, lay, l, 1, drop)
-        inp_off = s.x_off if l == 0 else (lay[l - 1, COL_H] if drop else lay[l - 1, COL_A])
-        apply_step_outer(&on_weights, P[wo:wo + n_in * n_out], W[inp_off:inp_off + n_in],
-                         W[do:do + n_out], S1[wo:wo + n_in * n_out], S2[wo:wo + n_in * n_out])
-        apply_step(&on_biases, P[bo:bo + n_out], W[do:do + n_out], S1[bo:bo + n_out],
-                   S2[bo:bo + n_out])
+        xo = _input_offset(s, lay, l, drop)
+        _share(n_in, t, team.size, &r0, &r1)
+        if r1 > r0:
+            if l > 0:
+                _backprop_delta(s, P, W, lay, l, b, drop, r0, r1)
+            if update and b == 1:
+                apply_step_outer(on_weights, P[wo + r0 * n_out:wo + r1 * n_out],
+                                 W[xo + r0:xo + r1], W[do:do + n_out],
+                                 S1[wo + r0 * n_out:wo + r1 * n_out],
+                                 S2[wo + r0 * n_out:wo + r1 * n_out])
+            else:
+                gemm(True, False, <int> (r1 - r0), <int> n_out, <int> b, <floating> 1,
+                     &W[xo + r0], <int> n_in, &W[do], <int> n_out, <floating> 0,
+                     &G[wo + r0 * n_out], <int> n_out)
+                if update:
+                    apply_step(on_weights, P[wo + r0 * n_out:wo + r1 * n_out],
+                               G[wo + r0 * n_out:wo + r1 * n_out],
+                               S1[wo + r0 * n_out:wo + r1 * n_out],
+                               S2[wo + r0 * n_out:wo + r1 * n_out])
+        _share(n_out, t, team.size, &c0, &c1)
+        if c1 > c0:
+            for j in range(c0, c1):
+                G[bo + j] = 0
+            for i in range(b):
+                for j in range(c0, c1):
+                    G[bo + j] += W[do + i * n_out + j]
+            if update:
+                apply_step(on_biases, P[bo + c0:bo + c1], G[bo + c0:bo + c1],
+                           S1[bo + c0:bo + c1], S2[bo + c0:bo + c1])
+        hp_barrier_wait(team)                # D_{l-1} is complete
 
 
 cdef void _gather(Settings* s, floating[::1] W, const floating[:, ::1] X,
                   const int[::1] labels, const floating[:, ::1] targets,
-                  const Py_ssize_t[::1] rows, int[::1] batch_labels) noexcept nogil:
+                  const Py_ssize_t* rows, Py_ssize_t b, int[::1] batch_labels) noexcept nogil:
     """Copy the batch's input rows and targets into the work buffer."""
     cdef Py_ssize_t r, src, f = s.n_features, k = s.n_outputs
-    for r in range(rows.shape[0]):
+    for r in range(b):
         src = rows[r]
         memcpy(&W[s.x_off + r * f], &X[src, 0], f * sizeof(floating))
         if s.loss == CROSS_ENTROPY:
@@ -386,61 +480,97 @@ cdef void _gather(Settings* s, floating[::1] W, const floating[:, ::1] X,
             memcpy(&W[s.t_off + r * k], &targets[src, 0], k * sizeof(floating))
 
 
-cdef void _train_epoch(Network net, floating[::1] P, floating[::1] G, floating[::1] S1,
+cdef void _epoch_steps(Epoch* e, floating[::1] P, floating[::1] G, floating[::1] S1,
                        floating[::1] S2, floating[::1] W, const Py_ssize_t[:, ::1] lay,
                        const floating[:, ::1] X, const int[::1] labels,
-                       const floating[:, ::1] targets, Py_ssize_t[::1] index,
-                       int[::1] batch_labels, Py_ssize_t batch_size, double lr,
-                       bint shuffle_rows, EpochStats* stats) noexcept:
-    cdef Settings* s = &net.s
-    cdef Py_ssize_t n = X.shape[0], start, b, i
+                       const floating[:, ::1] targets, const Py_ssize_t[::1] index,
+                       int[::1] batch_labels, int t) noexcept nogil:
+    """Every step of one epoch, as thread ``t`` of the team does it."""
+    cdef Settings* s = e.s
+    cdef hp_barrier* team = &e.team
+    cdef Py_ssize_t start = 0, b
+    cdef bint drop = s.dropout > 0
     cdef double loss, mean
-    stats.loss_sum = 0
-    stats.n_correct = stats.n_seen = stats.n_steps = 0
-    stats.diverged = False
+    cdef Step on_weights, on_biases
+    while start < e.n:
+        b = min(e.batch_size, e.n - start)
+        # the last thread gathers the rows while the first draws the masks
+        if t == team.size - 1:
+            _gather(s, W, X, labels, targets, &index[start], b, batch_labels)
+        if t == 0 and drop:
+            _draw_masks(s, W, lay, b, e.dropout_rng)
+        start += b
+        hp_barrier_wait(team)
+        _forward(s, P, W, lay, &W[s.x_off], b, drop, t, team)
+        if t == 0:
+            loss = _loss_and_grad(s, W, lay, batch_labels, b, &e.totals.n_correct)
+            mean = loss / b if s.loss == CROSS_ENTROPY else loss / (b * s.n_outputs)
+            if e.step[0] == 0:
+                e.first_loss[0] = mean       # the loss before any update
+            if not isfinite(mean):
+                e.totals.diverged = True      # stop before NaN reaches the parameters
+                e.stop = True
+            else:
+                e.totals.loss_sum += loss
+                e.totals.n_seen += b
+                e.totals.n_steps += 1
+                e.step[0] += 1
+        hp_barrier_wait(team)
+        if e.stop:
+            break
+        on_weights = make_step(s.optimizer, e.lr, s.momentum, s.beta_1, s.beta_2,
+                               s.epsilon, s.weight_decay, e.step[0])
+        on_biases = make_step(s.optimizer, e.lr, s.momentum, s.beta_1, s.beta_2,
+                              s.epsilon, 0.0, e.step[0])
+        _backward(s, P, G, S1, S2, W, lay, b, drop, &on_weights, &on_biases, t, team)
+
+
+cdef int _team_size(int n_threads) noexcept:
+    return max(1, min(n_threads, hp_team_max()))
+
+
+cdef void _new_order(bitgen_t* rng, Py_ssize_t[::1] index, bint shuffle_rows) noexcept:
+    """0..n-1 into ``index``, shuffled. Each epoch permutes afresh: the order
+    depends only on the seed and the epoch, so a saved and reloaded model
+    shuffles as if never saved."""
+    cdef Py_ssize_t i
     with nogil:
-        # Each epoch permutes 0..n-1 afresh: the order depends only on the seed
-        # and the epoch, so a saved and reloaded model shuffles as if never saved.
-        for i in range(n):
+        for i in range(index.shape[0]):
             index[i] = i
         if shuffle_rows:
-            shuffle(net._shuffle_bitgen, index)
-        start = 0
-        while start < n:
-            b = min(batch_size, n - start)
-            start += b
-            _gather(s, W, X, labels, targets, index[start - b:start], batch_labels)
-            _forward(s, P, W, lay, &W[s.x_off], b, net._dropout_bitgen, True)
-            loss = _loss_and_grad(s, W, lay, batch_labels, b, &stats.n_correct)
-            mean = loss / b if s.loss == CROSS_ENTROPY else loss / (b * s.n_outputs)
-            if net.step == 0:
-                net.first_loss = mean        # the loss before any update
-            if not isfinite(mean):
-                stats.diverged = True        # stop before NaN reaches the parameters
-                break
-            stats.loss_sum += loss
-            stats.n_seen += b
-            net.step += 1
-            stats.n_steps += 1
-            if b == 1:
-                _backward_update_one_sample(s, P, S1, S2, W, lay, lr, net.step)
-            else:
-                _backward(s, P, G, W, lay, b, True)
-                _update(s, P, G, S1, S2, lr, net.step)
+            shuffle(rng, index)
 
 
-cdef void _predict(Network net, floating[::1] P, floating[::1] W, const Py_ssize_t[:, ::1] lay,
-                   const floating[:, ::1] X, floating[:, ::1] out) noexcept:
-    cdef Settings* s = &net.s
-    cdef Py_ssize_t n = X.shape[0], start, b, k = s.n_outputs
-    cdef Py_ssize_t zo = lay[s.n_layers - 1, COL_Z]
+cdef void _epoch_member(Network net, floating[::1] P, floating[::1] G, floating[::1] S1,
+                        floating[::1] S2, floating[::1] W, const Py_ssize_t[:, ::1] lay,
+                        const floating[:, ::1] X, const int[::1] labels,
+                        const floating[:, ::1] targets, const Py_ssize_t[::1] index,
+                        int[::1] batch_labels, int t) noexcept:
     with nogil:
-        start = 0
-        while start < n:
-            b = min(net.capacity, n - start)
-            _forward(s, P, W, lay, &X[start, 0], b, NULL, False)
+        _epoch_steps(&net._epoch, P, G, S1, S2, W, lay, X, labels, targets, index,
+                     batch_labels, t)
+
+
+cdef void _predict_chunks(Settings* s, Py_ssize_t capacity, floating[::1] P, floating[::1] W,
+                          const Py_ssize_t[:, ::1] lay, const floating[:, ::1] X,
+                          floating[:, ::1] out, hp_barrier* team, int t) noexcept nogil:
+    """Forward every row of X in chunks of ``capacity`` rows; the logits into ``out``."""
+    cdef Py_ssize_t n = X.shape[0], start = 0, b, k = s.n_outputs
+    cdef Py_ssize_t zo = lay[s.n_layers - 1, COL_Z]
+    while start < n:
+        b = min(capacity, n - start)
+        _forward(s, P, W, lay, &X[start, 0], b, False, t, team)
+        if t == 0:
             memcpy(&out[start, 0], &W[zo], b * k * sizeof(floating))
-            start += b
+        hp_barrier_wait(team)                # before the next chunk overwrites work
+        start += b
+
+
+cdef void _predict_member(Network net, floating[::1] P, floating[::1] W,
+                          const Py_ssize_t[:, ::1] lay, const floating[:, ::1] X,
+                          floating[:, ::1] out, int t) noexcept:
+    with nogil:
+        _predict_chunks(&net.s, net.capacity, P, W, lay, X, out, &net._predict_team, t)
 
 
 cdef double _gradients(Network net, floating[::1] P, floating[::1] G, floating[::1] W,
@@ -450,11 +580,16 @@ cdef double _gradients(Network net, floating[::1] P, floating[::1] G, floating[:
     cdef Settings* s = &net.s
     cdef Py_ssize_t b = X.shape[0], n_correct = 0
     cdef double loss
+    cdef bint drop = s.dropout > 0
+    cdef hp_barrier alone
     index = np.arange(b, dtype=np.intp)
     cdef Py_ssize_t[::1] rows = index
     with nogil:
-        _gather(s, W, X, labels, targets, rows, batch_labels)
-        _forward(s, P, W, lay, &W[s.x_off], b, net._dropout_bitgen, True)
+        hp_barrier_init(&alone, 1)
+        _gather(s, W, X, labels, targets, &rows[0], b, batch_labels)
+        if drop:
+            _draw_masks(s, W, lay, b, net._dropout_bitgen)
+        _forward(s, P, W, lay, &W[s.x_off], b, drop, 0, &alone)
         loss = _loss_and_grad(s, W, lay, batch_labels, b, &n_correct)
-        _backward(s, P, G, W, lay, b, True)
+        _backward(s, P, G, G[:0], G[:0], W, lay, b, drop, NULL, NULL, 0, &alone)
     return loss / b if s.loss == CROSS_ENTROPY else loss / (b * s.n_outputs)

@@ -10,7 +10,7 @@ passes, so that the search can stop.
 
 Two things make a trial's result independent of where it runs:
 
-* BLAS runs single-threaded during every trial (:func:`single_blas_thread`):
+* BLAS and the core run single-threaded during every trial (:func:`single_blas_thread`):
   a matrix product's last bits can change with the number of BLAS threads.
 * The trial's hyperparameters and seed are fixed before it is sent
   (see :mod:`hpframe.search.spaces`).
@@ -38,6 +38,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from hpframe._threads import single_threaded
 from hpframe.callbacks import Callback
 from hpframe.hparams import HyperParams
 from hpframe.trainer import DivergenceWarning, Trainer
@@ -262,7 +263,8 @@ _blas_limiter = None
 
 @contextlib.contextmanager
 def single_blas_thread():
-    """Run BLAS with one thread while any trial of this process is inside.
+    """Run BLAS, and hpframe's own loops, on one thread while any trial of this
+    process is inside.
 
     ``threadpoolctl`` limits are process-wide, so trials running in threads share
     one limit: the first trial in sets it, the last one out restores the
@@ -276,7 +278,8 @@ def single_blas_thread():
             _blas_limiter = threadpool_limits(1, user_api="blas")
         _blas_users += 1
     try:
-        yield
+        with single_threaded():
+            yield
     finally:
         with _guard_lock:
             _blas_users -= 1
