@@ -126,11 +126,11 @@ class HpframeCore(Runner):
     @staticmethod
     def version():
         import hpframe
-        from hpframe._core.network import Network  # noqa: F401
+        from hpframe._core import Network  # noqa: F401
         return hpframe.__version__
 
     def setup(self, X, y, hidden, batch_size):
-        from hpframe._core.network import Network
+        from hpframe._core import Network
         relu = cross_entropy = 0
         adam = 3
         sizes = (X.shape[1], *hidden, N_CLASSES)

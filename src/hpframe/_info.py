@@ -16,15 +16,24 @@ def build_info():
     dict
         ``hpframe``, ``python``, ``numpy``, ``scipy`` versions; ``modules``: name ->
         ``"checked"`` (bounds checking on, built with ``HPFRAME_CYTHON_DEBUG=1``) or
-        ``"release"``; ``mode``: the common mode (or ``"mixed"``); ``blas``: the BLAS
-        libraries loaded (library, version, threads).
+        ``"release"`` (a module not built for this platform is left out); ``mode``: the
+        common mode (or ``"mixed"``); ``network``: the build of the network in use
+        (``network_avx2`` on CPUs with AVX2); ``threads``: the most threads training
+        uses (:func:`hpframe.get_num_threads`); ``blas``: the BLAS libraries loaded
+        (library, version, threads).
     """
     import scipy
     import hpframe
 
+    from hpframe._core import network_module
     modules = {}
     for name in CORE_MODULES:
-        module = importlib.import_module(f"hpframe._core.{name}")
+        try:
+            module = importlib.import_module(f"hpframe._core.{name}")
+        except ImportError:
+            if name == "network_avx2":      # built on x86-64 only
+                continue
+            raise
         modules[name] = "checked" if module._checked_build() else "release"
     modes = set(modules.values())
     info = {
@@ -35,6 +44,8 @@ def build_info():
         "scipy": scipy.__version__,
         "modules": modules,
         "mode": modes.pop() if len(modes) == 1 else "mixed",
+        "network": network_module.__name__.rsplit(".", 1)[-1],
+        "threads": hpframe.get_num_threads(),
         "blas": [],
     }
     try:
@@ -63,6 +74,8 @@ def show_config(file=None):
           file=out)
     for name, mode in info["modules"].items():
         print(f"  hpframe._core.{name:<12} {mode}", file=out)
+    print(f"network in use: hpframe._core.{info['network']}; training threads: up to "
+          f"{info['threads']} (hpframe.set_num_threads)", file=out)
     for b in info["blas"]:
         print(f"BLAS: {b['library']} {b['version']} ({b['architecture']}), {b['threads']} "
               f"thread(s) - {b['owner']}", file=out)

@@ -23,7 +23,7 @@ from hpframe import _validation as V
 from hpframe._core import activations as _act
 from hpframe._core import losses as _loss
 from hpframe._core import optimizers as _opt
-from hpframe._core.network import Network
+from hpframe._core import Network
 from hpframe._layout import EVAL_ROWS
 from hpframe._text import Text, pyplot
 from hpframe._threads import blas_threads, team_size

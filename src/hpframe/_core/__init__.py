@@ -3,5 +3,28 @@
 Every module here is Cython compiled with one set of directives (see ``setup.py``).
 The loops check nothing, allocate nothing and run without the GIL; the Python layer
 (:mod:`hpframe.ops`, :class:`hpframe.Trainer`) validates and allocates.
+
+The network is built twice: ``network`` for any x86-64 (or other) CPU and, on
+x86-64, ``network_avx2`` with 8-wide vectors; both compute the same bits.
+:data:`Network` is the fastest one this CPU can run; ``HPFRAME_CPU=baseline``
+forces the portable one.
 """
-CORE_MODULES = ("_blas", "activations", "losses", "dropout", "optimizers", "network")
+import os
+
+CORE_MODULES = ("_blas", "activations", "losses", "dropout", "optimizers", "network",
+                "network_avx2")
+
+
+def _pick_network():
+    from hpframe._core import network
+    if os.environ.get("HPFRAME_CPU", "").strip().lower() != "baseline" and network.cpu_has_avx2():
+        try:
+            from hpframe._core import network_avx2
+            return network_avx2
+        except ImportError:          # built without it (not x86-64, or MSVC)
+            pass
+    return network
+
+
+network_module = _pick_network()
+Network = network_module.Network

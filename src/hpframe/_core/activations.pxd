@@ -74,6 +74,59 @@ cdef inline floating act_grad(int code, floating z, floating a) noexcept nogil:
     return 1
 
 
+# The loops over n contiguous values: the switch sits outside, each branch's loop
+# inlines one rule with a constant code, so the compiler can vectorise it.
+cdef inline void act_forward_n(int code, const floating* z, floating* a,
+                               Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t j
+    if code == RELU:
+        for j in range(n):
+            a[j] = act_forward(RELU, z[j])
+    elif code == LEAKY_RELU:
+        for j in range(n):
+            a[j] = act_forward(LEAKY_RELU, z[j])
+    elif code == ELU:
+        for j in range(n):
+            a[j] = act_forward(ELU, z[j])
+    elif code == GELU:
+        for j in range(n):
+            a[j] = act_forward(GELU, z[j])
+    elif code == SIGMOID:
+        for j in range(n):
+            a[j] = act_forward(SIGMOID, z[j])
+    elif code == TANH:
+        for j in range(n):
+            a[j] = act_forward(TANH, z[j])
+    else:
+        for j in range(n):
+            a[j] = z[j]
+
+
+cdef inline void act_grad_mul_n(int code, const floating* z, const floating* a,
+                                floating* g, Py_ssize_t n) noexcept nogil:
+    """g *= f'(z), over n values (a = f(z))."""
+    cdef Py_ssize_t j
+    if code == RELU:
+        for j in range(n):
+            g[j] = g[j] * act_grad(RELU, z[j], a[j])
+    elif code == LEAKY_RELU:
+        for j in range(n):
+            g[j] = g[j] * act_grad(LEAKY_RELU, z[j], a[j])
+    elif code == ELU:
+        for j in range(n):
+            g[j] = g[j] * act_grad(ELU, z[j], a[j])
+    elif code == GELU:
+        for j in range(n):
+            g[j] = g[j] * act_grad(GELU, z[j], a[j])
+    elif code == SIGMOID:
+        for j in range(n):
+            g[j] = g[j] * act_grad(SIGMOID, z[j], a[j])
+    elif code == TANH:
+        for j in range(n):
+            g[j] = g[j] * act_grad(TANH, z[j], a[j])
+    # identity: f' = 1, g unchanged
+
+
 cdef void activation_forward(int code, const floating[::1] z,   # IN
                              floating[::1] a                    # OUT
                              ) noexcept nogil

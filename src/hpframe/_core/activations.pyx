@@ -13,16 +13,17 @@ include "_buildinfo.pxi"
 
 
 cdef void activation_forward(int code, const floating[::1] z, floating[::1] a) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(z.shape[0]):
-        a[i] = act_forward(code, z[i])
+    if z.shape[0] > 0:
+        act_forward_n(code, &z[0], &a[0], z.shape[0])
 
 
 cdef void activation_backward(int code, const floating[::1] z, const floating[::1] a,
                               const floating[::1] grad_a, floating[::1] grad_z) noexcept nogil:
     cdef Py_ssize_t i
     for i in range(z.shape[0]):
-        grad_z[i] = grad_a[i] * act_grad(code, z[i], a[i])
+        grad_z[i] = grad_a[i]
+    if z.shape[0] > 0:
+        act_grad_mul_n(code, &z[0], &a[0], &grad_z[0], z.shape[0])
 
 
 cdef void softmax_rows(const floating[:, ::1] z, floating[:, ::1] out) noexcept nogil:

@@ -40,11 +40,11 @@ from libc.string cimport memcpy
 from numpy.random cimport bitgen_t
 
 from hpframe._core._blas cimport gemm
-from hpframe._core.activations cimport act_forward, act_grad, IDENTITY
+from hpframe._core.activations cimport act_forward_n, act_grad_mul_n, IDENTITY
 from hpframe._core.losses cimport (cross_entropy, elementwise_loss, count_correct,
                                    CROSS_ENTROPY, BINARY_CROSS_ENTROPY)
 from hpframe._core.dropout cimport Draws32, bitgen_of, draw32, drop_threshold, shuffle
-from hpframe._core.optimizers cimport (Step, make_step, apply_step, apply_step_outer,
+from hpframe._core.optimizers cimport (Step, make_step, step_n, step_outer_n,
                                        SGD, ADAM, ADAMW)
 
 cnp.import_array()
@@ -88,6 +88,15 @@ cdef extern from "_team.h" nogil:
     void hp_barrier_init(hp_barrier* team, int size)
     void hp_barrier_wait(hp_barrier* team)
     int hp_team_max()                        # 1 where the barrier cannot be built
+
+
+cdef extern from "_cpu.h" nogil:
+    int hp_cpu_has_avx2()
+
+
+def cpu_has_avx2():
+    """True if this CPU (and its operating system) can run AVX2 code."""
+    return bool(hp_cpu_has_avx2())
 
 
 def max_team_size():
@@ -336,34 +345,39 @@ cdef void _forward(Settings* s, floating[::1] P, floating[::1] W,
     Thread ``t`` of the team computes its share of each layer's units;
     ``drop`` applies the masks already drawn into ``M``.
     """
-    cdef Py_ssize_t l, i, j, c0, c1, n_in, n_out, zo, ao, ho, mo, bo, k
+    cdef Py_ssize_t l, i, j, c0, c1, m, n_in, n_out, k
     cdef const floating* inp = x
-    cdef bint hidden
-    cdef floating z, a
+    cdef const floating* bias
+    cdef floating* z
+    cdef floating* a
+    cdef floating* h
+    cdef const floating* mask
     for l in range(s.n_layers):
         n_in = lay[l, COL_N_IN]
         n_out = lay[l, COL_N_OUT]
-        zo, ao, ho, mo = lay[l, COL_Z], lay[l, COL_A], lay[l, COL_H], lay[l, COL_M]
-        bo = lay[l, COL_B]
-        hidden = l < s.n_layers - 1
         _share(n_out, t, team.size, &c0, &c1)
-        if c1 > c0:
-            gemm(False, False, <int> b, <int> (c1 - c0), <int> n_in, <floating> 1,
+        m = c1 - c0
+        if m > 0:
+            gemm(False, False, <int> b, <int> m, <int> n_in, <floating> 1,
                  inp, <int> n_in, &P[lay[l, COL_W] + c0], <int> n_out, <floating> 0,
-                 &W[zo + c0], <int> n_out)
-            # one pass: bias, activation, dropout
+                 &W[lay[l, COL_Z] + c0], <int> n_out)
+            bias = &P[lay[l, COL_B] + c0]
+            # row by row, while the row is in cache: bias, activation, dropout
             for i in range(b):
-                for j in range(c0, c1):
-                    k = i * n_out + j
-                    z = W[zo + k] + P[bo + j]
-                    W[zo + k] = z
-                    if hidden:
-                        a = act_forward(s.activation, z)
-                        W[ao + k] = a
-                        if drop:
-                            W[ho + k] = a * W[mo + k]
+                k = i * n_out + c0
+                z = &W[lay[l, COL_Z] + k]
+                for j in range(m):
+                    z[j] = z[j] + bias[j]
+                if l < s.n_layers - 1:
+                    a = &W[lay[l, COL_A] + k]
+                    act_forward_n(s.activation, z, a, m)
+                    if drop:
+                        h = &W[lay[l, COL_H] + k]
+                        mask = &W[lay[l, COL_M] + k]
+                        for j in range(m):
+                            h[j] = a[j] * mask[j]
         hp_barrier_wait(team)                # the next layer reads every column
-        inp = &W[ho] if drop else &W[ao]
+        inp = &W[lay[l, COL_H] if drop else lay[l, COL_A]]
 
 
 cdef double _loss_and_grad(Settings* s, floating[::1] W, const Py_ssize_t[:, ::1] lay,
@@ -397,20 +411,26 @@ cdef void _backprop_delta(Settings* s, floating[::1] P, floating[::1] W,
 
     They need rows r0:r1 of W_l only.
     """
-    cdef Py_ssize_t i, j, k, n_in = lay[l, COL_N_IN], n_out = lay[l, COL_N_OUT]
-    cdef Py_ssize_t pzo = lay[l - 1, COL_Z], pao = lay[l - 1, COL_A]
-    cdef Py_ssize_t pmo = lay[l - 1, COL_M], pdo = lay[l - 1, COL_D]
-    cdef floating g
-    gemm(False, True, <int> b, <int> (r1 - r0), <int> n_out, <floating> 1,
+    cdef Py_ssize_t i, j, k, m = r1 - r0, n_in = lay[l, COL_N_IN], n_out = lay[l, COL_N_OUT]
+    cdef floating* d
+    cdef const floating* mask
+    gemm(False, True, <int> b, <int> m, <int> n_out, <floating> 1,
          &W[lay[l, COL_D]], <int> n_out, &P[lay[l, COL_W] + r0 * n_out], <int> n_out,
-         <floating> 0, &W[pdo + r0], <int> n_in)
+         <floating> 0, &W[lay[l - 1, COL_D] + r0], <int> n_in)
     for i in range(b):
-        for j in range(r0, r1):
-            k = i * n_in + j
-            g = W[pdo + k] * act_grad(s.activation, W[pzo + k], W[pao + k])
-            if drop:
-                g = g * W[pmo + k]
-            W[pdo + k] = g
+        k = i * n_in + r0
+        d = &W[lay[l - 1, COL_D] + k]
+        act_grad_mul_n(s.activation, &W[lay[l - 1, COL_Z] + k], &W[lay[l - 1, COL_A] + k],
+                       d, m)
+        if drop:
+            mask = &W[lay[l - 1, COL_M] + k]
+            for j in range(m):
+                d[j] = d[j] * mask[j]
+
+
+cdef inline floating* _at(floating[::1] state, Py_ssize_t i) noexcept nogil:
+    """&state[i], or NULL for an optimizer without this state buffer (it is empty)."""
+    return &state[i] if state.shape[0] > 0 else NULL
 
 
 cdef void _backward(Settings* s, floating[::1] P, floating[::1] G, floating[::1] S1,
@@ -430,6 +450,8 @@ cdef void _backward(Settings* s, floating[::1] P, floating[::1] G, floating[::1]
     """
     cdef Py_ssize_t l, i, j, n_in, n_out, do, wo, bo, r0, r1, c0, c1, xo
     cdef bint update = on_weights != NULL
+    cdef floating* db
+    cdef const floating* d
     for l in range(s.n_layers - 1, -1, -1):
         n_in = lay[l, COL_N_IN]
         n_out = lay[l, COL_N_OUT]
@@ -439,30 +461,29 @@ cdef void _backward(Settings* s, floating[::1] P, floating[::1] G, floating[::1]
         if r1 > r0:
             if l > 0:
                 _backprop_delta(s, P, W, lay, l, b, drop, r0, r1)
+            wo = wo + r0 * n_out                 # this thread's rows of W_l from here
             if update and b == 1:
-                apply_step_outer(on_weights, P[wo + r0 * n_out:wo + r1 * n_out],
-                                 W[xo + r0:xo + r1], W[do:do + n_out],
-                                 S1[wo + r0 * n_out:wo + r1 * n_out],
-                                 S2[wo + r0 * n_out:wo + r1 * n_out])
+                step_outer_n(on_weights, &P[wo], &W[xo + r0], &W[do], _at(S1, wo),
+                             _at(S2, wo), r1 - r0, n_out)
             else:
                 gemm(True, False, <int> (r1 - r0), <int> n_out, <int> b, <floating> 1,
                      &W[xo + r0], <int> n_in, &W[do], <int> n_out, <floating> 0,
-                     &G[wo + r0 * n_out], <int> n_out)
+                     &G[wo], <int> n_out)
                 if update:
-                    apply_step(on_weights, P[wo + r0 * n_out:wo + r1 * n_out],
-                               G[wo + r0 * n_out:wo + r1 * n_out],
-                               S1[wo + r0 * n_out:wo + r1 * n_out],
-                               S2[wo + r0 * n_out:wo + r1 * n_out])
+                    step_n(on_weights, &P[wo], &G[wo], _at(S1, wo), _at(S2, wo),
+                           (r1 - r0) * n_out)
         _share(n_out, t, team.size, &c0, &c1)
         if c1 > c0:
-            for j in range(c0, c1):
-                G[bo + j] = 0
+            db = &G[bo + c0]
+            for j in range(c1 - c0):
+                db[j] = 0
             for i in range(b):
-                for j in range(c0, c1):
-                    G[bo + j] += W[do + i * n_out + j]
+                d = &W[do + i * n_out + c0]
+                for j in range(c1 - c0):
+                    db[j] = db[j] + d[j]
             if update:
-                apply_step(on_biases, P[bo + c0:bo + c1], G[bo + c0:bo + c1],
-                           S1[bo + c0:bo + c1], S2[bo + c0:bo + c1])
+                step_n(on_biases, &P[bo + c0], db, _at(S1, bo + c0), _at(S2, bo + c0),
+                       c1 - c0)
         hp_barrier_wait(team)                # D_{l-1} is complete
 
 

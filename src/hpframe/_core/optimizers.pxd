@@ -50,6 +50,63 @@ cdef inline void adam_one(floating* w, floating* m, floating* v, floating g,
     w[0] = shrink * w[0] - step_size * m[0] / (f_sqrt(v[0]) * inv_bc2_sqrt + eps)
 
 
+cdef inline void step_n(const Step* st, floating* w, const floating* g, floating* s1,
+                        floating* s2, Py_ssize_t n) noexcept nogil:
+    """One update of n parameters in place: the rule above, once per parameter.
+
+    ``s1``/``s2`` are the optimizer's state (velocity; Adam's m and v), unused
+    (may be NULL) where the optimizer has none. Inline, so the network's loops
+    compile it with their own instruction set.
+    """
+    cdef Py_ssize_t i
+    cdef floating lr = <floating> st.lr, l2 = <floating> st.l2, mu = <floating> st.mu
+    cdef floating b1 = <floating> st.beta_1, b2 = <floating> st.beta_2
+    cdef floating c1 = <floating> (1 - st.beta_1), c2 = <floating> (1 - st.beta_2)
+    cdef floating step_size = <floating> st.step_size, ibc2 = <floating> st.inv_bc2_sqrt
+    cdef floating eps = <floating> st.eps, shrink = <floating> st.shrink
+    if st.optimizer == SGD:
+        for i in range(n):
+            sgd_one(&w[i], g[i], lr, l2)
+    elif st.optimizer == MOMENTUM:
+        for i in range(n):
+            momentum_one(&w[i], &s1[i], g[i], lr, mu, l2, False)
+    elif st.optimizer == NESTEROV:
+        for i in range(n):
+            momentum_one(&w[i], &s1[i], g[i], lr, mu, l2, True)
+    else:
+        for i in range(n):
+            adam_one(&w[i], &s1[i], &s2[i], g[i], b1, c1, b2, c2, step_size, ibc2, eps, l2,
+                     shrink)
+
+
+cdef inline void step_outer_n(const Step* st, floating* w, const floating* x,
+                              const floating* d, floating* s1, floating* s2,
+                              Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil:
+    """One update of the (n_in x n_out, row-major) weights w whose gradient is the
+    outer product g[i, j] = x[i] * d[j], computing each g[i, j] on the fly."""
+    cdef Py_ssize_t i, j, k
+    cdef floating lr = <floating> st.lr, l2 = <floating> st.l2, mu = <floating> st.mu
+    cdef floating b1 = <floating> st.beta_1, b2 = <floating> st.beta_2
+    cdef floating c1 = <floating> (1 - st.beta_1), c2 = <floating> (1 - st.beta_2)
+    cdef floating step_size = <floating> st.step_size, ibc2 = <floating> st.inv_bc2_sqrt
+    cdef floating eps = <floating> st.eps, shrink = <floating> st.shrink
+    cdef bint nesterov = st.optimizer == NESTEROV
+    cdef floating xi
+    for i in range(n_in):
+        xi = x[i]
+        k = i * n_out
+        if st.optimizer == SGD:
+            for j in range(n_out):
+                sgd_one(&w[k + j], xi * d[j], lr, l2)
+        elif st.optimizer == MOMENTUM or st.optimizer == NESTEROV:
+            for j in range(n_out):
+                momentum_one(&w[k + j], &s1[k + j], xi * d[j], lr, mu, l2, nesterov)
+        else:
+            for j in range(n_out):
+                adam_one(&w[k + j], &s1[k + j], &s2[k + j], xi * d[j], b1, c1, b2, c2,
+                         step_size, ibc2, eps, l2, shrink)
+
+
 cdef void apply_step(const Step* st, floating[::1] w, const floating[::1] g,
                      floating[::1] s1, floating[::1] s2) noexcept nogil
 

@@ -15,7 +15,8 @@ biases are never decayed.
 
 Design: the rule for one parameter is a scalar inline function in
 ``optimizers.pxd``; :func:`make_step` computes a step's constants once (bias
-corrections in double); :func:`apply_step` runs the rule over a flat buffer.
+corrections in double); ``step_n`` (inline, in the ``.pxd``) runs the rule over a
+flat buffer, and :func:`apply_step` is its entry point for memoryviews.
 :func:`apply_step_outer` runs it over a weight matrix whose gradient is the
 outer product ``x d^T`` (a batch of one sample), computing each ``g[i, j]``
 on the fly: at batch size 1 that saves writing and re-reading the whole
@@ -45,49 +46,18 @@ cdef Step make_step(int optimizer, double lr, double momentum, double beta_1, do
 
 cdef void apply_step(const Step* st, floating[::1] w, const floating[::1] g,
                      floating[::1] s1, floating[::1] s2) noexcept nogil:
-    cdef Py_ssize_t i, n = w.shape[0]
-    cdef floating lr = <floating> st.lr, l2 = <floating> st.l2, mu = <floating> st.mu
-    cdef floating b1 = <floating> st.beta_1, b2 = <floating> st.beta_2
-    cdef floating c1 = <floating> (1 - st.beta_1), c2 = <floating> (1 - st.beta_2)
-    cdef floating step_size = <floating> st.step_size, ibc2 = <floating> st.inv_bc2_sqrt
-    cdef floating eps = <floating> st.eps, shrink = <floating> st.shrink
-    cdef bint nesterov = st.optimizer == NESTEROV
-    if st.optimizer == SGD:
-        for i in range(n):
-            sgd_one(&w[i], g[i], lr, l2)
-    elif st.optimizer == MOMENTUM or st.optimizer == NESTEROV:
-        for i in range(n):
-            momentum_one(&w[i], &s1[i], g[i], lr, mu, l2, nesterov)
-    else:
-        for i in range(n):
-            adam_one(&w[i], &s1[i], &s2[i], g[i], b1, c1, b2, c2, step_size, ibc2, eps, l2,
-                     shrink)
+    # the state buffers are empty for optimizers without state (sgd, or s2 for momentum)
+    if w.shape[0] > 0:
+        step_n(st, &w[0], &g[0], &s1[0] if s1.shape[0] > 0 else NULL,
+               &s2[0] if s2.shape[0] > 0 else NULL, w.shape[0])
 
 
 cdef void apply_step_outer(const Step* st, floating[::1] w, const floating[::1] x,
                            const floating[::1] d, floating[::1] s1,
                            floating[::1] s2) noexcept nogil:
-    cdef Py_ssize_t i, j, k, n_in = x.shape[0], n_out = d.shape[0]
-    cdef floating lr = <floating> st.lr, l2 = <floating> st.l2, mu = <floating> st.mu
-    cdef floating b1 = <floating> st.beta_1, b2 = <floating> st.beta_2
-    cdef floating c1 = <floating> (1 - st.beta_1), c2 = <floating> (1 - st.beta_2)
-    cdef floating step_size = <floating> st.step_size, ibc2 = <floating> st.inv_bc2_sqrt
-    cdef floating eps = <floating> st.eps, shrink = <floating> st.shrink
-    cdef bint nesterov = st.optimizer == NESTEROV
-    cdef floating xi
-    for i in range(n_in):
-        xi = x[i]
-        k = i * n_out
-        if st.optimizer == SGD:
-            for j in range(n_out):
-                sgd_one(&w[k + j], xi * d[j], lr, l2)
-        elif st.optimizer == MOMENTUM or st.optimizer == NESTEROV:
-            for j in range(n_out):
-                momentum_one(&w[k + j], &s1[k + j], xi * d[j], lr, mu, l2, nesterov)
-        else:
-            for j in range(n_out):
-                adam_one(&w[k + j], &s1[k + j], &s2[k + j], xi * d[j], b1, c1, b2, c2,
-                         step_size, ibc2, eps, l2, shrink)
+    if w.shape[0] > 0:
+        step_outer_n(st, &w[0], &x[0], &d[0], &s1[0] if s1.shape[0] > 0 else NULL,
+                     &s2[0] if s2.shape[0] > 0 else NULL, x.shape[0], d.shape[0])
 
 
 def sgd_step(floating[::1] w, const floating[::1] g, double lr, double weight_decay):
