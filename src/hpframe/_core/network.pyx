@@ -428,6 +428,11 @@ cdef void _backprop_delta(Settings* s, floating[::1] P, floating[::1] W,
                 d[j] = d[j] * mask[j]
 
 
+cdef inline Py_ssize_t _rows_per_block(Py_ssize_t n_out) noexcept nogil:
+    """Rows of a weight-gradient block: about 8192 values (32 KB in float32)."""
+    return max(1, 8192 // n_out)
+
+
 cdef inline floating* _at(floating[::1] state, Py_ssize_t i) noexcept nogil:
     """&state[i], or NULL for an optimizer without this state buffer (it is empty)."""
     return &state[i] if state.shape[0] > 0 else NULL
@@ -448,7 +453,7 @@ cdef void _backward(Settings* s, floating[::1] P, floating[::1] G, floating[::1]
     ``input D_l^T``: the update computes each entry on the fly
     (``apply_step_outer``) and the gradient is never written out.
     """
-    cdef Py_ssize_t l, i, j, n_in, n_out, do, wo, bo, r0, r1, c0, c1, xo
+    cdef Py_ssize_t l, i, j, k, n_in, n_out, do, wo, bo, r0, r1, c0, c1, xo, rb, re
     cdef bint update = on_weights != NULL
     cdef floating* db
     cdef const floating* d
@@ -465,13 +470,25 @@ cdef void _backward(Settings* s, floating[::1] P, floating[::1] G, floating[::1]
             if update and b == 1:
                 step_outer_n(on_weights, &P[wo], &W[xo + r0], &W[do], _at(S1, wo),
                              _at(S2, wo), r1 - r0, n_out)
+            elif update:
+                # A block of rows at a time: its gradient is written to the same
+                # small scratch block (the start of this thread's rows of G) and
+                # used while in cache, so the whole gradient never goes through
+                # memory; only W, m and v do.
+                rb = r0
+                while rb < r1:
+                    re = min(r1, rb + _rows_per_block(n_out))
+                    gemm(True, False, <int> (re - rb), <int> n_out, <int> b, <floating> 1,
+                         &W[xo + rb], <int> n_in, &W[do], <int> n_out, <floating> 0,
+                         &G[wo], <int> n_out)
+                    k = wo + (rb - r0) * n_out
+                    step_n(on_weights, &P[k], &G[wo], _at(S1, k), _at(S2, k),
+                           (re - rb) * n_out)
+                    rb = re
             else:
                 gemm(True, False, <int> (r1 - r0), <int> n_out, <int> b, <floating> 1,
                      &W[xo + r0], <int> n_in, &W[do], <int> n_out, <floating> 0,
                      &G[wo], <int> n_out)
-                if update:
-                    step_n(on_weights, &P[wo], &G[wo], _at(S1, wo), _at(S2, wo),
-                           (r1 - r0) * n_out)
         _share(n_out, t, team.size, &c0, &c1)
         if c1 > c0:
             db = &G[bo + c0]
