@@ -397,3 +397,56 @@ def test_two_networks_in_two_threads_equal_one_after_the_other():
     for a, b in zip(serial, parallel):
         np.testing.assert_array_equal(a.params, b.params)
         assert a.step == b.step == 3 * (n // batch + 1)
+
+
+# ---- the AVX2 build computes what the portable build computes ------------------------
+
+def _avx2_module():
+    from hpframe._core import network
+    if not network.cpu_has_avx2():
+        return None
+    try:
+        from hpframe._core import network_avx2
+    except ImportError:
+        return None
+    return network_avx2
+
+
+@pytest.mark.skipif(_avx2_module() is None, reason="no AVX2 build or CPU")
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("optimizer, activation, batch_size",
+                         [("adam", "relu", 9), ("adamw", "gelu", 1), ("nesterov", "tanh", 9),
+                          ("sgd", "elu", 50)])
+def test_avx2_build_gives_the_portable_build_bit_for_bit(optimizer, activation, batch_size,
+                                                          dtype, n_threads):
+    # built with -mavx2 -ffp-contract=off: wider vectors, the same operations
+    from hpframe._core import network
+    sizes = (37, 40, 20, 3)
+    X, y = make_data(sizes, "cross_entropy", 50, dtype)
+    labels, targets = core_targets("cross_entropy", y, sizes[-1], dtype)
+    results = []
+    for module in (network, _avx2_module()):
+        net = module.Network(sizes, ACTIVATIONS.index(activation), 0,
+                             OPTIMIZERS.index(optimizer), 0.25, 0.9, 0.9, 0.999, 1e-8, 0.01,
+                             batch_size, dtype, 5)
+        rng = np.random.default_rng(1)
+        net.params[...] = rng.normal(scale=0.3, size=net.n_params)
+        out = np.empty((50, 3), dtype)
+        with threadpool_limits(limits=1, user_api="blas"):
+            for _ in range(2):
+                net.train_epoch(X, labels, targets, batch_size, 1e-2, True, n_threads)
+            net.predict_into(X, out, n_threads)
+        results.append((net.params.copy(), out))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_hpframe_cpu_baseline_picks_the_portable_build():
+    import subprocess
+    import sys
+    code = "import hpframe._core as c; print(c.network_module.__name__)"
+    env = {**__import__("os").environ, "HPFRAME_CPU": "baseline"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == "hpframe._core.network"
