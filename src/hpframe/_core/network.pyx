@@ -428,9 +428,11 @@ cdef void _backprop_delta(Settings* s, floating[::1] P, floating[::1] W,
                 d[j] = d[j] * mask[j]
 
 
-cdef inline Py_ssize_t _rows_per_block(Py_ssize_t n_out) noexcept nogil:
-    """Rows of a weight-gradient block: about 8192 values (32 KB in float32)."""
-    return max(1, 8192 // n_out)
+cdef inline Py_ssize_t _rows_per_block(Py_ssize_t n_out, Py_ssize_t b) noexcept nogil:
+    """Rows of a weight-gradient block: about 8192 values (32 KB in float32), but
+    at least 4b: each block's gemm packs D_l (b x n_out) again, which must cost
+    little next to the block's own products."""
+    return max(8192 // n_out, 4 * b, 1)
 
 
 cdef inline floating* _at(floating[::1] state, Py_ssize_t i) noexcept nogil:
@@ -477,7 +479,7 @@ cdef void _backward(Settings* s, floating[::1] P, floating[::1] G, floating[::1]
                 # memory; only W, m and v do.
                 rb = r0
                 while rb < r1:
-                    re = min(r1, rb + _rows_per_block(n_out))
+                    re = min(r1, rb + _rows_per_block(n_out, b))
                     gemm(True, False, <int> (re - rb), <int> n_out, <int> b, <floating> 1,
                          &W[xo + rb], <int> n_in, &W[do], <int> n_out, <floating> 0,
                          &G[wo], <int> n_out)
