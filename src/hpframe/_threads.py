@@ -6,7 +6,7 @@ and updates its share of the weights, calling BLAS single-threaded. One team
 on the whole step beats letting OpenBLAS parallelise each matrix product
 separately, because the elementwise passes and the optimizer run in parallel
 too. Measured on 2 cores (784-128-10, ReLU, dropout 0.2, Adam; samples/s,
-team of 1 vs 2, quiet machine): batch 16 73k vs 94k, batch 64 119k vs 190k,
+team of 1 vs 2, quiet machine, portable build): batch 16 73k vs 94k, batch 64 119k vs 190k,
 batch 256 140k vs 240k; 784-1024-1024-10 at batch 256 7.2k vs 13k (OpenBLAS
 alone on two threads: 10.4k).
 
