@@ -3,10 +3,10 @@
 Memory layout
 -------------
 All parameters live in one flat buffer ``params``: first every layer's weight
-matrix ``W_l`` (``n_in x n_out``, row-major), then every bias ``b_l``.  The
-optimizer therefore sees two segments - weights (decayed) and biases (never
-decayed) - and needs no per-layer bookkeeping.  ``grads``, ``state_1`` and
-``state_2`` (momentum / Adam's m and v) share that layout.
+matrix ``W_l`` (``n_in x n_out``, row-major), then every bias ``b_l``.
+``grads``, ``state_1`` and ``state_2`` (momentum / Adam's m and v) share that
+layout. ``gradients_into`` fills ``grads`` with a whole gradient; training uses
+it only as scratch for one block of rows at a time.
 
 Every per-batch array lives in one flat ``work`` buffer, ``capacity`` rows
 deep.  For layer ``l`` with ``n_out`` units:
@@ -27,7 +27,8 @@ One training step (batch ``X0`` of ``B`` rows, ``L`` layers)::
     loss      D_L = d mean-loss / d Z_L          (softmax / sigmoid fused)
     backward  dW_l = H_{l-1}^T @ D_l ; db_l = sum_rows(D_l)
               D_{l-1} = (D_l @ W_l^T) * M_{l-1} * f'(Z_{l-1})
-    update    the optimizer over the weight segment, then the bias segment
+    update    W_l (with weight decay) and b_l (without), as soon as dW_l and
+              db_l are known, before moving down to layer l-1
 """
 import threading
 
@@ -311,8 +312,8 @@ cdef class Network:
 # every layer's units: it computes those columns of Z, A and H in the forward
 # pass, and the matching rows of W (the weights into those units of the layer
 # above) in the backward pass, where it also updates them. Between layers the
-# team meets at a barrier; with T = 1 (or without OpenMP) the barriers do
-# nothing and the same code runs on one thread.
+# team meets at a barrier; with T = 1 (or where C11 atomics are missing) the
+# barriers do nothing and the same code runs on one thread.
 
 cdef inline void _share(Py_ssize_t n, int t, int team, Py_ssize_t* lo,
                         Py_ssize_t* hi) noexcept nogil:
