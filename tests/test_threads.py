@@ -53,13 +53,17 @@ def test_a_bad_environment_variable_is_named(monkeypatch, bad):
 
 def test_team_size_follows_the_work_per_step():
     hpframe.set_num_threads(8)
-    n_weights = 784 * 128 + 128 * 10
-    assert _threads.team_size(1, n_weights) == 1             # batch 1: one thread
-    assert _threads.team_size(32, 64 * 64 + 64 * 10) == 1    # digits: too little work
-    assert _threads.team_size(16, n_weights) == 2            # 6 * 16 * n_weights ~ 1e7
-    assert _threads.team_size(256, n_weights) == 8           # capped by the setting
+    digits = 64 * 64 + 64 * 10                      # 4,736 weights: one thread
+    assert _threads.team_size(1, digits) == 1
+    assert _threads.team_size(32, digits) == 1
+    assert _threads.team_size(256, digits) == 1     # 6 x 256 x 4,736 = 7.3e6 flops
+    assert _threads.team_size(1024, digits) == 7    # 2.9e7 flops
+    mnist = 784 * 128 + 128 * 10                    # 101,632 weights to update
+    assert _threads.team_size(1, mnist) == 8        # capped by the setting
+    assert _threads.team_size(1, mnist, training=False) == 1   # one row to predict
+    assert _threads.team_size(256, mnist, training=False) == 8
     hpframe.set_num_threads(1)
-    assert _threads.team_size(256, n_weights) == 1
+    assert _threads.team_size(256, mnist) == 1
 
 
 def test_search_trials_run_on_one_thread():

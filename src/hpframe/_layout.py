@@ -84,3 +84,10 @@ def network_layout(sizes, *, identity, dropout, cross_entropy, n_state_buffers, 
     if not cross_entropy:
         pos += capacity * sizes[-1]
     return Layout(table, n_weights, b_off, n_state_buffers * b_off, pos, x_offset, t_offset)
+
+
+def team_scratch_size(sizes, capacity, team):
+    """Elements of the scratch where threads 1.. of a team of ``team`` threads put
+    their partial sums of a layer's product: two layers' worth (they alternate),
+    each ``capacity`` rows of the widest layer."""
+    return 2 * (team - 1) * capacity * max(sizes[1:]) if team > 1 else 0

@@ -1,30 +1,33 @@
 """How many threads hpframe trains and predicts with.
 
 A training step is shared by a *team* of threads (see
-:mod:`hpframe._core.network`): each computes its share of every layer's units
-and updates its share of the weights, calling BLAS single-threaded. One team
-on the whole step beats letting OpenBLAS parallelise each matrix product
-separately, because the elementwise passes and the optimizer run in parallel
-too. Measured on 2 cores (784-128-10, ReLU, dropout 0.2, Adam; samples/s,
-team of 1 vs 2, quiet machine, portable build): batch 16 73k vs 94k, batch 64 119k vs 190k,
-batch 256 140k vs 240k; 784-1024-1024-10 at batch 256 7.2k vs 13k (OpenBLAS
-alone on two threads: 10.4k).
+:mod:`hpframe._core.network`): each owns a share of every layer's inputs - the
+rows of the weight matrix it multiplies and updates - so its weights and
+optimizer state stay in its own core's cache, and it calls BLAS
+single-threaded. One team on the whole step beats letting OpenBLAS parallelise
+each matrix product separately, because the elementwise passes and the
+optimizer run in parallel too. Measured on 2 cores (784-128-10, ReLU, dropout
+0.2, Adam; samples/s, team of 1 vs 2, quiet machine, AVX2 build): batch 1 21k
+vs 31k, batch 16 104k vs 218k, batch 64 141k vs 240k.
 
-A team only pays when each step has enough work: with the 1,797 x 64 digits
-(64 hidden units, batch 32) the step is over in ~40 microseconds, and at batch
-size 1 each thread would read weights the other just updated (10.7k vs 8.3k).
-Those steps run on one thread. With another process busy on one of two cores
-a team of two runs at 0.9-1.0x of one thread instead of faster (its barrier
-stops spinning when waits get long, so it never collapses the way spinning
-thread pools do).
+A team only pays when each step has enough work, in its products or in its
+optimizer's pass over the weights: the 1,797 x 64 digits with 64 hidden units
+(4,736 weights) train faster on one thread (1,045k vs 865k samples/s at batch
+32; 208k vs 153k at batch 1), 784-16-10 (12,704 weights) already faster on two
+at batch 1 (95k vs 119k). With another process busy on one of two cores a team
+of two runs at 0.9-1.0x of one thread instead of faster (its barrier stops
+spinning when waits get long, so it never collapses the way spinning thread
+pools do).
 """
 import os
 import threading
 from contextlib import contextmanager
 
 # A team member needs this many floating-point operations per step (the three
-# GEMMs of each layer: 6 x batch x weights) to pay for its barriers.
+# GEMMs of each layer: 6 x batch x weights; 2 x rows x weights to predict) or
+# this many weights to update per training step, to pay for its barriers.
 FLOPS_PER_THREAD = 4e6
+WEIGHTS_PER_THREAD = 6000
 
 _lock = threading.Lock()
 _num_threads = None          # set_num_threads(); None: every CPU this process may use
@@ -95,12 +98,16 @@ def get_num_threads():
     return _available_cpus()
 
 
-def team_size(batch_size, n_weights):
-    """Threads for one step of ``batch_size`` rows through ``n_weights`` weights."""
-    if _single_sections or batch_size <= 1:
+def team_size(rows, n_weights, training=True):
+    """Threads for one training step of ``rows`` rows (or, with ``training=False``,
+    one forward pass) through ``n_weights`` weights."""
+    if _single_sections:
         return 1
-    by_work = int(6 * batch_size * n_weights // FLOPS_PER_THREAD)
-    return max(1, min(get_num_threads(), by_work))
+    if training:
+        work = max(6 * rows * n_weights / FLOPS_PER_THREAD, n_weights / WEIGHTS_PER_THREAD)
+    else:
+        work = 2 * rows * n_weights / FLOPS_PER_THREAD
+    return max(1, min(get_num_threads(), int(work)))
 
 
 @contextmanager

@@ -1,7 +1,8 @@
 """How much memory a choice of hyperparameters costs, before you train."""
 import numpy as np
 
-from hpframe._layout import EVAL_ROWS, network_layout
+from hpframe._layout import EVAL_ROWS, network_layout, team_scratch_size
+from hpframe._threads import team_size
 from hpframe.hparams import HyperParams
 
 __all__ = ["estimate_memory"]
@@ -41,8 +42,10 @@ def estimate_memory(hparams, n_features, n_outputs, n_samples):
     -------
     dict
         Bytes for ``parameters``, ``gradients``, ``optimizer_state``,
-        ``activations`` (the per-batch buffers, which grow with ``batch_size``),
-        ``data`` (copies made by ``fit``) and ``total``.
+        ``activations`` (the per-batch buffers, which grow with ``batch_size``,
+        including the partial sums of a team of threads: see
+        :func:`hpframe.set_num_threads`), ``data`` (copies made by ``fit``) and
+        ``total``.
 
     Examples
     --------
@@ -69,7 +72,10 @@ def estimate_memory(hparams, n_features, n_outputs, n_samples):
                          identity=hparams.activation == "identity", dropout=hparams.dropout,
                          cross_entropy=ce, n_state_buffers=_N_STATE[hparams.optimizer],
                          capacity=capacity)
-    activations = lay.work_size * item + capacity * 4 + n_train * 8   # + batch labels, row order
+    sizes = (n_features, *hparams.hidden_layers, n_outputs)
+    team = max(team_size(batch, lay.n_weights), team_size(capacity, lay.n_weights, training=False))
+    activations = (lay.work_size + team_scratch_size(sizes, capacity, team)) * item
+    activations += capacity * 4 + n_train * 8                         # batch labels, row order
     data = 0
     if n_val:
         data += n_samples * n_features * item + n_samples * 8          # X and y split copies

@@ -556,8 +556,7 @@ class Trainer:
         return out
 
     def _forward_into(self, X, out):
-        # the forward pass alone is a third of a training step's work
-        team = team_size(min(len(X), self._net.capacity) // 3, self._net.n_weights)
+        team = team_size(min(len(X), self._net.capacity), self._net.n_weights, training=False)
         with blas_threads(1 if team > 1 else None):
             self._net.predict_into(X, out, team)
 

@@ -50,7 +50,7 @@ from hpframe._core.optimizers cimport (Step, make_step, step_n, step_outer_n,
 
 cnp.import_array()
 
-from hpframe._layout import network_layout
+from hpframe._layout import network_layout, team_scratch_size
 
 include "_buildinfo.pxi"
 
@@ -105,6 +105,14 @@ def max_team_size():
     return hp_team_max()
 
 
+cdef struct Team:
+    # a team of threads: its barrier, and where threads 1.. put their partial
+    # sums of each layer's product (two layers' worth, alternating)
+    hp_barrier barrier
+    void* scratch
+    Py_ssize_t stride                    # elements of one thread's partial
+
+
 cdef struct Epoch:
     # what the team shares; thread 0 writes the counters and `stop` between barriers
     Settings* s
@@ -115,7 +123,7 @@ cdef struct Epoch:
     double* first_loss
     EpochStats totals
     bint stop
-    hp_barrier team
+    Team team
 
 
 cdef class Network:
@@ -149,7 +157,8 @@ cdef class Network:
     cdef bitgen_t* _shuffle_bitgen
     cdef bitgen_t* _dropout_bitgen
     cdef Epoch _epoch
-    cdef hp_barrier _predict_team
+    cdef Team _predict_team
+    cdef object _scratch
 
     def __init__(self, sizes, int activation, int loss, int optimizer, double dropout,
                  double momentum, double beta_1, double beta_2, double epsilon,
@@ -255,8 +264,8 @@ cdef class Network:
         e.totals.n_correct = e.totals.n_seen = e.totals.n_steps = 0
         e.totals.diverged = False
         _new_order(self._shuffle_bitgen, self._index, shuffle_rows)
-        hp_barrier_init(&e.team, _team_size(n_threads))
-        self._run_team(e.team.size, self._train_member, (X, labels, targets))
+        self._prepare_team(&e.team, n_threads)
+        self._run_team(e.team.barrier.size, self._train_member, (X, labels, targets))
         return (e.totals.loss_sum, e.totals.n_correct, e.totals.n_seen, e.totals.n_steps,
                 bool(e.totals.diverged))
 
@@ -273,14 +282,28 @@ cdef class Network:
     def predict_into(self, X, out, int n_threads=1):
         """Write the output layer (logits / raw outputs) for every row of ``X`` into
         ``out``, with a team of ``n_threads`` threads (see :meth:`train_epoch`)."""
-        hp_barrier_init(&self._predict_team, _team_size(n_threads))
-        self._run_team(self._predict_team.size, self._predict_member, (X, out))
+        self._prepare_team(&self._predict_team, n_threads)
+        self._run_team(self._predict_team.barrier.size, self._predict_member, (X, out))
 
     def _predict_member(self, int t, X, out):
         if self.dtype == np.float32:
             _predict_member[float](self, self.params, self.work, self.layout, X, out, t)
         else:
             _predict_member[double](self, self.params, self.work, self.layout, X, out, t)
+
+    cdef void _prepare_team(self, Team* team, int n_threads) except *:
+        """The team's barrier, and scratch for the partial sums of threads 1.. (two
+        layers' worth, allocated here once for the largest team used so far)."""
+        cdef int size = _team_size(n_threads)
+        hp_barrier_init(&team.barrier, size)
+        team.stride = self.capacity * max(self.layout[:, COL_N_OUT])
+        team.scratch = NULL
+        if size > 1:
+            need = team_scratch_size([self.s.n_features] + self.layout[:, COL_N_OUT].tolist(),
+                                     self.capacity, size)
+            if self._scratch is None or self._scratch.shape[0] < need:
+                self._scratch = np.zeros(need, dtype=self.dtype)
+            team.scratch = cnp.PyArray_DATA(self._scratch)
 
     @staticmethod
     def _run_team(int size, member, args):
@@ -340,33 +363,54 @@ cdef void _draw_masks(Settings* s, floating[::1] W, const Py_ssize_t[:, ::1] lay
 
 cdef void _forward(Settings* s, floating[::1] P, floating[::1] W,
                    const Py_ssize_t[:, ::1] lay, const floating* x, Py_ssize_t b,
-                   bint drop, int t, hp_barrier* team) noexcept nogil:
+                   bint drop, int t, Team* team) noexcept nogil:
     """Forward ``b`` rows starting at ``x`` through every layer, into ``work``.
 
-    Thread ``t`` of the team computes its share of each layer's units;
-    ``drop`` applies the masks already drawn into ``M``.
+    Thread ``t`` owns a share of each layer's inputs - the rows of W_l that it
+    also updates in the backward pass - and multiplies only those:
+    ``input[:, r0:r1] @ W_l[r0:r1, :]``, a partial sum of the layer's output
+    (thread 0 writes it into Z, the others into the team's scratch). After the
+    barrier, each thread adds up the partial sums for its share of the layer's
+    units (in thread order, so the result never depends on timing), adds the
+    bias, applies the activation and the dropout mask already drawn into M.
+    Those units are the next layer's inputs it owns, so no barrier is needed
+    before the next layer. Every thread touches only its own rows of W.
     """
-    cdef Py_ssize_t l, i, j, c0, c1, m, n_in, n_out, k
+    cdef Py_ssize_t l, i, j, u, r0, r1, c0, c1, m, n_in, n_out, k, zo
+    cdef int n_team = team.barrier.size
     cdef const floating* inp = x
     cdef const floating* bias
     cdef floating* z
     cdef floating* a
     cdef floating* h
     cdef const floating* mask
+    cdef floating* scratch = <floating*> team.scratch
+    cdef floating* partial
     for l in range(s.n_layers):
         n_in = lay[l, COL_N_IN]
         n_out = lay[l, COL_N_OUT]
-        _share(n_out, t, team.size, &c0, &c1)
+        zo = lay[l, COL_Z]
+        _share(n_in, t, n_team, &r0, &r1)
+        if r1 > r0:
+            partial = &W[zo] if t == 0 else _partial(scratch, team, l, t)
+            gemm(False, False, <int> b, <int> n_out, <int> (r1 - r0), <floating> 1,
+                 inp + r0, <int> n_in, &P[lay[l, COL_W] + r0 * n_out], <int> n_out,
+                 <floating> 0, partial, <int> n_out)
+        hp_barrier_wait(&team.barrier)       # every partial sum is there
+        _share(n_out, t, n_team, &c0, &c1)
         m = c1 - c0
         if m > 0:
-            gemm(False, False, <int> b, <int> m, <int> n_in, <floating> 1,
-                 inp, <int> n_in, &P[lay[l, COL_W] + c0], <int> n_out, <floating> 0,
-                 &W[lay[l, COL_Z] + c0], <int> n_out)
             bias = &P[lay[l, COL_B] + c0]
-            # row by row, while the row is in cache: bias, activation, dropout
+            # row by row, while the row is in cache: sum, bias, activation, dropout
             for i in range(b):
                 k = i * n_out + c0
-                z = &W[lay[l, COL_Z] + k]
+                z = &W[zo + k]
+                for u in range(1, n_team):
+                    _share(n_in, u, n_team, &r0, &r1)
+                    if r1 > r0:
+                        partial = _partial(scratch, team, l, u) + k
+                        for j in range(m):
+                            z[j] = z[j] + partial[j]
                 for j in range(m):
                     z[j] = z[j] + bias[j]
                 if l < s.n_layers - 1:
@@ -377,8 +421,15 @@ cdef void _forward(Settings* s, floating[::1] P, floating[::1] W,
                         mask = &W[lay[l, COL_M] + k]
                         for j in range(m):
                             h[j] = a[j] * mask[j]
-        hp_barrier_wait(team)                # the next layer reads every column
         inp = &W[lay[l, COL_H] if drop else lay[l, COL_A]]
+    hp_barrier_wait(&team.barrier)           # every output unit is there
+
+
+cdef inline floating* _partial(floating* scratch, Team* team, Py_ssize_t l,
+                               Py_ssize_t u) noexcept nogil:
+    """Where thread u >= 1 puts its partial sum of layer l (layers alternate
+    between two areas, so a slow thread still reading layer l's is safe)."""
+    return scratch + ((l % 2) * (team.barrier.size - 1) + (u - 1)) * team.stride
 
 
 cdef double _loss_and_grad(Settings* s, floating[::1] W, const Py_ssize_t[:, ::1] lay,
@@ -444,7 +495,7 @@ cdef inline floating* _at(floating[::1] state, Py_ssize_t i) noexcept nogil:
 cdef void _backward(Settings* s, floating[::1] P, floating[::1] G, floating[::1] S1,
                     floating[::1] S2, floating[::1] W, const Py_ssize_t[:, ::1] lay,
                     Py_ssize_t b, bint drop, const Step* on_weights, const Step* on_biases,
-                    int t, hp_barrier* team) noexcept nogil:
+                    int t, Team* team) noexcept nogil:
     """Every layer's gradient into G, from the output down; with steps, update too.
 
     Thread ``t`` takes rows r0:r1 of each W_l (the weights into its units of
@@ -465,7 +516,7 @@ cdef void _backward(Settings* s, floating[::1] P, floating[::1] G, floating[::1]
         n_out = lay[l, COL_N_OUT]
         do, wo, bo = lay[l, COL_D], lay[l, COL_W], lay[l, COL_B]
         xo = _input_offset(s, lay, l, drop)
-        _share(n_in, t, team.size, &r0, &r1)
+        _share(n_in, t, team.barrier.size, &r0, &r1)
         if r1 > r0:
             if l > 0:
                 _backprop_delta(s, P, W, lay, l, b, drop, r0, r1)
@@ -492,7 +543,7 @@ cdef void _backward(Settings* s, floating[::1] P, floating[::1] G, floating[::1]
                 gemm(True, False, <int> (r1 - r0), <int> n_out, <int> b, <floating> 1,
                      &W[xo + r0], <int> n_in, &W[do], <int> n_out, <floating> 0,
                      &G[wo], <int> n_out)
-        _share(n_out, t, team.size, &c0, &c1)
+        _share(n_out, t, team.barrier.size, &c0, &c1)
         if c1 > c0:
             db = &G[bo + c0]
             for j in range(c1 - c0):
@@ -504,7 +555,7 @@ cdef void _backward(Settings* s, floating[::1] P, floating[::1] G, floating[::1]
             if update:
                 step_n(on_biases, &P[bo + c0], db, _at(S1, bo + c0), _at(S2, bo + c0),
                        c1 - c0)
-        hp_barrier_wait(team)                # D_{l-1} is complete
+        hp_barrier_wait(&team.barrier)                # D_{l-1} is complete
 
 
 cdef void _gather(Settings* s, floating[::1] W, const floating[:, ::1] X,
@@ -528,7 +579,7 @@ cdef void _epoch_steps(Epoch* e, floating[::1] P, floating[::1] G, floating[::1]
                        int[::1] batch_labels, int t) noexcept nogil:
     """Every step of one epoch, as thread ``t`` of the team does it."""
     cdef Settings* s = e.s
-    cdef hp_barrier* team = &e.team
+    cdef Team* team = &e.team
     cdef Py_ssize_t start = 0, b
     cdef bint drop = s.dropout > 0
     cdef double loss, mean
@@ -536,12 +587,12 @@ cdef void _epoch_steps(Epoch* e, floating[::1] P, floating[::1] G, floating[::1]
     while start < e.n:
         b = min(e.batch_size, e.n - start)
         # the last thread gathers the rows while the first draws the masks
-        if t == team.size - 1:
+        if t == team.barrier.size - 1:
             _gather(s, W, X, labels, targets, &index[start], b, batch_labels)
         if t == 0 and drop:
             _draw_masks(s, W, lay, b, e.dropout_rng)
         start += b
-        hp_barrier_wait(team)
+        hp_barrier_wait(&team.barrier)
         _forward(s, P, W, lay, &W[s.x_off], b, drop, t, team)
         if t == 0:
             loss = _loss_and_grad(s, W, lay, batch_labels, b, &e.totals.n_correct)
@@ -556,7 +607,7 @@ cdef void _epoch_steps(Epoch* e, floating[::1] P, floating[::1] G, floating[::1]
                 e.totals.n_seen += b
                 e.totals.n_steps += 1
                 e.step[0] += 1
-        hp_barrier_wait(team)
+        hp_barrier_wait(&team.barrier)
         if e.stop:
             break
         on_weights = make_step(s.optimizer, e.lr, s.momentum, s.beta_1, s.beta_2,
@@ -594,7 +645,7 @@ cdef void _epoch_member(Network net, floating[::1] P, floating[::1] G, floating[
 
 cdef void _predict_chunks(Settings* s, Py_ssize_t capacity, floating[::1] P, floating[::1] W,
                           const Py_ssize_t[:, ::1] lay, const floating[:, ::1] X,
-                          floating[:, ::1] out, hp_barrier* team, int t) noexcept nogil:
+                          floating[:, ::1] out, Team* team, int t) noexcept nogil:
     """Forward every row of X in chunks of ``capacity`` rows; the logits into ``out``."""
     cdef Py_ssize_t n = X.shape[0], start = 0, b, k = s.n_outputs
     cdef Py_ssize_t zo = lay[s.n_layers - 1, COL_Z]
@@ -603,7 +654,7 @@ cdef void _predict_chunks(Settings* s, Py_ssize_t capacity, floating[::1] P, flo
         _forward(s, P, W, lay, &X[start, 0], b, False, t, team)
         if t == 0:
             memcpy(&out[start, 0], &W[zo], b * k * sizeof(floating))
-        hp_barrier_wait(team)                # before the next chunk overwrites work
+        hp_barrier_wait(&team.barrier)                # before the next chunk overwrites work
         start += b
 
 
@@ -622,11 +673,12 @@ cdef double _gradients(Network net, floating[::1] P, floating[::1] G, floating[:
     cdef Py_ssize_t b = X.shape[0], n_correct = 0
     cdef double loss
     cdef bint drop = s.dropout > 0
-    cdef hp_barrier alone
+    cdef Team alone
     index = np.arange(b, dtype=np.intp)
     cdef Py_ssize_t[::1] rows = index
     with nogil:
-        hp_barrier_init(&alone, 1)
+        hp_barrier_init(&alone.barrier, 1)
+        alone.scratch = NULL
         _gather(s, W, X, labels, targets, &rows[0], b, batch_labels)
         if drop:
             _draw_masks(s, W, lay, b, net._dropout_bitgen)
