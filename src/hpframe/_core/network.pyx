@@ -332,11 +332,12 @@ cdef class Network:
 # ---- the loops ---------------------------------------------------------------
 #
 # A team of threads shares each step. Thread t of T owns a contiguous share of
-# every layer's units: it computes those columns of Z, A and H in the forward
-# pass, and the matching rows of W (the weights into those units of the layer
-# above) in the backward pass, where it also updates them. Between layers the
-# team meets at a barrier; with T = 1 (or where C11 atomics are missing) the
-# barriers do nothing and the same code runs on one thread.
+# every layer's inputs - the rows of W it multiplies in the forward pass and
+# whose gradient and update it computes in the backward pass - and the same
+# share of every layer's units (Z, A, H, M and D columns). No other thread
+# touches its rows of W or their optimizer state, so they stay in its core's
+# cache. Between layers the team meets at a barrier; with T = 1 (or where C11
+# atomics are missing) the barriers do nothing and the same code runs.
 
 cdef inline void _share(Py_ssize_t n, int t, int team, Py_ssize_t* lo,
                         Py_ssize_t* hi) noexcept nogil:
