@@ -14,10 +14,13 @@ A team only pays when each step has enough work, in its products or in its
 optimizer's pass over the weights: the 1,797 x 64 digits with 64 hidden units
 (4,736 weights) train faster on one thread (1,045k vs 865k samples/s at batch
 32; 208k vs 153k at batch 1), 784-16-10 (12,704 weights) already faster on two
-at batch 1 (95k vs 119k). With another process busy on one of two cores a team
-of two runs at 0.9-1.0x of one thread instead of faster (its barrier stops
-spinning when waits get long, so it never collapses the way spinning thread
-pools do).
+at batch 1 (95k vs 119k).
+
+With another process busy on one of two cores, a team of two is slower than
+one thread - 0.85x at batch 16, 0.8x at batch 64, 0.45x at batch 1, whose
+steps are shortest - but never collapses the way spinning thread pools do
+(0.1x): its barrier stops spinning when waits get long. On a shared machine,
+``set_num_threads(1)``.
 """
 import os
 import threading
