@@ -32,8 +32,13 @@ cdef double cross_entropy(const floating[::1] logits, const int[::1] labels,
             if logits[row + j] > zmax:
                 zmax = logits[row + j]
         total = 0
-        for j in range(k):
-            total += f_exp(logits[row + j] - zmax)
+        if with_grad:                       # keep each exp in grad: one exp per logit
+            for j in range(k):
+                grad[row + j] = f_exp(logits[row + j] - zmax)
+                total += grad[row + j]
+        else:
+            for j in range(k):
+                total += f_exp(logits[row + j] - zmax)
         # Keep zmax out of any rounding: loss_i = (zmax - z_y) + log(total) and
         # softmax = exp(z - zmax) / total.  Rounding lse = zmax + log(total) to
         # float32 would cost up to ulp(zmax), more than the whole loss of a
@@ -41,7 +46,7 @@ cdef double cross_entropy(const floating[::1] logits, const int[::1] labels,
         loss += (zmax - logits[row + labels[i]]) + log(total)
         if with_grad:
             for j in range(k):
-                grad[row + j] = <floating> (scale * f_exp(logits[row + j] - zmax) / total)
+                grad[row + j] = <floating> (scale * grad[row + j] / total)
             grad[row + labels[i]] -= <floating> scale
     return loss
 
