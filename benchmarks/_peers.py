@@ -36,6 +36,11 @@ def he_normal(rng, n_in, n_out):
     return (rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)).astype(np.float32)
 
 
+def bench_threads():
+    """Threads every peer may use (bench_training.py sets HPFRAME_BENCH_THREADS)."""
+    return int(os.environ.get("HPFRAME_BENCH_THREADS", os.cpu_count()))
+
+
 class Runner:
     """Base class of a peer: its version check, its note, setup and one timed epoch."""
 
@@ -97,7 +102,7 @@ class HpframeTrainer(Runner):
 
     def setup(self, X, y, hidden, batch_size):
         import hpframe as hp
-        hp.set_num_threads(int(os.environ.get("HPFRAME_BENCH_THREADS", os.cpu_count())))
+        hp.set_num_threads(bench_threads())
         self.X, self.y = X, y
         self.trainer = hp.Trainer(hidden_layers=tuple(hidden), activation="relu",
                                   dropout=DROPOUT, optimizer="adam",
@@ -149,7 +154,7 @@ class HpframeCore(Runner):
         import hpframe
         from hpframe._threads import team_size
         from threadpoolctl import threadpool_limits
-        hpframe.set_num_threads(int(os.environ.get("HPFRAME_BENCH_THREADS", os.cpu_count())))
+        hpframe.set_num_threads(bench_threads())
         self.team = team_size(batch_size, self.net.n_weights)
         threadpool_limits(limits=1, user_api="blas")
 
@@ -230,7 +235,7 @@ class GemmBound(Runner):
         # Small products run faster on one BLAS thread than on all (hpframe's
         # Trainer picks one for small steps), so the bound is the faster of the two.
         from threadpoolctl import threadpool_limits
-        all_threads = int(os.environ.get("HPFRAME_BENCH_THREADS", os.cpu_count()))
+        all_threads = bench_threads()
         best = None
         for threads in sorted({1, all_threads}):
             with threadpool_limits(limits=threads, user_api="blas"):
@@ -281,7 +286,7 @@ class Pytorch(Runner):
 
     def setup(self, X, y, hidden, batch_size):
         import torch
-        torch.set_num_threads(int(os.environ.get("HPFRAME_BENCH_THREADS", "2")))
+        torch.set_num_threads(bench_threads())
         torch.manual_seed(0)
         sizes = (X.shape[1], *hidden)
         layers = []

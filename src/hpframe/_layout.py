@@ -86,8 +86,13 @@ def network_layout(sizes, *, identity, dropout, cross_entropy, n_state_buffers, 
     return Layout(table, n_weights, b_off, n_state_buffers * b_off, pos, x_offset, t_offset)
 
 
+def team_scratch_stride(sizes, capacity):
+    """Elements of one thread's partial sum of a layer's product: ``capacity``
+    rows of the widest layer."""
+    return capacity * max(sizes[1:])
+
+
 def team_scratch_size(sizes, capacity, team):
     """Elements of the scratch where threads 1.. of a team of ``team`` threads put
-    their partial sums of a layer's product: two layers' worth (they alternate),
-    each ``capacity`` rows of the widest layer."""
-    return 2 * (team - 1) * capacity * max(sizes[1:]) if team > 1 else 0
+    their partial sums: two layers' worth each (the layers alternate)."""
+    return 2 * (team - 1) * team_scratch_stride(sizes, capacity) if team > 1 else 0

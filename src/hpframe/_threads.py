@@ -35,6 +35,7 @@ WEIGHTS_PER_THREAD = 6000
 _lock = threading.Lock()
 _num_threads = None          # set_num_threads(); None: every CPU this process may use
 _single_sections = 0         # search trials in progress: everything runs on one thread
+_blas_limiter = None
 _controller = None
 
 
@@ -115,18 +116,28 @@ def team_size(rows, n_weights, training=True):
 
 @contextmanager
 def single_threaded():
-    """Run every training and prediction on one thread while any caller is inside.
+    """Run every training and prediction, and BLAS, on one thread while any
+    caller is inside (search trials: see :mod:`hpframe.search.trial`).
 
-    Process-wide like BLAS's own limits, so trials running in threads share it.
+    Process-wide, like BLAS's own limits, so trials running in threads share
+    one section: the first caller in limits BLAS, the last one out restores
+    it. (A per-thread enter/restore would let one thread's exit give the others
+    their threads back in the middle of a run.)
     """
-    global _single_sections
+    global _single_sections, _blas_limiter
     with _lock:
+        if _single_sections == 0:
+            from threadpoolctl import threadpool_limits
+            _blas_limiter = threadpool_limits(1, user_api="blas")
         _single_sections += 1
     try:
         yield
     finally:
         with _lock:
             _single_sections -= 1
+            if _single_sections == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
 
 
 @contextmanager

@@ -4,6 +4,8 @@ Every function raises an error that names the argument, the bad value and
 what is allowed, and converts each array once (to C order, in the training
 dtype) so the core can trust it.
 """
+import numbers
+
 import numpy as np
 
 
@@ -112,3 +114,14 @@ def check_labels(y, name="y"):
         if len({issubclass(k, str) for k in kinds}) > 1:
             raise TypeError(f"{name} mixes strings and numbers as labels")
     return y
+
+
+def check_seed(seed):
+    """``seed`` as an int, or None; a TypeError/ValueError naming it otherwise."""
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+    return int(seed)

@@ -30,6 +30,8 @@ import numbers
 
 import numpy as np
 
+from hpframe._validation import check_seed
+
 __all__ = ["holdout_indices", "split"]
 
 
@@ -52,16 +54,13 @@ _SPLIT_STREAM = 0x5EED5  # names the splitting stream of a seed
 def _make_rng(seed):
     if isinstance(seed, np.random.Generator):
         return seed
+    seed = check_seed(seed)
     if seed is None:
         return np.random.default_rng()
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
     # A stream of its own: default_rng(seed) would replay the very numbers a data
     # generator drew with the same seed, so split(make_regression(seed=0), seed=0)
     # would send the rows with the largest x to the test set.
-    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(_SPLIT_STREAM,)))
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_SPLIT_STREAM,)))
 
 
 def _as_labels(y):

@@ -50,7 +50,7 @@ from hpframe._core.optimizers cimport (Step, make_step, step_n, step_outer_n,
 
 cnp.import_array()
 
-from hpframe._layout import network_layout, team_scratch_size
+from hpframe._layout import network_layout, team_scratch_size, team_scratch_stride
 
 include "_buildinfo.pxi"
 
@@ -158,12 +158,13 @@ cdef class Network:
     cdef bitgen_t* _dropout_bitgen
     cdef Epoch _epoch
     cdef Team _predict_team
-    cdef object _scratch
+    cdef object _scratch, _sizes
 
     def __init__(self, sizes, int activation, int loss, int optimizer, double dropout,
                  double momentum, double beta_1, double beta_2, double epsilon,
                  double weight_decay, Py_ssize_t capacity, dtype, seed):
         sizes = [int(n) for n in sizes]
+        self._sizes = sizes
         cdef Py_ssize_t n_layers = len(sizes) - 1, n
         self.dtype = np.dtype(dtype)
         self.capacity = capacity
@@ -296,11 +297,10 @@ cdef class Network:
         layers' worth, allocated here once for the largest team used so far)."""
         cdef int size = _team_size(n_threads)
         hp_barrier_init(&team.barrier, size)
-        team.stride = self.capacity * max(self.layout[:, COL_N_OUT])
+        team.stride = team_scratch_stride(self._sizes, self.capacity)
         team.scratch = NULL
         if size > 1:
-            need = team_scratch_size([self.s.n_features] + self.layout[:, COL_N_OUT].tolist(),
-                                     self.capacity, size)
+            need = team_scratch_size(self._sizes, self.capacity, size)
             if self._scratch is None or self._scratch.shape[0] < need:
                 self._scratch = np.zeros(need, dtype=self.dtype)
             team.scratch = cnp.PyArray_DATA(self._scratch)

@@ -18,6 +18,8 @@ from importlib import resources
 
 import numpy as np
 
+from hpframe._validation import check_seed
+
 __all__ = ["load_digits", "make_spirals", "make_moons", "make_blobs",
            "make_regression", "describe"]
 
@@ -48,13 +50,7 @@ def _check_real(name, value, minimum=0.0, strict=False):
 
 
 def _rng(seed):
-    if seed is None:
-        return np.random.default_rng()
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
-    return np.random.default_rng(int(seed))
+    return np.random.default_rng(check_seed(seed))
 
 
 def _class_sizes(n_samples, n_classes):

@@ -257,35 +257,10 @@ def _summarise(trainer, metric, value=True):
 # Per-process guards: BLAS threads and memory measurement
 # --------------------------------------------------------------------------
 _guard_lock = threading.Lock()
-_blas_users = 0
-_blas_limiter = None
 
-
-@contextlib.contextmanager
-def single_blas_thread():
-    """Run BLAS, and hpframe's own loops, on one thread while any trial of this
-    process is inside.
-
-    ``threadpoolctl`` limits are process-wide, so trials running in threads share
-    one limit: the first trial in sets it, the last one out restores the
-    original. (A per-thread enter/restore would let one thread's exit give the
-    others their BLAS threads back in the middle of a run.)
-    """
-    global _blas_users, _blas_limiter
-    with _guard_lock:
-        if _blas_users == 0:
-            from threadpoolctl import threadpool_limits
-            _blas_limiter = threadpool_limits(1, user_api="blas")
-        _blas_users += 1
-    try:
-        with single_threaded():
-            yield
-    finally:
-        with _guard_lock:
-            _blas_users -= 1
-            if _blas_users == 0:
-                _blas_limiter.restore_original_limits()
-                _blas_limiter = None
+# BLAS and hpframe's own loops run on one thread while any trial of this
+# process is inside (one process-wide section, shared by trials in threads).
+single_blas_thread = single_threaded
 
 
 _held = []
