@@ -450,3 +450,13 @@ def test_hpframe_cpu_baseline_picks_the_portable_build():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True).stdout.strip()
     assert out == "hpframe._core.network"
+
+
+def test_a_bad_hpframe_cpu_is_named():
+    import subprocess
+    import sys
+    env = {**__import__("os").environ, "HPFRAME_CPU": "avx9000"}
+    run = subprocess.run([sys.executable, "-c", "import hpframe"], env=env,
+                         capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "HPFRAME_CPU='avx9000' is not allowed; use 'baseline'" in run.stderr

@@ -36,6 +36,8 @@ def test_set_num_threads_and_the_environment_variable(monkeypatch):
     assert hpframe.get_num_threads() == 5
     hpframe.set_num_threads(1)                  # the call wins over the environment
     assert hpframe.get_num_threads() == 1
+    hpframe.set_num_threads(np.int64(2))        # any integer type
+    assert hpframe.get_num_threads() == 2 and type(hpframe.get_num_threads()) is int
 
 
 @pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2"])

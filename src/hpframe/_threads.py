@@ -22,9 +22,12 @@ steps are shortest - but never collapses the way spinning thread pools do
 (0.1x): its barrier stops spinning when waits get long. On a shared machine,
 ``set_num_threads(1)``.
 """
+import numbers
 import os
 import threading
 from contextlib import contextmanager
+
+import numpy as np
 
 # A team member needs this many floating-point operations per step (the three
 # GEMMs of each layer: 6 x batch x weights; 2 x rows x weights to predict) or
@@ -74,10 +77,10 @@ def set_num_threads(n):
     """
     global _num_threads
     if n is not None:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral) or n < 1:
             raise ValueError(f"set_num_threads: n={n!r} is not allowed; use an int >= 1, "
                              "or None for every available CPU")
-    _num_threads = n
+    _num_threads = None if n is None else int(n)
 
 
 def get_num_threads():

@@ -6,8 +6,8 @@ The loops check nothing, allocate nothing and run without the GIL; the Python la
 
 The network is built twice: ``network`` for any x86-64 (or other) CPU and, on
 x86-64, ``network_avx2`` with 8-wide vectors; both compute the same bits.
-:data:`Network` is the fastest one this CPU can run; ``HPFRAME_CPU=baseline``
-forces the portable one.
+:data:`Network` is the fastest one this CPU can run (``HPFRAME_CPU=auto``, the
+default); ``HPFRAME_CPU=baseline`` forces the portable one.
 """
 import os
 
@@ -17,7 +17,11 @@ CORE_MODULES = ("_blas", "activations", "losses", "dropout", "optimizers", "netw
 
 def _pick_network():
     from hpframe._core import network
-    if os.environ.get("HPFRAME_CPU", "").strip().lower() != "baseline" and network.cpu_has_avx2():
+    choice = os.environ.get("HPFRAME_CPU", "").strip().lower()
+    if choice not in ("", "auto", "baseline"):
+        raise ValueError(f"HPFRAME_CPU={os.environ['HPFRAME_CPU']!r} is not allowed; use "
+                         "'baseline' (the portable build) or 'auto' (or unset it)")
+    if choice != "baseline" and network.cpu_has_avx2():
         try:
             from hpframe._core import network_avx2
             return network_avx2
