@@ -1,7 +1,8 @@
 /* The barrier at which a team of threads sharing a training step meets.
 
    The threads are ordinary Python threads that released the GIL (see
-   Network._run_team); this is the only synchronisation between them.
+   Network._run_team); this barrier, and a counter from which they claim the
+   rows of the batch to copy, are the only synchronisation between them.
 
    Between two layers a thread waits for its partner for microseconds when the
    machine is quiet, so it spins (with the CPU's pause hint): going to sleep and
@@ -75,6 +76,13 @@ static void hp_barrier_init(hp_barrier* b, int size) {
     atomic_init(&b->spin, HP_SPIN_MAX);
 }
 
+/* Work handed out in turns: a thread claims the next n items with
+   hp_claim (the index of its first; past the end when none are left). */
+typedef struct { atomic_long next; } hp_counter;
+
+static void hp_counter_reset(hp_counter* c) { atomic_store(&c->next, 0); }
+static long hp_claim(hp_counter* c, long n) { return atomic_fetch_add(&c->next, n); }
+
 /* Return once every thread of the team has called it. It also orders memory:
    whatever a thread wrote before the barrier, every thread sees after it. */
 static void hp_barrier_wait(hp_barrier* b) {
@@ -109,7 +117,10 @@ static void hp_barrier_wait(hp_barrier* b) {
 #else
 
 typedef struct { int size; } hp_barrier;
+typedef struct { long next; } hp_counter;
 static int hp_team_max(void) { return 1; }
+static void hp_counter_reset(hp_counter* c) { c->next = 0; }
+static long hp_claim(hp_counter* c, long n) { long first = c->next; c->next += n; return first; }
 static void hp_barrier_init(hp_barrier* b, int size) { b->size = size; }
 static void hp_barrier_wait(hp_barrier* b) { (void)b; }
 

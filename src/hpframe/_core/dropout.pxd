@@ -3,22 +3,27 @@ from libc.stdint cimport uint32_t, uint64_t
 from numpy.random cimport bitgen_t
 
 
-cdef struct Draws32:
-    # 32-bit draws handed out two per 64-bit word, for ONE mask fill
-    uint64_t word
-    bint spare
-
-
-cdef inline uint32_t draw32(bitgen_t* rng, Draws32* d) noexcept nogil:
-    # One call through the generator's function pointer per two draws: the low
-    # half of a fresh 64-bit word first, then its high half.  Each fill starts
-    # with spare = False, so an odd fill leaves its last high half unused.
-    if d.spare:
-        d.spare = False
-        return <uint32_t> (d.word >> 32)
-    d.word = rng.next_uint64(rng.state)
-    d.spare = True
-    return <uint32_t> d.word
+cdef inline void fill_mask(bitgen_t* rng, uint64_t threshold, floating scale,
+                           floating* mask, Py_ssize_t n) noexcept nogil:
+    # mask[i] = 0 (dropped) if draw i < threshold, else scale. The draws are the
+    # low then the high half of each fresh 64-bit word (an odd n leaves the last
+    # high half unused). Words are drawn a chunk at a time into a small array on
+    # the stack, then compared in a loop the compiler can vectorise.
+    cdef uint64_t words[256]
+    cdef Py_ssize_t done = 0, i, k, pairs
+    cdef floating* m
+    while done < n:
+        k = min(n - done, 512)                  # draws in this chunk
+        pairs = k // 2
+        for i in range((k + 1) // 2):
+            words[i] = rng.next_uint64(rng.state)
+        m = mask + done
+        for i in range(pairs):
+            m[2 * i] = 0 if <uint32_t> words[i] < threshold else scale
+            m[2 * i + 1] = 0 if <uint32_t> (words[i] >> 32) < threshold else scale
+        if k % 2:
+            m[k - 1] = 0 if <uint32_t> words[pairs] < threshold else scale
+        done += k
 
 cdef uint64_t drop_threshold(double p) noexcept nogil
 

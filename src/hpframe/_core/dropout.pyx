@@ -7,7 +7,7 @@ without the GIL and a seeded ``numpy.random.PCG64`` reproduces them exactly.
   scaled by ``1 / (1 - p)``, so the expected output equals the input and
   prediction needs no rescaling.  An element is dropped when a uniform 32-bit
   draw ``u`` satisfies ``u < p * 2**32``; the draws are the low then the high
-  half of each 64-bit word (``draw32``), fresh words for every mask.
+  half of each 64-bit word (``fill_mask``), fresh words for every mask.
 * Shuffling: Fisher-Yates, with Lemire's multiply-shift method for an unbiased
   integer in ``[0, n)`` from 64-bit draws.
 """
@@ -37,10 +37,8 @@ cdef uint64_t drop_threshold(double p) noexcept nogil:
 
 cdef void dropout_mask(bitgen_t* rng, uint64_t threshold, floating scale,
                        floating[::1] mask) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef Draws32 draws = Draws32(0, False)
-    for i in range(mask.shape[0]):
-        mask[i] = 0 if draw32(rng, &draws) < threshold else scale
+    if mask.shape[0] > 0:
+        fill_mask(rng, threshold, scale, &mask[0], mask.shape[0])
 
 
 cdef inline uint64_t bounded(bitgen_t* rng, uint64_t n) noexcept nogil:

@@ -44,7 +44,7 @@ from hpframe._core._blas cimport gemm
 from hpframe._core.activations cimport act_forward_n, act_grad_mul_n, IDENTITY
 from hpframe._core.losses cimport (cross_entropy, elementwise_loss, count_correct,
                                    CROSS_ENTROPY, BINARY_CROSS_ENTROPY)
-from hpframe._core.dropout cimport Draws32, bitgen_of, draw32, drop_threshold, shuffle
+from hpframe._core.dropout cimport bitgen_of, drop_threshold, fill_mask, shuffle
 from hpframe._core.optimizers cimport (Step, make_step, step_n, step_outer_n,
                                        SGD, ADAM, ADAMW)
 
@@ -88,6 +88,10 @@ cdef extern from "_team.h" nogil:
         int size                             # threads in the team
     void hp_barrier_init(hp_barrier* team, int size)
     void hp_barrier_wait(hp_barrier* team)
+    ctypedef struct hp_counter:
+        pass
+    void hp_counter_reset(hp_counter* counter)
+    long hp_claim(hp_counter* counter, long n)   # the first of the next n items
     int hp_team_max()                        # 1 where the barrier cannot be built
 
 
@@ -109,6 +113,7 @@ cdef struct Team:
     # a team of threads: its barrier, and where threads 1.. put their partial
     # sums of each layer's product (two layers' worth, alternating)
     hp_barrier barrier
+    hp_counter rows                      # the batch's rows still to be copied
     void* scratch
     Py_ssize_t stride                    # elements of one thread's partial
 
@@ -297,6 +302,7 @@ cdef class Network:
         layers' worth, allocated here once for the largest team used so far)."""
         cdef int size = _team_size(n_threads)
         hp_barrier_init(&team.barrier, size)
+        hp_counter_reset(&team.rows)
         team.stride = team_scratch_stride(self._sizes, self.capacity)
         team.scratch = NULL
         if size > 1:
@@ -352,14 +358,10 @@ cdef inline void _share(Py_ssize_t n, int t, int team, Py_ssize_t* lo,
 cdef void _draw_masks(Settings* s, floating[::1] W, const Py_ssize_t[:, ::1] lay,
                       Py_ssize_t b, bitgen_t* rng) noexcept nogil:
     """Every hidden layer's dropout mask for a batch of b rows (0 or 1/(1-p))."""
-    cdef Py_ssize_t l, i, mo
-    cdef Draws32 draws
+    cdef Py_ssize_t l
     cdef floating scale = <floating> (1 / (1 - s.dropout))
     for l in range(s.n_layers - 1):
-        mo = lay[l, COL_M]
-        draws = Draws32(0, False)            # each layer's mask draws fresh words
-        for i in range(b * lay[l, COL_N_OUT]):
-            W[mo + i] = 0 if draw32(rng, &draws) < s.drop_threshold else scale
+        fill_mask(rng, s.drop_threshold, scale, &W[lay[l, COL_M]], b * lay[l, COL_N_OUT])
 
 
 cdef void _forward(Settings* s, floating[::1] P, floating[::1] W,
@@ -561,16 +563,28 @@ cdef void _backward(Settings* s, floating[::1] P, floating[::1] G, floating[::1]
 
 cdef void _gather(Settings* s, floating[::1] W, const floating[:, ::1] X,
                   const int[::1] labels, const floating[:, ::1] targets,
-                  const Py_ssize_t* rows, Py_ssize_t b, int[::1] batch_labels) noexcept nogil:
-    """Copy the batch's input rows and targets into the work buffer."""
-    cdef Py_ssize_t r, src, f = s.n_features, k = s.n_outputs
-    for r in range(b):
-        src = rows[r]
-        memcpy(&W[s.x_off + r * f], &X[src, 0], f * sizeof(floating))
-        if s.loss == CROSS_ENTROPY:
-            batch_labels[r] = labels[src]
-        else:
-            memcpy(&W[s.t_off + r * k], &targets[src, 0], k * sizeof(floating))
+                  const Py_ssize_t* rows, Py_ssize_t b, int[::1] batch_labels,
+                  hp_counter* claims) noexcept nogil:
+    """Copy the batch's input rows and targets into the work buffer.
+
+    The rows are handed out in turns of about 16 KB: every thread of a team
+    calls this and copies the rows it claims, so the copying is shared by
+    whoever is free (thread 0 joins once it has drawn the dropout masks).
+    """
+    cdef Py_ssize_t r, r_end, src, f = s.n_features, k = s.n_outputs
+    cdef Py_ssize_t turn = max(1, 16384 // <Py_ssize_t> (f * sizeof(floating)))
+    r = hp_claim(claims, turn)
+    while r < b:
+        r_end = min(b, r + turn)
+        while r < r_end:
+            src = rows[r]
+            memcpy(&W[s.x_off + r * f], &X[src, 0], f * sizeof(floating))
+            if s.loss == CROSS_ENTROPY:
+                batch_labels[r] = labels[src]
+            else:
+                memcpy(&W[s.t_off + r * k], &targets[src, 0], k * sizeof(floating))
+            r += 1
+        r = hp_claim(claims, turn)
 
 
 cdef void _epoch_steps(Epoch* e, floating[::1] P, floating[::1] G, floating[::1] S1,
@@ -587,13 +601,14 @@ cdef void _epoch_steps(Epoch* e, floating[::1] P, floating[::1] G, floating[::1]
     cdef Step on_weights, on_biases
     while start < e.n:
         b = min(e.batch_size, e.n - start)
-        # the last thread gathers the rows while the first draws the masks
-        if t == team.barrier.size - 1:
-            _gather(s, W, X, labels, targets, &index[start], b, batch_labels)
+        # thread 0 draws the masks while the others start copying the rows
         if t == 0 and drop:
             _draw_masks(s, W, lay, b, e.dropout_rng)
+        _gather(s, W, X, labels, targets, &index[start], b, batch_labels, &team.rows)
         start += b
         hp_barrier_wait(&team.barrier)
+        if t == 0:
+            hp_counter_reset(&team.rows)     # nobody claims again before the next step
         _forward(s, P, W, lay, &W[s.x_off], b, drop, t, team)
         if t == 0:
             loss = _loss_and_grad(s, W, lay, batch_labels, b, &e.totals.n_correct)
@@ -679,10 +694,11 @@ cdef double _gradients(Network net, floating[::1] P, floating[::1] G, floating[:
     cdef Py_ssize_t[::1] rows = index
     with nogil:
         hp_barrier_init(&alone.barrier, 1)
+        hp_counter_reset(&alone.rows)
         alone.scratch = NULL
-        _gather(s, W, X, labels, targets, &rows[0], b, batch_labels)
         if drop:
             _draw_masks(s, W, lay, b, net._dropout_bitgen)
+        _gather(s, W, X, labels, targets, &rows[0], b, batch_labels, &alone.rows)
         _forward(s, P, W, lay, &W[s.x_off], b, drop, 0, &alone)
         loss = _loss_and_grad(s, W, lay, batch_labels, b, &n_correct)
         _backward(s, P, G, G[:0], G[:0], W, lay, b, drop, NULL, NULL, 0, &alone)
