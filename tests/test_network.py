@@ -126,12 +126,14 @@ def test_network_gradients_equal_finite_differences(activation, loss, hidden):
 def train_side_by_side(dtype, optimizer="adam", loss="cross_entropy", activation="relu",
                        dropout=0.25, weight_decay=0.01, hidden=(6, 5), lr=0.05, n=11,
                        batch_size=4, epochs=3, shuffle=True, seed=7, n_features=4,
-                       n_threads=1):
+                       n_threads=1, gemm_piece=None):
     """Train the core and the reference on the same data; compare after every epoch."""
     sizes = (n_features, *hidden, 3)
     kwargs = dict(activation=activation, loss=loss, optimizer=optimizer, dropout=dropout,
                   weight_decay=weight_decay, seed=seed)
     net = make_network(sizes, capacity=batch_size, dtype=dtype, **kwargs)
+    if gemm_piece is not None:
+        net.gemm_piece = gemm_piece
     mlp = reference_of(net, **kwargs)
     X, y = make_data(sizes, loss, n, dtype)
     labels, targets = core_targets(loss, y, sizes[-1], dtype)
@@ -233,6 +235,36 @@ def test_team_predict_equals_reference_in_chunks(n_threads):
     with threadpool_limits(limits=1, user_api="blas"):
         net.predict_into(X, out, n_threads)
     np.testing.assert_allclose(out, reference_of(net, "gelu").predict(X), rtol=1e-12)
+
+
+# ---- products cut into pieces for BLAS's small-matrix kernel ------------------------
+# With at most 6000 multiply-adds per call, TEAM's products are cut: layer 0's
+# forward (9 x 37 @ 37 x 40) into 3 pieces along its 37 inputs, its weight
+# gradient into blocks of 16 rows, layer 1's backward product into 2 pieces of
+# 20 columns. 0 means one call per product (what every CPU without AVX-512 does).
+
+@pytest.mark.parametrize("gemm_piece", [0, 6000])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_products_in_pieces_equal_reference_step_by_step(dtype, n_threads, gemm_piece):
+    net, _ = train_side_by_side(dtype, "adam", n_threads=n_threads, gemm_piece=gemm_piece,
+                                **TEAM)
+    assert net.gemm_piece == gemm_piece
+
+
+def test_predict_in_pieces_equals_reference():
+    net = make_network((37, 40, 20, 3), "gelu", capacity=8)
+    net.gemm_piece = 2000
+    X, _ = make_data((37, 40, 20, 3), "mse", 21, np.float64)
+    out = np.empty((21, 3))
+    net.predict_into(X, out)
+    np.testing.assert_allclose(out, reference_of(net, "gelu").predict(X), rtol=1e-12)
+
+
+def test_gemm_piece_must_not_be_negative():
+    net = make_network((4, 3))
+    with pytest.raises(ValueError, match="gemm_piece must be >= 0; got -1"):
+        net.gemm_piece = -1
 
 
 def _train_in_child(queue):

@@ -11,4 +11,13 @@ static int hp_cpu_has_avx2(void) {
 #endif
 }
 
+static int hp_cpu_has_avx512(void) {
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") ? 1 : 0;
+#else
+    return 0;
+#endif
+}
+
 #endif

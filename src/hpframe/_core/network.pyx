@@ -75,6 +75,7 @@ cdef struct Settings:
     Py_ssize_t x_off, t_off      # gathered input rows / float targets, in work
     double dropout, momentum, beta_1, beta_2, epsilon, weight_decay
     uint64_t drop_threshold
+    Py_ssize_t gemm_piece        # most multiply-adds per gemm call; 0: no limit (_piece)
 
 
 cdef struct EpochStats:
@@ -97,6 +98,14 @@ cdef extern from "_team.h" nogil:
 
 cdef extern from "_cpu.h" nogil:
     int hp_cpu_has_avx2()
+    int hp_cpu_has_avx512()
+
+# OpenBLAS (the BLAS of numpy's and scipy's wheels) multiplies products of at
+# most 100^3 multiply-adds with a kernel that reads the operands in place, on
+# CPUs with AVX-512; bigger ones are first copied into packed panels. At the
+# sizes of a small network's step the in-place kernel is about 1.3x faster,
+# so there the loops cut their products into such pieces (see _piece).
+SMALL_GEMM = 1000000 if hp_cpu_has_avx512() else 0
 
 
 def cpu_has_avx2():
@@ -188,6 +197,7 @@ cdef class Network:
         self.s.beta_2 = beta_2
         self.s.epsilon = epsilon
         self.s.weight_decay = weight_decay
+        self.s.gemm_piece = SMALL_GEMM
 
         lay = network_layout(sizes, identity=activation == IDENTITY, dropout=dropout,
                              cross_entropy=loss == CROSS_ENTROPY,
@@ -237,6 +247,18 @@ cdef class Network:
         """View (no copy) of layer ``l``'s bias, shape ``(n_out,)``."""
         off = self.layout[l, COL_B]
         return self.params[off:off + self.layout[l, COL_N_OUT]]
+
+    @property
+    def gemm_piece(self):
+        """The most multiply-adds one BLAS call of the loops computes (0: no limit);
+        larger products are cut into pieces when they stay at least 16 wide."""
+        return self.s.gemm_piece
+
+    @gemm_piece.setter
+    def gemm_piece(self, Py_ssize_t value):
+        if value < 0:
+            raise ValueError(f"gemm_piece must be >= 0; got {value}")
+        self.s.gemm_piece = value
 
     def set_step(self, long step):
         """Restore the optimizer's step counter (after loading a saved model)."""
@@ -396,9 +418,8 @@ cdef void _forward(Settings* s, floating[::1] P, floating[::1] W,
         _share(n_in, t, n_team, &r0, &r1)
         if r1 > r0:
             partial = &W[zo] if t == 0 else _partial(scratch, team, l, t)
-            gemm(False, False, <int> b, <int> n_out, <int> (r1 - r0), <floating> 1,
-                 inp + r0, <int> n_in, &P[lay[l, COL_W] + r0 * n_out], <int> n_out,
-                 <floating> 0, partial, <int> n_out)
+            _product(s, b, n_out, r1 - r0, inp + r0, n_in, &P[lay[l, COL_W] + r0 * n_out],
+                     partial)
         hp_barrier_wait(&team.barrier)       # every partial sum is there
         _share(n_out, t, n_team, &c0, &c1)
         m = c1 - c0
@@ -426,6 +447,33 @@ cdef void _forward(Settings* s, floating[::1] P, floating[::1] W,
                             h[j] = a[j] * mask[j]
         inp = &W[lay[l, COL_H] if drop else lay[l, COL_A]]
     hp_barrier_wait(&team.barrier)           # every output unit is there
+
+
+cdef inline Py_ssize_t _piece(Settings* s, Py_ssize_t cost, Py_ssize_t n) noexcept nogil:
+    """How many of n rows (or inner terms) one gemm call takes when each costs
+    ``cost`` multiply-adds: all n, unless s.gemm_piece caps a call and the
+    product can be cut into equal pieces under the cap at least 16 wide."""
+    cdef Py_ssize_t most, pieces
+    if s.gemm_piece == 0 or cost * n <= s.gemm_piece:
+        return n
+    most = s.gemm_piece // cost
+    if most < 16:
+        return n
+    pieces = (n + most - 1) // most
+    return (n + pieces - 1) // pieces
+
+
+cdef void _product(Settings* s, Py_ssize_t b, Py_ssize_t n_out, Py_ssize_t k,
+                   const floating* x, Py_ssize_t ldx, const floating* w,
+                   floating* out) noexcept nogil:
+    """out (b x n_out) = x[:, :k] @ w[:k, :], in pieces along k (see _piece):
+    the first piece writes out, the others add to it."""
+    cdef Py_ssize_t k0 = 0, kk, step = _piece(s, b * n_out, k)
+    while k0 < k:
+        kk = min(step, k - k0)
+        gemm(False, False, <int> b, <int> n_out, <int> kk, <floating> 1, x + k0, <int> ldx,
+             w + k0 * n_out, <int> n_out, <floating> (1 if k0 > 0 else 0), out, <int> n_out)
+        k0 += kk
 
 
 cdef inline floating* _partial(floating* scratch, Team* team, Py_ssize_t l,
@@ -467,11 +515,15 @@ cdef void _backprop_delta(Settings* s, floating[::1] P, floating[::1] W,
     They need rows r0:r1 of W_l only.
     """
     cdef Py_ssize_t i, j, k, m = r1 - r0, n_in = lay[l, COL_N_IN], n_out = lay[l, COL_N_OUT]
+    cdef Py_ssize_t step = _piece(s, b * n_out, m)
     cdef floating* d
     cdef const floating* mask
-    gemm(False, True, <int> b, <int> m, <int> n_out, <floating> 1,
-         &W[lay[l, COL_D]], <int> n_out, &P[lay[l, COL_W] + r0 * n_out], <int> n_out,
-         <floating> 0, &W[lay[l - 1, COL_D] + r0], <int> n_in)
+    j = 0
+    while j < m:                                 # in pieces of columns (see _piece)
+        gemm(False, True, <int> b, <int> min(step, m - j), <int> n_out, <floating> 1,
+             &W[lay[l, COL_D]], <int> n_out, &P[lay[l, COL_W] + (r0 + j) * n_out], <int> n_out,
+             <floating> 0, &W[lay[l - 1, COL_D] + r0 + j], <int> n_in)
+        j += step
     for i in range(b):
         k = i * n_in + r0
         d = &W[lay[l - 1, COL_D] + k]
@@ -483,11 +535,15 @@ cdef void _backprop_delta(Settings* s, floating[::1] P, floating[::1] W,
                 d[j] = d[j] * mask[j]
 
 
-cdef inline Py_ssize_t _rows_per_block(Py_ssize_t n_out, Py_ssize_t b) noexcept nogil:
+cdef inline Py_ssize_t _rows_per_block(Settings* s, Py_ssize_t n_out,
+                                       Py_ssize_t b) noexcept nogil:
     """Rows of a weight-gradient block: about 8192 values (32 KB in float32), but
     at least 4b: each block's gemm packs D_l (b x n_out) again, which must cost
-    little next to the block's own products."""
-    return max(8192 // n_out, 4 * b, 1)
+    little next to the block's own products - and at most one piece (_piece),
+    whose gemm packs nothing."""
+    cdef Py_ssize_t rows = max(8192 // n_out, 4 * b, 1)
+    cdef Py_ssize_t piece = s.gemm_piece // (n_out * b)
+    return min(rows, piece) if piece >= 16 else rows
 
 
 cdef inline floating* _at(floating[::1] state, Py_ssize_t i) noexcept nogil:
@@ -534,7 +590,7 @@ cdef void _backward(Settings* s, floating[::1] P, floating[::1] G, floating[::1]
                 # memory; only W, m and v do.
                 rb = r0
                 while rb < r1:
-                    re = min(r1, rb + _rows_per_block(n_out, b))
+                    re = min(r1, rb + _rows_per_block(s, n_out, b))
                     gemm(True, False, <int> (re - rb), <int> n_out, <int> b, <floating> 1,
                          &W[xo + rb], <int> n_in, &W[do], <int> n_out, <floating> 0,
                          &G[wo], <int> n_out)
