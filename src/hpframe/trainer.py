@@ -341,12 +341,18 @@ class Trainer:
                                  "binary_cross_entropy")
             return empty_labels, np.ascontiguousarray(targets, dtype=self._dtype)
         labels = V.check_labels(y, name)
-        codes = np.searchsorted(self.classes_, labels)
-        codes = np.minimum(codes, len(self.classes_) - 1)
-        unknown = self.classes_[codes] != labels
-        if unknown.any():
-            raise ValueError(f"{name} has label {labels[unknown][0]!r}, which is not one of "
-                             f"the model's classes {self.classes_.tolist()}")
+        classes, n_classes = self.classes_, len(self.classes_)
+        if (labels.dtype.kind in "iu" and classes.dtype.kind in "iu" and len(labels)
+                and classes[0] == 0 and classes[-1] == n_classes - 1   # 0, 1, ..., k-1
+                and labels.min() >= 0 and labels.max() < n_classes):
+            codes = labels                   # the labels are their own codes
+        else:
+            codes = np.searchsorted(classes, labels)
+            codes = np.minimum(codes, n_classes - 1)
+            unknown = classes[codes] != labels
+            if unknown.any():
+                raise ValueError(f"{name} has label {labels[unknown][0]!r}, which is not one "
+                                 f"of the model's classes {classes.tolist()}")
         if self._task == BINARY:
             return empty_labels, np.ascontiguousarray(codes.reshape(-1, 1), dtype=self._dtype)
         return codes.astype(np.intc), empty_targets
