@@ -354,11 +354,13 @@ def test_fit_continues_and_reset_restarts():
         np.testing.assert_array_equal(twice.params[k], v)
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "nesterov"])
-def test_save_load_continues_exactly(tmp_path, optimizer):
+@pytest.mark.parametrize("optimizer, hidden", [("adam", (8,)), ("nesterov", (8,)),
+                                               ("adam", (8, 6))])
+def test_save_load_continues_exactly(tmp_path, optimizer, hidden):
+    # (8, 6): two hidden layers, two dropout generators saved and restored
     X, y = blobs()
     labels = np.array(["a", "b", "c"])[y]
-    kw = dict(hidden_layers=(8,), dropout=0.2, optimizer=optimizer, seed=7, epochs=2)
+    kw = dict(hidden_layers=hidden, dropout=0.2, optimizer=optimizer, seed=7, epochs=2)
     straight = hp.Trainer(**kw).fit(X, labels, verbose=0).fit(X, labels, verbose=0)
     first = hp.Trainer(**kw).fit(X, labels, verbose=0)
     first.save(tmp_path / "model.npz")
@@ -367,6 +369,26 @@ def test_save_load_continues_exactly(tmp_path, optimizer):
     np.testing.assert_array_equal(loaded.predict_proba(X), first.predict_proba(X))
     assert loaded.history.history == first.history.history
     loaded.fit(X, labels, verbose=0)
+    for k, v in straight.params.items():
+        np.testing.assert_array_equal(loaded.params[k], v)
+
+
+def test_load_reads_format_version_1(tmp_path):
+    # version 1 saved one dropout generator ("dropout_rng"); with one hidden layer
+    # it is that layer's, and training continues exactly
+    X, y = blobs()
+    kw = dict(hidden_layers=(8,), dropout=0.2, seed=7, epochs=2)
+    straight = hp.Trainer(**kw).fit(X, y, verbose=0).fit(X, y, verbose=0)
+    first = hp.Trainer(**kw).fit(X, y, verbose=0)
+    first.save(tmp_path / "model.npz")
+    with np.load(tmp_path / "model.npz") as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["format_version"] = 1
+    meta["dropout_rng"] = meta.pop("dropout_rngs")[0]
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "v1.npz", **arrays)
+    loaded = hp.Trainer.load(tmp_path / "v1.npz").fit(X, y, verbose=0)
     for k, v in straight.params.items():
         np.testing.assert_array_equal(loaded.params[k], v)
 

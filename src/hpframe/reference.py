@@ -517,9 +517,10 @@ class ReferenceMLP:
         self.state_2 = [np.zeros_like(p) for p in params]     # Adam's v
         if not isinstance(seed, np.random.SeedSequence):
             seed = np.random.SeedSequence(seed)
-        shuffle_seed, dropout_seed = seed.spawn(2)
-        self.shuffle_random = CoreRandom(shuffle_seed)
-        self.dropout_random = CoreRandom(dropout_seed)
+        # as the core: child 0 shuffles, child 1 + l draws hidden layer l's masks
+        seeds = seed.spawn(len(self.weights))
+        self.shuffle_random = CoreRandom(seeds[0])
+        self.dropout_randoms = [CoreRandom(s) for s in seeds[1:]]
 
     def forward(self, x, training=False):
         """Output-layer values (logits) for ``x``; with ``training``, apply dropout
@@ -535,7 +536,7 @@ class ReferenceMLP:
             a = activation(z, self.activation)
             mask = None
             if training and self.dropout > 0:
-                mask = self.dropout_random.dropout_mask(a.shape, self.dropout, a.dtype)
+                mask = self.dropout_randoms[l].dropout_mask(a.shape, self.dropout, a.dtype)
             self._cache.append((h, z, a, mask))
             h = a if mask is None else a * mask
 

@@ -33,7 +33,7 @@ from hpframe.hparams import HyperParams
 
 __all__ = ["Trainer", "DivergenceWarning", "NotFittedError", "LRFindResult", "gradcheck"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 # Name -> code of the compiled core (the nogil loops dispatch on these ints).
 ACTIVATION_CODES = {name: int(_act.Activation[name.upper()])
@@ -732,7 +732,8 @@ class Trainer:
             "classes": None if self.classes_ is None else self.classes_.tolist(),
             "classes_kind": None if self.classes_ is None else self.classes_.dtype.kind,
             "epoch": self.epoch_, "step": net.step, "first_loss": net.first_loss,
-            "shuffle_rng": net.shuffle_rng.state, "dropout_rng": net.dropout_rng.state,
+            "shuffle_rng": net.shuffle_rng.state,
+            "dropout_rngs": [r.state for r in net.dropout_rngs],
             "history": self.history.to_dict(),
         }
         arrays = dict(params=net.params, state_1=net.state_1, state_2=net.state_2,
@@ -767,10 +768,10 @@ class Trainer:
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path}: corrupt metadata: {exc}") from None
         if meta.get("format") != "hpframe.Trainer" or \
-                meta.get("format_version") != FORMAT_VERSION:
+                meta.get("format_version") not in (1, FORMAT_VERSION):
             raise ValueError(f"{path}: unsupported format {meta.get('format')!r} version "
-                             f"{meta.get('format_version')!r} (this hpframe reads version "
-                             f"{FORMAT_VERSION})")
+                             f"{meta.get('format_version')!r} (this hpframe reads versions "
+                             f"1 to {FORMAT_VERSION})")
         trainer = cls(HyperParams.from_dict(meta["hparams"]))
         trainer.seed_ = meta["seed_"]
         classes = meta["classes"]
@@ -787,7 +788,12 @@ class Trainer:
         net.set_step(meta["step"])
         net.first_loss = meta["first_loss"]
         net.shuffle_rng.state = meta["shuffle_rng"]
-        net.dropout_rng.state = meta["dropout_rng"]
+        # version 1 had one dropout generator for all hidden layers: it becomes the
+        # first layer's (the same masks for one hidden layer; deeper networks
+        # continue with fresh masks for the layers below)
+        for rng, state in zip(net.dropout_rngs, meta.get("dropout_rngs") or
+                              [meta["dropout_rng"]]):
+            rng.state = state
         trainer.epoch_ = meta["epoch"]
         trainer.history = History.from_dict(meta["history"])
         return trainer

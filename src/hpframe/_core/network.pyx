@@ -130,7 +130,7 @@ cdef struct Team:
 cdef struct Epoch:
     # what the team shares; thread 0 writes the counters and `stop` between barriers
     Settings* s
-    bitgen_t* dropout_rng
+    bitgen_t** dropout_rngs              # one generator per hidden layer
     Py_ssize_t n, batch_size
     double lr
     long* step
@@ -166,10 +166,10 @@ cdef class Network:
     cdef readonly long step
     cdef public double first_loss
     cdef readonly object params, grads, state_1, state_2, work, layout
-    cdef readonly object shuffle_rng, dropout_rng
+    cdef readonly object shuffle_rng, dropout_rngs
     cdef object _labels, _index
     cdef bitgen_t* _shuffle_bitgen
-    cdef bitgen_t* _dropout_bitgen
+    cdef object _dropout_bitgens       # their bitgen_t pointers (intp)
     cdef Epoch _epoch
     cdef Team _predict_team
     cdef object _scratch, _sizes
@@ -218,12 +218,15 @@ cdef class Network:
         self._labels = np.zeros(capacity, dtype=np.intc)
         self._index = np.zeros(0, dtype=np.intp)
 
+        # child 0 shuffles; child 1 + l draws hidden layer l's dropout masks, so
+        # that a team's threads can draw different layers' masks at once
         seeds = (seed if isinstance(seed, np.random.SeedSequence)
-                 else np.random.SeedSequence(seed)).spawn(2)
+                 else np.random.SeedSequence(seed)).spawn(n_layers)
         self.shuffle_rng = np.random.PCG64(seeds[0])
-        self.dropout_rng = np.random.PCG64(seeds[1])
+        self.dropout_rngs = tuple(np.random.PCG64(c) for c in seeds[1:n_layers])
         self._shuffle_bitgen = bitgen_of(self.shuffle_rng)
-        self._dropout_bitgen = bitgen_of(self.dropout_rng)
+        self._dropout_bitgens = np.array(
+            [<Py_ssize_t> bitgen_of(r) for r in self.dropout_rngs] or [0], dtype=np.intp)
 
     # ---- views for the Python layer ------------------------------------------
     @property
@@ -281,7 +284,7 @@ cdef class Network:
             self._index = np.empty(n, dtype=np.intp)
         cdef Epoch* e = &self._epoch
         e.s = &self.s
-        e.dropout_rng = self._dropout_bitgen
+        e.dropout_rngs = <bitgen_t**> cnp.PyArray_DATA(self._dropout_bitgens)
         e.n = n
         e.batch_size = batch_size
         e.lr = lr
@@ -378,12 +381,15 @@ cdef inline void _share(Py_ssize_t n, int t, int team, Py_ssize_t* lo,
 
 
 cdef void _draw_masks(Settings* s, floating[::1] W, const Py_ssize_t[:, ::1] lay,
-                      Py_ssize_t b, bitgen_t* rng) noexcept nogil:
-    """Every hidden layer's dropout mask for a batch of b rows (0 or 1/(1-p))."""
-    cdef Py_ssize_t l
+                      Py_ssize_t b, bitgen_t** rngs, int t, int n_team) noexcept nogil:
+    """Thread t's dropout masks for a batch of b rows (0 or 1/(1-p)): those of
+    hidden layers t, t + n_team, ..., each from the layer's own generator - so
+    the masks are the same whichever thread draws them."""
+    cdef Py_ssize_t l = t
     cdef floating scale = <floating> (1 / (1 - s.dropout))
-    for l in range(s.n_layers - 1):
-        fill_mask(rng, s.drop_threshold, scale, &W[lay[l, COL_M]], b * lay[l, COL_N_OUT])
+    while l < s.n_layers - 1:
+        fill_mask(rngs[l], s.drop_threshold, scale, &W[lay[l, COL_M]], b * lay[l, COL_N_OUT])
+        l += n_team
 
 
 cdef void _forward(Settings* s, floating[::1] P, floating[::1] W,
@@ -657,9 +663,10 @@ cdef void _epoch_steps(Epoch* e, floating[::1] P, floating[::1] G, floating[::1]
     cdef Step on_weights, on_biases
     while start < e.n:
         b = min(e.batch_size, e.n - start)
-        # thread 0 draws the masks while the others start copying the rows
-        if t == 0 and drop:
-            _draw_masks(s, W, lay, b, e.dropout_rng)
+        # each thread draws its layers' masks (thread t: layers t, t + T, ...),
+        # then helps copy the rows (the others start copying at once)
+        if drop:
+            _draw_masks(s, W, lay, b, e.dropout_rngs, t, team.barrier.size)
         _gather(s, W, X, labels, targets, &index[start], b, batch_labels, &team.rows)
         start += b
         hp_barrier_wait(&team.barrier)
@@ -746,6 +753,7 @@ cdef double _gradients(Network net, floating[::1] P, floating[::1] G, floating[:
     cdef double loss
     cdef bint drop = s.dropout > 0
     cdef Team alone
+    cdef bitgen_t** rngs = <bitgen_t**> cnp.PyArray_DATA(net._dropout_bitgens)
     index = np.arange(b, dtype=np.intp)
     cdef Py_ssize_t[::1] rows = index
     with nogil:
@@ -753,7 +761,7 @@ cdef double _gradients(Network net, floating[::1] P, floating[::1] G, floating[:
         hp_counter_reset(&alone.rows)
         alone.scratch = NULL
         if drop:
-            _draw_masks(s, W, lay, b, net._dropout_bitgen)
+            _draw_masks(s, W, lay, b, rngs, 0, 1)
         _gather(s, W, X, labels, targets, &rows[0], b, batch_labels, &alone.rows)
         _forward(s, P, W, lay, &W[s.x_off], b, drop, 0, &alone)
         loss = _loss_and_grad(s, W, lay, batch_labels, b, &n_correct)
