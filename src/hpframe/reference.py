@@ -500,6 +500,8 @@ class ReferenceMLP:
     optimizer : {"sgd", "momentum", "nesterov", "adam", "adamw"}
     dropout, momentum, beta_1, beta_2, epsilon, weight_decay : float
     seed : int or numpy.random.SeedSequence
+        As the core: child 0 of its SeedSequence shuffles, child 1 + l draws
+        hidden layer l's dropout masks.
     """
 
     def __init__(self, weights, biases, activation="relu", loss="cross_entropy",

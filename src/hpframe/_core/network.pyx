@@ -158,7 +158,8 @@ cdef class Network:
         Rows of the per-batch buffers: the batch size, or more for evaluation.
     dtype : {numpy.float32, numpy.float64}
     seed : int or numpy.random.SeedSequence
-        Seeds the two bit generators: one shuffles, one draws dropout masks.
+        Seeds the bit generators: child 0 of its SeedSequence shuffles, child
+        1 + l draws hidden layer l's dropout masks.
     """
     cdef Settings s
     cdef readonly object dtype
