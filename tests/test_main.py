@@ -1,4 +1,5 @@
 """``python -m hpframe``: the README's main job and ``info``."""
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,20 @@ def test_info_reports_every_core_module(capsys):
     for name in hpframe._core.CORE_MODULES:
         assert f"hpframe._core.{name}" in out
     assert "core build: " + hpframe.build_info()["mode"] in out
+
+
+def test_info_reports_the_size_of_blas_calls(capsys):
+    # products are cut into pieces of 100^3 multiply-adds exactly on CPUs with
+    # AVX-512 (oracle: the kernel's list of CPU flags, on x86-64 Linux)
+    info = hpframe.build_info()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists() and platform.machine() == "x86_64":
+        has_avx512 = " avx512f" in cpuinfo.read_text()
+        assert info["gemm_piece"] == (1_000_000 if has_avx512 else 0)
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert ("products: in pieces of at most 1,000,000" if info["gemm_piece"]
+            else "products: one BLAS call each") in out
 
 
 def test_module_entry_point_help():

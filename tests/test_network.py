@@ -267,6 +267,20 @@ def test_gemm_piece_must_not_be_negative():
         net.gemm_piece = -1
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("capacity", [1, 9, 100])
+def test_buffers_and_their_regions_start_on_cache_lines(dtype, capacity):
+    # threads own shares of 16 units: with every region 64-byte aligned, two
+    # threads' shares never meet inside one cache line
+    net = make_network((37, 40, 20, 3), dropout=0.5, capacity=capacity, dtype=dtype)
+    for name in ("params", "grads", "state_1", "state_2", "work"):
+        assert getattr(net, name).ctypes.data % 64 == 0, name
+    offsets = net.layout[:, 4:].ravel()              # Z, A, H, M, D of every layer
+    assert all(o % 16 == 0 for o in offsets if o >= 0)
+    item = np.dtype(dtype).itemsize
+    assert all(o * item % 64 == 0 for o in offsets if o >= 0)
+
+
 def _train_in_child(queue):
     net = make_network((37, 40, 20, 3), capacity=9)
     X, y = make_data((37, 40, 20, 3), "cross_entropy", 50, np.float64)

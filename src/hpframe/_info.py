@@ -19,13 +19,16 @@ def build_info():
         ``"release"`` (a module not built for this platform is left out); ``mode``: the
         common mode (or ``"mixed"``); ``network``: the build of the network in use
         (``network_avx2`` on CPUs with AVX2); ``threads``: the most threads training
-        uses (:func:`hpframe.get_num_threads`); ``blas``: the BLAS libraries loaded
-        (library, version, threads).
+        uses (:func:`hpframe.get_num_threads`); ``gemm_piece``: the most multiply-adds
+        one BLAS call of the training loops computes (0: no limit; see
+        :doc:`/inside_the_core`); ``blas``: the BLAS libraries loaded (library,
+        version, threads).
     """
     import scipy
     import hpframe
 
     from hpframe._core import network_module
+    from hpframe._core.network import SMALL_GEMM
     modules = {}
     for name in CORE_MODULES:
         try:
@@ -46,6 +49,7 @@ def build_info():
         "mode": modes.pop() if len(modes) == 1 else "mixed",
         "network": network_module.__name__.rsplit(".", 1)[-1],
         "threads": hpframe.get_num_threads(),
+        "gemm_piece": SMALL_GEMM,
         "blas": [],
     }
     try:
@@ -76,6 +80,9 @@ def show_config(file=None):
         print(f"  hpframe._core.{name:<12} {mode}", file=out)
     print(f"network in use: hpframe._core.{info['network']}; training threads: up to "
           f"{info['threads']} (hpframe.set_num_threads)", file=out)
+    print("products: " + (f"in pieces of at most {info['gemm_piece']:,} multiply-adds "
+                          "(AVX-512: OpenBLAS's small-matrix kernel)" if info["gemm_piece"]
+                          else "one BLAS call each"), file=out)
     for b in info["blas"]:
         print(f"BLAS: {b['library']} {b['version']} ({b['architecture']}), {b['threads']} "
               f"thread(s) - {b['owner']}", file=out)

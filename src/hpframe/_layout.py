@@ -16,6 +16,12 @@ N_COLS = 9
 # network trained at batch size 1 still uses matrix-matrix products.
 EVAL_ROWS = 256
 
+# Every region of the work buffer starts at a multiple of ALIGN elements, and
+# the core allocates its buffers at 64-byte boundaries (hpframe._core.network.
+# zeros_aligned): a team's threads own shares of 16 units, so their shares then
+# never share a cache line (which the two cores would pass back and forth).
+ALIGN = 16
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -64,6 +70,7 @@ def network_layout(sizes, *, identity, dropout, cross_entropy, n_state_buffers, 
         table[l, COL_W], table[l, COL_B] = w_off, b_off
         w_off += n_in * n_out
         b_off += n_out
+        rows = aligned(rows)
         table[l, COL_Z] = pos
         pos += rows
         if hidden and not identity:
@@ -79,17 +86,22 @@ def network_layout(sizes, *, identity, dropout, cross_entropy, n_state_buffers, 
         table[l, COL_D] = pos
         pos += rows
     x_offset = pos
-    pos += capacity * sizes[0]
+    pos += aligned(capacity * sizes[0])
     t_offset = pos
     if not cross_entropy:
-        pos += capacity * sizes[-1]
+        pos += aligned(capacity * sizes[-1])
     return Layout(table, n_weights, b_off, n_state_buffers * b_off, pos, x_offset, t_offset)
+
+
+def aligned(n):
+    """n rounded up to a multiple of ALIGN elements."""
+    return -(-n // ALIGN) * ALIGN
 
 
 def team_scratch_stride(sizes, capacity):
     """Elements of one thread's partial sum of a layer's product: ``capacity``
     rows of the widest layer."""
-    return capacity * max(sizes[1:])
+    return aligned(capacity * max(sizes[1:]))
 
 
 def team_scratch_size(sizes, capacity, team):

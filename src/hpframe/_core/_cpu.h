@@ -1,23 +1,15 @@
-/* What the CPU can do, asked at run time (for hpframe._core to pick a build). */
+/* What the CPU can do, asked at run time (for hpframe._core to pick a build,
+   and for the network's loops to pick the size of their BLAS calls). */
 #ifndef HPFRAME_CPU_H
 #define HPFRAME_CPU_H
 
-static int hp_cpu_has_avx2(void) {
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") ? 1 : 0;
+#define HP_CPU_SUPPORTS(feature) (__builtin_cpu_init(), __builtin_cpu_supports(feature) ? 1 : 0)
 #else
-    return 0;
+#define HP_CPU_SUPPORTS(feature) 0
 #endif
-}
 
-static int hp_cpu_has_avx512(void) {
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") ? 1 : 0;
-#else
-    return 0;
-#endif
-}
+static int hp_cpu_has_avx2(void) { return HP_CPU_SUPPORTS("avx2"); }
+static int hp_cpu_has_avx512(void) { return HP_CPU_SUPPORTS("avx512f"); }
 
 #endif

@@ -108,6 +108,16 @@ cdef extern from "_cpu.h" nogil:
 SMALL_GEMM = 1000000 if hp_cpu_has_avx512() else 0
 
 
+def zeros_aligned(n, dtype):
+    """n zeros of dtype starting at a 64-byte boundary (a cache line): a view into
+    a slightly larger array, since numpy only promises 16-byte alignment."""
+    dtype = np.dtype(dtype)
+    spare = 64 // dtype.itemsize
+    base = np.zeros(n + spare, dtype=dtype)
+    start = (-base.ctypes.data % 64) // dtype.itemsize
+    return base[start:start + n]
+
+
 def cpu_has_avx2():
     """True if this CPU (and its operating system) can run AVX2 code."""
     return bool(hp_cpu_has_avx2())
@@ -211,11 +221,11 @@ cdef class Network:
         self.s.t_off = lay.t_offset
         pos = lay.work_size
         n = self.s.n_params
-        self.params = np.zeros(n, dtype=self.dtype)
-        self.grads = np.zeros(n, dtype=self.dtype)
-        self.state_1 = np.zeros(n if lay.n_state >= n else 0, dtype=self.dtype)
-        self.state_2 = np.zeros(n if lay.n_state >= 2 * n else 0, dtype=self.dtype)
-        self.work = np.zeros(pos, dtype=self.dtype)
+        self.params = zeros_aligned(n, self.dtype)
+        self.grads = zeros_aligned(n, self.dtype)
+        self.state_1 = zeros_aligned(n if lay.n_state >= n else 0, self.dtype)
+        self.state_2 = zeros_aligned(n if lay.n_state >= 2 * n else 0, self.dtype)
+        self.work = zeros_aligned(pos, self.dtype)
         self._labels = np.zeros(capacity, dtype=np.intc)
         self._index = np.zeros(0, dtype=np.intp)
 
@@ -334,7 +344,7 @@ cdef class Network:
         if size > 1:
             need = team_scratch_size(self._sizes, self.capacity, size)
             if self._scratch is None or self._scratch.shape[0] < need:
-                self._scratch = np.zeros(need, dtype=self.dtype)
+                self._scratch = zeros_aligned(need, self.dtype)
             team.scratch = cnp.PyArray_DATA(self._scratch)
 
     @staticmethod
