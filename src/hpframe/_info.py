@@ -28,7 +28,7 @@ def build_info():
     import hpframe
 
     from hpframe._core import network_module
-    from hpframe._core.network import SMALL_GEMM
+    from hpframe._core.network import small_gemm_piece
     modules = {}
     for name in CORE_MODULES:
         try:
@@ -49,7 +49,7 @@ def build_info():
         "mode": modes.pop() if len(modes) == 1 else "mixed",
         "network": network_module.__name__.rsplit(".", 1)[-1],
         "threads": hpframe.get_num_threads(),
-        "gemm_piece": SMALL_GEMM,
+        "gemm_piece": small_gemm_piece(),
         "blas": [],
     }
     try:
@@ -81,7 +81,7 @@ def show_config(file=None):
     print(f"network in use: hpframe._core.{info['network']}; training threads: up to "
           f"{info['threads']} (hpframe.set_num_threads)", file=out)
     print("products: " + (f"in pieces of at most {info['gemm_piece']:,} multiply-adds "
-                          "(AVX-512: OpenBLAS's small-matrix kernel)" if info["gemm_piece"]
+                          "(OpenBLAS's small-matrix kernel)" if info["gemm_piece"]
                           else "one BLAS call each"), file=out)
     for b in info["blas"]:
         print(f"BLAS: {b['library']} {b['version']} ({b['architecture']}), {b['threads']} "

@@ -1,5 +1,4 @@
-/* What the CPU can do, asked at run time (for hpframe._core to pick a build,
-   and for the network's loops to pick the size of their BLAS calls). */
+/* What the CPU can do, asked at run time (for hpframe._core to pick a build). */
 #ifndef HPFRAME_CPU_H
 #define HPFRAME_CPU_H
 
@@ -10,6 +9,5 @@
 #endif
 
 static int hp_cpu_has_avx2(void) { return HP_CPU_SUPPORTS("avx2"); }
-static int hp_cpu_has_avx512(void) { return HP_CPU_SUPPORTS("avx512f"); }
 
 #endif

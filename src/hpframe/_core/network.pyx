@@ -98,14 +98,29 @@ cdef extern from "_team.h" nogil:
 
 cdef extern from "_cpu.h" nogil:
     int hp_cpu_has_avx2()
-    int hp_cpu_has_avx512()
 
 # OpenBLAS (the BLAS of numpy's and scipy's wheels) multiplies products of at
-# most 100^3 multiply-adds with a kernel that reads the operands in place, on
-# CPUs with AVX-512; bigger ones are first copied into packed panels. At the
-# sizes of a small network's step the in-place kernel is about 1.3x faster,
-# so there the loops cut their products into such pieces (see _piece).
-SMALL_GEMM = 1000000 if hp_cpu_has_avx512() else 0
+# most 100^3 multiply-adds with a kernel that reads the operands in place, in
+# its builds for AVX-512 CPUs; bigger ones are first copied into packed panels.
+# At the sizes of a small network's step the in-place kernel is about 1.3x
+# faster, so there the loops cut their products into such pieces (see _piece).
+SMALL_KERNEL_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+_small_gemm = None
+
+
+def small_gemm_piece():
+    """The default :attr:`Network.gemm_piece`: 1,000,000 (100^3) multiply-adds where
+    scipy's BLAS is OpenBLAS running a kernel set with the small-matrix path
+    (``SMALL_KERNEL_CORES``, as ``threadpoolctl`` reports it), else 0 (no limit)."""
+    global _small_gemm
+    if _small_gemm is None:
+        from threadpoolctl import threadpool_info
+        _small_gemm = 0
+        for pool in threadpool_info():
+            if (pool.get("internal_api") == "openblas" and "scipy" in pool.get("filepath", "")
+                    and str(pool.get("architecture")).lower() in SMALL_KERNEL_CORES):
+                _small_gemm = 1000000
+    return _small_gemm
 
 
 def zeros_aligned(n, dtype):
@@ -208,7 +223,7 @@ cdef class Network:
         self.s.beta_2 = beta_2
         self.s.epsilon = epsilon
         self.s.weight_decay = weight_decay
-        self.s.gemm_piece = SMALL_GEMM
+        self.s.gemm_piece = small_gemm_piece()
 
         lay = network_layout(sizes, identity=activation == IDENTITY, dropout=dropout,
                              cross_entropy=loss == CROSS_ENTROPY,
