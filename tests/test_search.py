@@ -460,7 +460,17 @@ def _slow_val_loss(trainer):
     return trainer.history.history["val_loss"][-1]
 
 
-def test_a_real_ctrl_c_stops_the_workers_and_keeps_the_log(tmp_path):
+@pytest.fixture
+def ctrl_c_raises():
+    """Python's own Ctrl-C handler during the test, even where the test runner was
+    started with SIGINT ignored (a shell's background job inherits SIG_IGN, and
+    Python then keeps it: the Ctrl-C below would do nothing)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_a_real_ctrl_c_stops_the_workers_and_keeps_the_log(tmp_path, ctrl_c_raises):
     path = tmp_path / "search.jsonl"
     running = threading.Event()
 
