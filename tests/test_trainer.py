@@ -355,9 +355,10 @@ def test_fit_continues_and_reset_restarts():
 
 
 @pytest.mark.parametrize("optimizer, hidden", [("adam", (8,)), ("nesterov", (8,)),
-                                               ("adam", (8, 6))])
+                                               ("adam", (8, 6)), ("adam", ())])
 def test_save_load_continues_exactly(tmp_path, optimizer, hidden):
-    # (8, 6): two hidden layers, two dropout generators saved and restored
+    # (8, 6): two hidden layers, two dropout generators saved and restored;
+    # (): no hidden layer, no dropout generator
     X, y = blobs()
     labels = np.array(["a", "b", "c"])[y]
     kw = dict(hidden_layers=hidden, dropout=0.2, optimizer=optimizer, seed=7, epochs=2)

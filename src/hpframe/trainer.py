@@ -791,8 +791,8 @@ class Trainer:
         # version 1 had one dropout generator for all hidden layers: it becomes the
         # first layer's (the same masks for one hidden layer; deeper networks
         # continue with fresh masks for the layers below)
-        for rng, state in zip(net.dropout_rngs, meta.get("dropout_rngs") or
-                              [meta["dropout_rng"]]):
+        states = meta["dropout_rngs"] if "dropout_rngs" in meta else [meta["dropout_rng"]]
+        for rng, state in zip(net.dropout_rngs, states):
             rng.state = state
         trainer.epoch_ = meta["epoch"]
         trainer.history = History.from_dict(meta["history"])
