@@ -252,7 +252,7 @@ cdef class Network:
         self.dropout_rngs = tuple(np.random.PCG64(c) for c in seeds[1:n_layers])
         self._shuffle_bitgen = bitgen_of(self.shuffle_rng)
         self._dropout_bitgens = np.array(
-            [<Py_ssize_t> bitgen_of(r) for r in self.dropout_rngs] or [0], dtype=np.intp)
+            [<Py_ssize_t> bitgen_of(r) for r in self.dropout_rngs], dtype=np.intp)
 
     # ---- views for the Python layer ------------------------------------------
     @property
@@ -481,15 +481,19 @@ cdef void _forward(Settings* s, floating[::1] P, floating[::1] W,
     hp_barrier_wait(&team.barrier)           # every output unit is there
 
 
+cdef inline Py_ssize_t _most_per_call(Settings* s, Py_ssize_t cost) noexcept nogil:
+    """How many rows (or inner terms) costing ``cost`` multiply-adds each one gemm
+    call may take under s.gemm_piece; 0 for no limit - also when the pieces would
+    be narrower than 16, which is not worth cutting a product for."""
+    cdef Py_ssize_t most = s.gemm_piece // cost if s.gemm_piece > 0 else 0
+    return most if most >= 16 else 0
+
+
 cdef inline Py_ssize_t _piece(Settings* s, Py_ssize_t cost, Py_ssize_t n) noexcept nogil:
-    """How many of n rows (or inner terms) one gemm call takes when each costs
-    ``cost`` multiply-adds: all n, unless s.gemm_piece caps a call and the
-    product can be cut into equal pieces under the cap at least 16 wide."""
-    cdef Py_ssize_t most, pieces
-    if s.gemm_piece == 0 or cost * n <= s.gemm_piece:
-        return n
-    most = s.gemm_piece // cost
-    if most < 16:
+    """How many of n rows (or inner terms) one gemm call takes: all n, or equal
+    pieces under _most_per_call."""
+    cdef Py_ssize_t most = _most_per_call(s, cost), pieces
+    if most == 0 or n <= most:
         return n
     pieces = (n + most - 1) // most
     return (n + pieces - 1) // pieces
@@ -574,8 +578,8 @@ cdef inline Py_ssize_t _rows_per_block(Settings* s, Py_ssize_t n_out,
     little next to the block's own products - and at most one piece (_piece),
     whose gemm packs nothing."""
     cdef Py_ssize_t rows = max(8192 // n_out, 4 * b, 1)
-    cdef Py_ssize_t piece = s.gemm_piece // (n_out * b)
-    return min(rows, piece) if piece >= 16 else rows
+    cdef Py_ssize_t most = _most_per_call(s, n_out * b)
+    return min(rows, most) if most > 0 else rows
 
 
 cdef inline floating* _at(floating[::1] state, Py_ssize_t i) noexcept nogil:
@@ -596,9 +600,9 @@ cdef void _backward(Settings* s, floating[::1] P, floating[::1] G, floating[::1]
     Its share of the output units c0:c1 gives the bias gradient (column sums
     of D_l) and update. At b == 1 the weight gradient is the outer product
     ``input D_l^T``: the update computes each entry on the fly
-    (``apply_step_outer``) and the gradient is never written out.
+    (``step_outer_n``) and the gradient is never written out.
     """
-    cdef Py_ssize_t l, i, j, k, n_in, n_out, do, wo, bo, r0, r1, c0, c1, xo, rb, re
+    cdef Py_ssize_t l, i, j, k, n_in, n_out, do, wo, bo, r0, r1, c0, c1, xo, rb, re, rows
     cdef bint update = on_weights != NULL
     cdef floating* db
     cdef const floating* d
@@ -620,9 +624,10 @@ cdef void _backward(Settings* s, floating[::1] P, floating[::1] G, floating[::1]
                 # small scratch block (the start of this thread's rows of G) and
                 # used while in cache, so the whole gradient never goes through
                 # memory; only W, m and v do.
+                rows = _rows_per_block(s, n_out, b)
                 rb = r0
                 while rb < r1:
-                    re = min(r1, rb + _rows_per_block(s, n_out, b))
+                    re = min(r1, rb + rows)
                     gemm(True, False, <int> (re - rb), <int> n_out, <int> b, <floating> 1,
                          &W[xo + rb], <int> n_in, &W[do], <int> n_out, <floating> 0,
                          &G[wo], <int> n_out)
@@ -657,7 +662,7 @@ cdef void _gather(Settings* s, floating[::1] W, const floating[:, ::1] X,
 
     The rows are handed out in turns of about 16 KB: every thread of a team
     calls this and copies the rows it claims, so the copying is shared by
-    whoever is free (thread 0 joins once it has drawn the dropout masks).
+    whoever is free (a thread joins once it has drawn its dropout masks).
     """
     cdef Py_ssize_t r, r_end, src, f = s.n_features, k = s.n_outputs
     cdef Py_ssize_t turn = max(1, 16384 // <Py_ssize_t> (f * sizeof(floating)))
