@@ -41,7 +41,7 @@ from libc.string cimport memcpy
 from numpy.random cimport bitgen_t
 
 from hpframe._core._blas cimport gemm
-from hpframe._core.activations cimport act_forward_n, act_grad_mul_n, IDENTITY
+from hpframe._core.activations cimport act_forward, act_forward_n, act_grad_mul_n, IDENTITY, RELU
 from hpframe._core.losses cimport (cross_entropy, elementwise_loss, count_correct,
                                    CROSS_ENTROPY, BINARY_CROSS_ENTROPY)
 from hpframe._core.dropout cimport bitgen_of, drop_threshold, fill_mask, shuffle
@@ -406,6 +406,21 @@ cdef inline void _share(Py_ssize_t n, int t, int team, Py_ssize_t* lo,
     hi[0] = min(n, lo[0] + chunk)
 
 
+cdef inline void _input_share(Py_ssize_t l, Py_ssize_t n_in, int t, int team,
+                              Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
+    """Thread t's share [lo, hi) of layer l's inputs: the rows of W_l it owns.
+
+    A hidden layer's inputs are the units the thread computed in the layer
+    below (_share). The first layer's are the batch's columns, which no thread
+    wrote, so they split evenly (784 inputs: 392 each, not 400 and 384).
+    """
+    if l > 0:
+        _share(n_in, t, team, lo, hi)
+    else:
+        lo[0] = n_in * t // team
+        hi[0] = n_in * (t + 1) // team
+
+
 cdef void _draw_masks(Settings* s, floating[::1] W, const Py_ssize_t[:, ::1] lay,
                       Py_ssize_t b, bitgen_t** rngs, int t, int n_team) noexcept nogil:
     """Thread t's dropout masks for a batch of b rows (0 or 1/(1-p)): those of
@@ -416,6 +431,12 @@ cdef void _draw_masks(Settings* s, floating[::1] W, const Py_ssize_t[:, ::1] lay
     while l < s.n_layers - 1:
         fill_mask(rngs[l], s.drop_threshold, scale, &W[lay[l, COL_M]], b * lay[l, COL_N_OUT])
         l += n_team
+
+
+cdef inline bint _only_h(Settings* s, Py_ssize_t l, bint drop) noexcept nogil:
+    """Whether hidden layer l keeps only H: ReLU with dropout, where h > 0
+    exactly where z > 0 and the unit was kept, so f'(z) * mask = scale * (h > 0)."""
+    return drop and s.activation == RELU and l < s.n_layers - 1
 
 
 cdef void _forward(Settings* s, floating[::1] P, floating[::1] W,
@@ -432,12 +453,19 @@ cdef void _forward(Settings* s, floating[::1] P, floating[::1] W,
     bias, applies the activation and the dropout mask already drawn into M.
     Those units are the next layer's inputs it owns, so no barrier is needed
     before the next layer. Every thread touches only its own rows of W.
+
+    ReLU with dropout keeps only H (the backward pass reads f'(z) * mask off
+    it, see _backprop_delta): the sums go straight into H, and Z and A of that
+    layer are left untouched.
     """
     cdef Py_ssize_t l, i, j, u, r0, r1, c0, c1, m, n_in, n_out, k, zo
     cdef int n_team = team.barrier.size
+    cdef bint only_h
     cdef const floating* inp = x
     cdef const floating* bias
+    cdef const floating* first
     cdef floating* z
+    cdef floating* out
     cdef floating* a
     cdef floating* h
     cdef const floating* mask
@@ -447,7 +475,7 @@ cdef void _forward(Settings* s, floating[::1] P, floating[::1] W,
         n_in = lay[l, COL_N_IN]
         n_out = lay[l, COL_N_OUT]
         zo = lay[l, COL_Z]
-        _share(n_in, t, n_team, &r0, &r1)
+        _input_share(l, n_in, t, n_team, &r0, &r1)
         if r1 > r0:
             partial = &W[zo] if t == 0 else _partial(scratch, team, l, t)
             _product(s, b, n_out, r1 - r0, inp + r0, n_in, &P[lay[l, COL_W] + r0 * n_out],
@@ -455,21 +483,29 @@ cdef void _forward(Settings* s, floating[::1] P, floating[::1] W,
         hp_barrier_wait(&team.barrier)       # every partial sum is there
         _share(n_out, t, n_team, &c0, &c1)
         m = c1 - c0
+        only_h = _only_h(s, l, drop)
         if m > 0:
             bias = &P[lay[l, COL_B] + c0]
             # row by row, while the row is in cache: sum, bias, activation, dropout
             for i in range(b):
                 k = i * n_out + c0
                 z = &W[zo + k]
+                out = &W[lay[l, COL_H] + k] if only_h else z
+                first = z                    # out = z + partial_1 + ... + bias
                 for u in range(1, n_team):
-                    _share(n_in, u, n_team, &r0, &r1)
+                    _input_share(l, n_in, u, n_team, &r0, &r1)
                     if r1 > r0:
                         partial = _partial(scratch, team, l, u) + k
                         for j in range(m):
-                            z[j] = z[j] + partial[j]
+                            out[j] = first[j] + partial[j]
+                        first = out
                 for j in range(m):
-                    z[j] = z[j] + bias[j]
-                if l < s.n_layers - 1:
+                    out[j] = first[j] + bias[j]
+                if only_h:
+                    mask = &W[lay[l, COL_M] + k]
+                    for j in range(m):
+                        out[j] = act_forward(RELU, out[j]) * mask[j]
+                elif l < s.n_layers - 1:
                     a = &W[lay[l, COL_A] + k]
                     act_forward_n(s.activation, z, a, m)
                     if drop:
@@ -548,11 +584,14 @@ cdef void _backprop_delta(Settings* s, floating[::1] P, floating[::1] W,
                           bint drop, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
     """Columns r0:r1 of D_{l-1} = (D_l @ W_l^T) * mask_{l-1} * f'(Z_{l-1}), for l >= 1.
 
-    They need rows r0:r1 of W_l only.
+    They need rows r0:r1 of W_l only. Where layer l-1 keeps only H (_only_h),
+    ``mask * f'(z)`` is ``scale * (h > 0)``: the same products, bit for bit.
     """
     cdef Py_ssize_t i, j, k, m = r1 - r0, n_in = lay[l, COL_N_IN], n_out = lay[l, COL_N_OUT]
     cdef Py_ssize_t step = _piece(s, b * n_out, m)
+    cdef floating scale = <floating> (1 / (1 - s.dropout))
     cdef floating* d
+    cdef const floating* h
     cdef const floating* mask
     j = 0
     while j < m:                                 # in pieces of columns (see _piece)
@@ -563,12 +602,17 @@ cdef void _backprop_delta(Settings* s, floating[::1] P, floating[::1] W,
     for i in range(b):
         k = i * n_in + r0
         d = &W[lay[l - 1, COL_D] + k]
-        act_grad_mul_n(s.activation, &W[lay[l - 1, COL_Z] + k], &W[lay[l - 1, COL_A] + k],
-                       d, m)
-        if drop:
-            mask = &W[lay[l - 1, COL_M] + k]
+        if _only_h(s, l - 1, drop):
+            h = &W[lay[l - 1, COL_H] + k]
             for j in range(m):
-                d[j] = d[j] * mask[j]
+                d[j] = d[j] * (scale if h[j] > 0 else 0)
+        else:
+            act_grad_mul_n(s.activation, &W[lay[l - 1, COL_Z] + k],
+                           &W[lay[l - 1, COL_A] + k], d, m)
+            if drop:
+                mask = &W[lay[l - 1, COL_M] + k]
+                for j in range(m):
+                    d[j] = d[j] * mask[j]
 
 
 cdef inline Py_ssize_t _rows_per_block(Settings* s, Py_ssize_t n_out,
@@ -611,7 +655,7 @@ cdef void _backward(Settings* s, floating[::1] P, floating[::1] G, floating[::1]
         n_out = lay[l, COL_N_OUT]
         do, wo, bo = lay[l, COL_D], lay[l, COL_W], lay[l, COL_B]
         xo = _input_offset(s, lay, l, drop)
-        _share(n_in, t, team.barrier.size, &r0, &r1)
+        _input_share(l, n_in, t, team.barrier.size, &r0, &r1)
         if r1 > r0:
             if l > 0:
                 _backprop_delta(s, P, W, lay, l, b, drop, r0, r1)
