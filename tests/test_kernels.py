@@ -110,6 +110,16 @@ def test_activation_matches_reference(name, layout, dtype):
                  ref.activation_grad(z, g, name), dtype)
 
 
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_passes_nan_and_inf_on_as_its_twin_does(name):
+    # NaN in, NaN out (np.maximum, PyTorch): an activation that turned NaN into 0
+    # would hide a diverged layer from the loss. inf goes where the twin sends it.
+    z = np.array([np.nan, np.inf, -np.inf, 1.0])
+    with np.errstate(invalid="ignore", over="ignore"):
+        np.testing.assert_allclose(ops.activation(z, name), ref.activation(z, name),
+                                   rtol=1e-14)
+
+
 @pytest.mark.parametrize("shape", [(), (5,), (2, 3, 4)])
 def test_activation_keeps_any_shape(shape):
     z = np.random.default_rng(4).normal(size=shape)

@@ -39,7 +39,7 @@ cdef inline floating sigmoid(floating z) noexcept nogil:
 
 cdef inline floating act_forward(int code, floating z) noexcept nogil:
     if code == RELU:
-        return z if z > 0 else 0
+        return 0 if z <= 0 else z           # NaN stays NaN (as np.maximum, PyTorch)
     elif code == LEAKY_RELU:
         return z if z > 0 else <floating> LEAKY_SLOPE * z
     elif code == ELU:
