@@ -227,6 +227,28 @@ def test_team_results_repeat_exactly_and_match_one_thread():
     np.testing.assert_allclose(two.params, one.params, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_a_team_stops_together_before_a_non_finite_loss_reaches_the_weights(n_threads):
+    # Each thread adds up the team's loss sums itself (its rows of the output are
+    # its own), so every thread must stop at the same step, before the update.
+    sizes = (37, 40, 20, 3)
+    net = make_network(sizes, capacity=9)
+    X, y = make_data(sizes, "cross_entropy", 50, np.float64)
+    X[20, 5] = np.inf                       # row 20 is in the third batch of 9
+    labels, targets = core_targets("cross_entropy", y, 3, np.float64)
+    with threadpool_limits(limits=1, user_api="blas"):
+        loss_sum, n_correct, n_seen, steps, diverged = net.train_epoch(
+            X, labels, targets, 9, 0.05, False, n_threads)
+    assert (n_seen, steps, diverged, net.step) == (18, 2, True, 2)
+    assert np.isfinite(net.params).all()
+    # the same two steps as the reference takes on the first 18 rows
+    fresh = make_network(sizes, capacity=9)
+    twin = reference_of(fresh)
+    twin.train_epoch(X[:18], y[:18], 9, 0.05, False)
+    for got, expected in zip(parameters(net), twin.weights + twin.biases):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("n_threads", [2, 3])
 def test_team_predict_equals_reference_in_chunks(n_threads):
     net = make_network((37, 40, 20, 3), "gelu", dropout=0.5, capacity=8)

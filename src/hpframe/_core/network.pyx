@@ -143,17 +143,22 @@ def max_team_size():
     return hp_team_max()
 
 
+DEF PART_STRIDE = 8                      # doubles per thread in Team.parts: a cache line
+
+
 cdef struct Team:
     # a team of threads: its barrier, and where threads 1.. put their partial
     # sums of each layer's product (two layers' worth, alternating)
     hp_barrier barrier
     hp_counter rows                      # the batch's rows still to be copied
+    double* parts                        # per thread, a cache line apart: its rows'
+                                         # loss sum and count of correct predictions
     void* scratch
     Py_ssize_t stride                    # elements of one thread's partial
 
 
 cdef struct Epoch:
-    # what the team shares; thread 0 writes the counters and `stop` between barriers
+    # what the team shares; thread 0 writes the counters
     Settings* s
     bitgen_t** dropout_rngs              # one generator per hidden layer
     Py_ssize_t n, batch_size
@@ -161,7 +166,6 @@ cdef struct Epoch:
     long* step
     double* first_loss
     EpochStats totals
-    bint stop
     Team team
 
 
@@ -198,7 +202,7 @@ cdef class Network:
     cdef object _dropout_bitgens       # their bitgen_t pointers (intp)
     cdef Epoch _epoch
     cdef Team _predict_team
-    cdef object _scratch, _sizes
+    cdef object _scratch, _parts, _sizes
 
     def __init__(self, sizes, int activation, int loss, int optimizer, double dropout,
                  double momentum, double beta_1, double beta_2, double epsilon,
@@ -316,7 +320,6 @@ cdef class Network:
         e.lr = lr
         e.step = &self.step
         e.first_loss = &self.first_loss
-        e.stop = False
         e.totals.loss_sum = 0
         e.totals.n_correct = e.totals.n_seen = e.totals.n_steps = 0
         e.totals.diverged = False
@@ -349,11 +352,15 @@ cdef class Network:
             _predict_member[double](self, self.params, self.work, self.layout, X, out, t)
 
     cdef void _prepare_team(self, Team* team, int n_threads) except *:
-        """The team's barrier, and scratch for the partial sums of threads 1.. (two
-        layers' worth, allocated here once for the largest team used so far)."""
+        """The team's barrier, where its threads leave their rows' losses, and
+        scratch for the partial sums of threads 1.. (two layers' worth); buffers
+        allocated once for the largest team used so far."""
         cdef int size = _team_size(n_threads)
         hp_barrier_init(&team.barrier, size)
         hp_counter_reset(&team.rows)
+        if self._parts is None or self._parts.shape[0] < size * PART_STRIDE:
+            self._parts = zeros_aligned(size * PART_STRIDE, np.float64)
+        team.parts = <double*> cnp.PyArray_DATA(self._parts)
         team.stride = team_scratch_stride(self._sizes, self.capacity)
         team.scratch = NULL
         if size > 1:
@@ -406,6 +413,13 @@ cdef inline void _share(Py_ssize_t n, int t, int team, Py_ssize_t* lo,
     hi[0] = min(n, lo[0] + chunk)
 
 
+cdef inline void _even_share(Py_ssize_t n, int t, int team, Py_ssize_t* lo,
+                            Py_ssize_t* hi) noexcept nogil:
+    """Thread t's share [lo, hi) of n items, split as evenly as can be."""
+    lo[0] = n * t // team
+    hi[0] = n * (t + 1) // team
+
+
 cdef inline void _input_share(Py_ssize_t l, Py_ssize_t n_in, int t, int team,
                               Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
     """Thread t's share [lo, hi) of layer l's inputs: the rows of W_l it owns.
@@ -417,8 +431,7 @@ cdef inline void _input_share(Py_ssize_t l, Py_ssize_t n_in, int t, int team,
     if l > 0:
         _share(n_in, t, team, lo, hi)
     else:
-        lo[0] = n_in * t // team
-        hi[0] = n_in * (t + 1) // team
+        _even_share(n_in, t, team, lo, hi)
 
 
 cdef void _draw_masks(Settings* s, floating[::1] W, const Py_ssize_t[:, ::1] lay,
@@ -452,13 +465,16 @@ cdef void _forward(Settings* s, floating[::1] P, floating[::1] W,
     units (in thread order, so the result never depends on timing), adds the
     bias, applies the activation and the dropout mask already drawn into M.
     Those units are the next layer's inputs it owns, so no barrier is needed
-    before the next layer. Every thread touches only its own rows of W.
+    before the next layer. Every thread touches only its own rows of W. The
+    output layer is finished by rows instead, all its units for a share of the
+    batch: the thread goes on to the loss of those rows without waiting for the
+    others (callers meet at a barrier before using the whole output).
 
     ReLU with dropout keeps only H (the backward pass reads f'(z) * mask off
     it, see _backprop_delta): the sums go straight into H, and Z and A of that
     layer are left untouched.
     """
-    cdef Py_ssize_t l, i, j, u, r0, r1, c0, c1, m, n_in, n_out, k, zo
+    cdef Py_ssize_t l, i, j, u, r0, r1, c0, c1, i0, i1, m, n_in, n_out, k, zo
     cdef int n_team = team.barrier.size
     cdef bint only_h
     cdef const floating* inp = x
@@ -481,13 +497,18 @@ cdef void _forward(Settings* s, floating[::1] P, floating[::1] W,
             _product(s, b, n_out, r1 - r0, inp + r0, n_in, &P[lay[l, COL_W] + r0 * n_out],
                      partial)
         hp_barrier_wait(&team.barrier)       # every partial sum is there
-        _share(n_out, t, n_team, &c0, &c1)
+        if l < s.n_layers - 1:
+            _share(n_out, t, n_team, &c0, &c1)       # its units, every row
+            i0, i1 = 0, b
+        else:
+            c0, c1 = 0, n_out                        # the output: its rows, every unit
+            _even_share(b, t, n_team, &i0, &i1)
         m = c1 - c0
         only_h = _only_h(s, l, drop)
         if m > 0:
             bias = &P[lay[l, COL_B] + c0]
             # row by row, while the row is in cache: sum, bias, activation, dropout
-            for i in range(b):
+            for i in range(i0, i1):
                 k = i * n_out + c0
                 z = &W[zo + k]
                 out = &W[lay[l, COL_H] + k] if only_h else z
@@ -514,7 +535,6 @@ cdef void _forward(Settings* s, floating[::1] P, floating[::1] W,
                         for j in range(m):
                             h[j] = a[j] * mask[j]
         inp = &W[lay[l, COL_H] if drop else lay[l, COL_A]]
-    hp_barrier_wait(&team.barrier)           # every output unit is there
 
 
 cdef inline Py_ssize_t _most_per_call(Settings* s, Py_ssize_t cost) noexcept nogil:
@@ -556,18 +576,20 @@ cdef inline floating* _partial(floating* scratch, Team* team, Py_ssize_t l,
 
 
 cdef double _loss_and_grad(Settings* s, floating[::1] W, const Py_ssize_t[:, ::1] lay,
-                           const int[::1] labels, Py_ssize_t b, Py_ssize_t* n_correct) noexcept nogil:
-    """Loss sum of the output layer against the gathered targets; dL/dZ into D."""
+                           const int[::1] labels, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t b,
+                           Py_ssize_t* n_correct) noexcept nogil:
+    """Loss sum of rows i0:i1 of the output layer (a batch of b) against the
+    gathered targets; their dL/dZ into D."""
     cdef Py_ssize_t last = s.n_layers - 1, k = s.n_outputs
-    cdef Py_ssize_t zo = lay[last, COL_Z], do = lay[last, COL_D]
+    cdef Py_ssize_t zo = lay[last, COL_Z] + i0 * k, do = lay[last, COL_D] + i0 * k
+    cdef Py_ssize_t to = s.t_off + i0 * k, n = (i1 - i0) * k
     cdef double loss
     if s.loss == CROSS_ENTROPY:
-        loss = cross_entropy(W[zo:zo + b * k], labels[:b], k, 1.0 / b, W[do:do + b * k])
+        loss = cross_entropy(W[zo:zo + n], labels[i0:i1], k, 1.0 / b, W[do:do + n])
     else:
-        loss = elementwise_loss(s.loss, W[zo:zo + b * k], W[s.t_off:s.t_off + b * k],
-                                1.0 / (b * k), W[do:do + b * k])
-    n_correct[0] += count_correct(s.loss, W[zo:zo + b * k], labels[:b],
-                                  W[s.t_off:s.t_off + b * k], k)
+        loss = elementwise_loss(s.loss, W[zo:zo + n], W[to:to + n], 1.0 / (b * k),
+                                W[do:do + n])
+    n_correct[0] += count_correct(s.loss, W[zo:zo + n], labels[i0:i1], W[to:to + n], k)
     return loss
 
 
@@ -732,42 +754,55 @@ cdef void _epoch_steps(Epoch* e, floating[::1] P, floating[::1] G, floating[::1]
     """Every step of one epoch, as thread ``t`` of the team does it."""
     cdef Settings* s = e.s
     cdef Team* team = &e.team
-    cdef Py_ssize_t start = 0, b
+    cdef Py_ssize_t start = 0, b, i0, i1, n_correct
     cdef bint drop = s.dropout > 0
     cdef double loss, mean
+    cdef long step = e.step[0]               # each thread counts; thread 0 also records
+    cdef int u, n_team = team.barrier.size
     cdef Step on_weights, on_biases
     while start < e.n:
         b = min(e.batch_size, e.n - start)
         # each thread draws its layers' masks (thread t: layers t, t + T, ...),
         # then helps copy the rows (the others start copying at once)
         if drop:
-            _draw_masks(s, W, lay, b, e.dropout_rngs, t, team.barrier.size)
+            _draw_masks(s, W, lay, b, e.dropout_rngs, t, n_team)
         _gather(s, W, X, labels, targets, &index[start], b, batch_labels, &team.rows)
         start += b
         hp_barrier_wait(&team.barrier)
         if t == 0:
             hp_counter_reset(&team.rows)     # nobody claims again before the next step
         _forward(s, P, W, lay, &W[s.x_off], b, drop, t, team)
+        # the loss of the output rows this thread finished; then every thread
+        # adds up the team's sums in thread order, so all see the same loss
+        _even_share(b, t, n_team, &i0, &i1)
+        n_correct = 0
+        team.parts[t * PART_STRIDE] = _loss_and_grad(s, W, lay, batch_labels, i0, i1, b,
+                                                     &n_correct)
+        team.parts[t * PART_STRIDE + 1] = n_correct
+        hp_barrier_wait(&team.barrier)       # every row's loss and dL/dZ is there
+        loss = 0
+        for u in range(n_team):
+            loss += team.parts[u * PART_STRIDE]
+        mean = loss / b if s.loss == CROSS_ENTROPY else loss / (b * s.n_outputs)
         if t == 0:
-            loss = _loss_and_grad(s, W, lay, batch_labels, b, &e.totals.n_correct)
-            mean = loss / b if s.loss == CROSS_ENTROPY else loss / (b * s.n_outputs)
-            if e.step[0] == 0:
+            for u in range(n_team):
+                e.totals.n_correct += <Py_ssize_t> team.parts[u * PART_STRIDE + 1]
+            if step == 0:
                 e.first_loss[0] = mean       # the loss before any update
             if not isfinite(mean):
-                e.totals.diverged = True      # stop before NaN reaches the parameters
-                e.stop = True
+                e.totals.diverged = True
             else:
                 e.totals.loss_sum += loss
                 e.totals.n_seen += b
                 e.totals.n_steps += 1
-                e.step[0] += 1
-        hp_barrier_wait(&team.barrier)
-        if e.stop:
-            break
+                e.step[0] = step + 1
+        if not isfinite(mean):
+            break                            # stop before NaN reaches the parameters
+        step += 1
         on_weights = make_step(s.optimizer, e.lr, s.momentum, s.beta_1, s.beta_2,
-                               s.epsilon, s.weight_decay, e.step[0])
+                               s.epsilon, s.weight_decay, step)
         on_biases = make_step(s.optimizer, e.lr, s.momentum, s.beta_1, s.beta_2,
-                              s.epsilon, 0.0, e.step[0])
+                              s.epsilon, 0.0, step)
         _backward(s, P, G, S1, S2, W, lay, b, drop, &on_weights, &on_biases, t, team)
 
 
@@ -806,6 +841,7 @@ cdef void _predict_chunks(Settings* s, Py_ssize_t capacity, floating[::1] P, flo
     while start < n:
         b = min(capacity, n - start)
         _forward(s, P, W, lay, &X[start, 0], b, False, t, team)
+        hp_barrier_wait(&team.barrier)                # every output row is there
         if t == 0:
             memcpy(&out[start, 0], &W[zo], b * k * sizeof(floating))
         hp_barrier_wait(&team.barrier)                # before the next chunk overwrites work
@@ -835,10 +871,11 @@ cdef double _gradients(Network net, floating[::1] P, floating[::1] G, floating[:
         hp_barrier_init(&alone.barrier, 1)
         hp_counter_reset(&alone.rows)
         alone.scratch = NULL
+        alone.parts = NULL
         if drop:
             _draw_masks(s, W, lay, b, rngs, 0, 1)
         _gather(s, W, X, labels, targets, &rows[0], b, batch_labels, &alone.rows)
         _forward(s, P, W, lay, &W[s.x_off], b, drop, 0, &alone)
-        loss = _loss_and_grad(s, W, lay, batch_labels, b, &n_correct)
+        loss = _loss_and_grad(s, W, lay, batch_labels, 0, b, b, &n_correct)
         _backward(s, P, G, G[:0], G[:0], W, lay, b, drop, NULL, NULL, 0, &alone)
     return loss / b if s.loss == CROSS_ENTROPY else loss / (b * s.n_outputs)
