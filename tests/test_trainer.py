@@ -1,5 +1,6 @@
 """Trainer: the public training API, checked against independent oracles."""
 import json
+import re
 import threading
 import tracemalloc
 import warnings
@@ -372,6 +373,27 @@ def test_save_load_continues_exactly(tmp_path, optimizer, hidden):
     loaded.fit(X, labels, verbose=0)
     for k, v in straight.params.items():
         np.testing.assert_array_equal(loaded.params[k], v)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m.pop("step"), "corrupt metadata: no step"),
+    (lambda m: m.pop("dropout_rngs"), "corrupt metadata: no dropout_rngs"),
+    (lambda m: m.update(dropout_rngs=m["dropout_rngs"][:1]),
+     "dropout_rngs should hold 2 generator states, one per hidden layer; it holds 1"),
+    (lambda m: m.update(dropout_rngs=None), "it holds None"),
+])
+def test_load_names_what_is_missing_or_wrong_in_the_metadata(tmp_path, change, message):
+    X, y = blobs()
+    hp.Trainer(hidden_layers=(8, 6), dropout=0.2, epochs=1).fit(X, y, verbose=0).save(
+        tmp_path / "model.npz")
+    with np.load(tmp_path / "model.npz") as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays["meta"]))
+    change(meta)
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        hp.Trainer.load(tmp_path / "bad.npz")
 
 
 def test_load_reads_format_version_1(tmp_path):

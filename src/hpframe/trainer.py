@@ -772,6 +772,13 @@ class Trainer:
             raise ValueError(f"{path}: unsupported format {meta.get('format')!r} version "
                              f"{meta.get('format_version')!r} (this hpframe reads versions "
                              f"1 to {FORMAT_VERSION})")
+        # version 1 had one dropout generator for all hidden layers
+        rng_key = "dropout_rngs" if meta["format_version"] >= 2 else "dropout_rng"
+        missing = sorted({"hparams", "seed_", "classes", "classes_kind", "n_features",
+                          "n_outputs", "task", "step", "first_loss", "shuffle_rng", rng_key,
+                          "epoch", "history"} - set(meta))
+        if missing:
+            raise ValueError(f"{path}: corrupt metadata: no {', '.join(missing)}")
         trainer = cls(HyperParams.from_dict(meta["hparams"]))
         trainer.seed_ = meta["seed_"]
         classes = meta["classes"]
@@ -788,10 +795,16 @@ class Trainer:
         net.set_step(meta["step"])
         net.first_loss = meta["first_loss"]
         net.shuffle_rng.state = meta["shuffle_rng"]
-        # version 1 had one dropout generator for all hidden layers: it becomes the
-        # first layer's (the same masks for one hidden layer; deeper networks
-        # continue with fresh masks for the layers below)
-        states = meta["dropout_rngs"] if "dropout_rngs" in meta else [meta["dropout_rng"]]
+        if rng_key == "dropout_rngs":
+            states = meta["dropout_rngs"]
+            if not isinstance(states, list) or len(states) != len(net.dropout_rngs):
+                raise ValueError(f"{path}: dropout_rngs should hold {len(net.dropout_rngs)} "
+                                 f"generator states, one per hidden layer; it holds "
+                                 f"{len(states) if isinstance(states, list) else states!r}")
+        else:
+            # version 1's one generator becomes the first layer's (the same masks for
+            # one hidden layer; deeper networks continue with fresh masks below it)
+            states = [meta["dropout_rng"]]
         for rng, state in zip(net.dropout_rngs, states):
             rng.state = state
         trainer.epoch_ = meta["epoch"]
