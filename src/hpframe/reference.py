@@ -519,7 +519,6 @@ class ReferenceMLP:
         self.state_2 = [np.zeros_like(p) for p in params]     # Adam's v
         if not isinstance(seed, np.random.SeedSequence):
             seed = np.random.SeedSequence(seed)
-        # as the core: child 0 shuffles, child 1 + l draws hidden layer l's masks
         seeds = seed.spawn(len(self.weights))
         self.shuffle_random = CoreRandom(seeds[0])
         self.dropout_randoms = [CoreRandom(s) for s in seeds[1:]]

@@ -143,7 +143,8 @@ def max_team_size():
     return hp_team_max()
 
 
-DEF PART_STRIDE = 8                      # doubles per thread in Team.parts: a cache line
+cdef enum:
+    PART_STRIDE = 8                      # doubles per thread in Team.parts: a cache line
 
 
 cdef struct Team:
@@ -420,6 +421,13 @@ cdef inline void _even_share(Py_ssize_t n, int t, int team, Py_ssize_t* lo,
     hi[0] = n * (t + 1) // team
 
 
+cdef inline void _output_rows(Py_ssize_t b, int t, int team, Py_ssize_t* lo,
+                              Py_ssize_t* hi) noexcept nogil:
+    """The rows of a batch of b whose output layer thread t finishes (_forward)
+    and whose loss it then computes (_epoch_steps)."""
+    _even_share(b, t, team, lo, hi)
+
+
 cdef inline void _input_share(Py_ssize_t l, Py_ssize_t n_in, int t, int team,
                               Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
     """Thread t's share [lo, hi) of layer l's inputs: the rows of W_l it owns.
@@ -502,7 +510,7 @@ cdef void _forward(Settings* s, floating[::1] P, floating[::1] W,
             i0, i1 = 0, b
         else:
             c0, c1 = 0, n_out                        # the output: its rows, every unit
-            _even_share(b, t, n_team, &i0, &i1)
+            _output_rows(b, t, n_team, &i0, &i1)
         m = c1 - c0
         only_h = _only_h(s, l, drop)
         if m > 0:
@@ -774,7 +782,7 @@ cdef void _epoch_steps(Epoch* e, floating[::1] P, floating[::1] G, floating[::1]
         _forward(s, P, W, lay, &W[s.x_off], b, drop, t, team)
         # the loss of the output rows this thread finished; then every thread
         # adds up the team's sums in thread order, so all see the same loss
-        _even_share(b, t, n_team, &i0, &i1)
+        _output_rows(b, t, n_team, &i0, &i1)
         n_correct = 0
         team.parts[t * PART_STRIDE] = _loss_and_grad(s, W, lay, batch_labels, i0, i1, b,
                                                      &n_correct)
