@@ -3,6 +3,7 @@ import csv
 import math
 import os
 
+from hpframe._atomic import atomic_open
 from hpframe._text import Text, pyplot
 from hpframe.search.spaces import Choice, Distribution
 
@@ -218,7 +219,7 @@ class SearchResult:
         """
         rows = self.to_records()
         columns = list(rows[0]) if rows else ["number", "status", "value"]
-        with open(os.fspath(path), "w", newline="", encoding="utf-8") as f:
+        with atomic_open(os.fspath(path), "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
             for row in rows:
