@@ -158,6 +158,9 @@ class _Search:
             if not isinstance(number, int) or number not in self.configs:
                 continue                            # beyond this call's n_trials
             trial = _trial_from_record(record, self.log.path, line)
+            if trial.status == "failed" and (trial.error or "").startswith(
+                    _runner.UNCONFIRMED_DEATH):
+                continue        # maybe a worker killed from outside: run the trial again
             values, hparams = self.configs[number]
             expected = {"params": dict(values), "hparams": hparams.to_dict()
                         if isinstance(hparams, HyperParams) else None}
