@@ -90,10 +90,18 @@ def _fingerprint(X, y):
 
 def _check_metric_fits(metric, base, space):
     """Catch the obvious mismatch before any trial runs: accuracy of a regression."""
-    if metric.key in ("accuracy", "val_accuracy") and "loss" not in space \
-            and base.loss in ("mse", "mae", "huber"):
-        raise ValueError(f"metric {metric.key!r} is for classification, but base.loss is "
-                         f"{base.loss!r} (regression); use metric='val_loss'")
+    if metric.key not in ("accuracy", "val_accuracy"):
+        return
+    losses = space.get("loss")
+    if losses is None:
+        losses = [base.loss]
+    elif isinstance(losses, S.Choice):
+        losses = losses.options
+    if all(loss in ("mse", "mae", "huber") for loss in losses):
+        where = f"base.loss is {base.loss!r}" if "loss" not in space else \
+            f"every loss searched ({', '.join(map(repr, losses))}) is"
+        raise ValueError(f"metric {metric.key!r} is for classification, but {where} "
+                         f"(regression); use metric='val_loss' or ('val_r2', 'max')")
 
 
 # --------------------------------------------------------------------------

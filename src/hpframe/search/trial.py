@@ -240,17 +240,29 @@ def _summarise(trainer, metric, value=True):
         value = float(metric.func(trainer))
     else:
         if metric.key not in history:
-            hint = ""
-            if metric.key.startswith("val_"):
-                hint = " (validation metrics need validation_split > 0)"
-            raise ValueError(f"metric {metric.key!r} is not in the trial's history{hint}; "
-                             f"it recorded {', '.join(history) or 'nothing'}")
+            raise ValueError(_missing_metric(metric.key, trainer))
         value = float(history[metric.key][index])
         column = np.asarray(history[metric.key], dtype=float)
         if not np.isnan(column).all():
             best = np.nanargmax(column) if metric.mode == "max" else np.nanargmin(column)
             metrics["best_epoch"] = int(best)
     return value, metrics
+
+
+def _missing_metric(key, trainer):
+    """Why ``key`` is not in a trained trainer's history, in words."""
+    history = trainer.history.history
+    recorded = ", ".join(k for k in history if k not in _NOT_METRICS) or "nothing"
+    loss = trainer.hparams.loss
+    if "acc" in key.lower() and loss in ("mse", "mae", "huber"):
+        return (f"metric {key!r} is for classification, but this trial is a regression "
+                f"(loss={loss!r}), which records {recorded}; search on metric='val_loss', "
+                f"or ('val_r2', 'max')")
+    if key.startswith("val_") and not any(k.startswith("val_") for k in history):
+        return (f"metric {key!r} is a validation metric, but the trial had no validation "
+                f"data (validation_split={trainer.hparams.validation_split!r}); it "
+                f"recorded {recorded}")
+    return f"metric {key!r} is not in the trial's history; it recorded {recorded}"
 
 
 # --------------------------------------------------------------------------
