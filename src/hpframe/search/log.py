@@ -109,6 +109,16 @@ def check_record(record):
         return f"status 'ok' needs a finite number as 'value', got {record.get('value')!r}"
     if status != "ok" and value is not None and not _is_number(value):
         return f"'value' must be a number or null, got {record.get('value')!r}"
+    values = record.get("values")
+    if values is not None:
+        if not isinstance(values, list) or not values:
+            return f"'values' must be a list of numbers or null, got {values!r}"
+        try:
+            values = [decode_number(v) for v in values]
+        except ValueError as exc:
+            return f"'values': {exc}"
+        if status == "ok" and not all(_is_number(v) and math.isfinite(v) for v in values):
+            return f"status 'ok' needs finite numbers in 'values', got {record['values']!r}"
     for key in ("rung", "epochs"):
         if key in record and not _is_count(record[key]):
             return f"{key!r} must be an integer >= 0, got {record[key]!r}"

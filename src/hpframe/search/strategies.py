@@ -90,6 +90,11 @@ def _fingerprint(X, y):
 
 def _check_metric_fits(metric, base, space):
     """Catch the obvious mismatch before any trial runs: accuracy of a regression."""
+    for objective in metric.objectives:
+        _check_objective_fits(objective, base, space)
+
+
+def _check_objective_fits(metric, base, space):
     if metric.key not in ("accuracy", "val_accuracy"):
         return
     losses = space.get("loss")
@@ -138,7 +143,8 @@ class _Search:
                      metrics=outcome["metrics"], history=outcome["history"],
                      train_time=outcome["train_time"], peak_memory=outcome["peak_memory"],
                      error=outcome["error"], memory_source=outcome["memory_source"],
-                     rung=outcome["rung"], epochs=outcome["epochs"])
+                     rung=outcome["rung"], epochs=outcome["epochs"],
+                     values=outcome.get("values"))
 
     def _invalid(self, number, error, rung=0):
         """The record of a configuration HyperParams refused: failed without running."""
@@ -269,6 +275,8 @@ def _trial_from_record(record, path, line):
         record["history"] = {k: [decode_number(v) for v in col]
                              for k, col in record.get("history", {}).items()}
         record["params"] = {k: _untuple(v) for k, v in record.get("params", {}).items()}
+        if record.get("values") is not None:
+            record["values"] = [decode_number(v) for v in record["values"]]
         return Trial.from_dict(record)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}, line {line}: not a valid trial record ({exc})") from None
@@ -337,7 +345,11 @@ def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0
         float`` (minimised; ``(f, "max")`` to maximise) that runs where the trial
         runs. The value is read at the last epoch, or - when the ``patience``
         hyperparameter stopped training early and restored the best weights - at
-        the epoch of those weights.
+        the epoch of those weights. ``"time"`` (the trial's training time) and
+        ``"peak_memory"`` are objectives too. A tuple of objectives, e.g.
+        ``("val_loss", "time")`` or ``("val_accuracy", "peak_memory")``, searches
+        for the trade-off: ``result.pareto_front`` holds the trials no other beats
+        on every objective; the first objective ranks the trials (``best``).
     seed : int, default 0
         Seeds everything: trial ``i``'s values and training seed come from
         ``(seed, i)`` alone.
