@@ -26,6 +26,11 @@ def _fmt_value(value):
     return str(value)
 
 
+def _fmt_param(trial, key):
+    """A searched value, or "-" where a conditional space did not search it."""
+    return _fmt_value(trial.params[key]) if key in trial.params else "-"
+
+
 def _fmt_bytes(n):
     if n is None:
         return "-"
@@ -288,7 +293,7 @@ class SearchResult:
             if trial.memory_source == "estimate":
                 memory = "~" + memory
             rows.append([str(rank) if trial.ok else "-", str(trial.number)]
-                        + [_fmt_value(trial.params.get(k)) for k in keys]
+                        + [_fmt_param(trial, k) for k in keys]
                         + ([_fmt_value(self.objective_values(trial)[j])
                             for j in shown_objectives]
                            if trial.ok else ["-"] * len(names))
@@ -298,7 +303,8 @@ class SearchResult:
         numeric = set(range(len(head))) - {head.index("status")} - \
             {2 + i for i, k in enumerate(keys)
              if not all(isinstance(t.params.get(k), (int, float))
-                        and not isinstance(t.params.get(k), bool) for t in shown)}
+                        and not isinstance(t.params.get(k), bool)
+                        for t in shown if k in t.params)}
 
         def line(cells):
             return "  ".join(c.rjust(w) if i in numeric else c.ljust(w)
@@ -342,8 +348,7 @@ class SearchResult:
                     costs.append(f"{objective.name} {change:+.0%}")
                 else:
                     costs.append(f"{objective.name} {vals[j] - best[j]:+.3g}")
-            rows.append([str(trial.number)] + [_fmt_value(trial.params.get(k))
-                                               for k in self.space]
+            rows.append([str(trial.number)] + [_fmt_param(trial, k) for k in self.space]
                         + [_fmt_value(v) for v in vals] + [", ".join(costs)])
         widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
 
@@ -408,16 +413,18 @@ class SearchResult:
                 value = trial.params.get(key)
                 return value if index is None else index[repr(value)]
             for label, color, group in groups:
+                group = [t for t in group if key in t.params]    # conditional spaces
                 ax.scatter([x_of(t) for t in group], [t.value for t in group], alpha=0.7,
                            color=color, label=label)
-            ax.scatter([x_of(best)], [best.value], marker="*", s=200, color="C3",
-                       label="best", zorder=3)
+            if key in best.params:
+                ax.scatter([x_of(best)], [best.value], marker="*", s=200, color="C3",
+                           label="best", zorder=3)
             if categories is not None:
                 ax.set_xticks(range(len(categories)))
                 ax.set_xlim(-0.5, len(categories) - 0.5)       # every option, tried or not
                 ax.set_xticklabels([_fmt_value(c) for c in categories],
                                    rotation=30 if len(categories) > 3 else 0)
-            elif self._log_axis(key, [t.params.get(key) for t in records]):
+            elif self._log_axis(key, [t.params[key] for t in records if key in t.params]):
                 ax.set_xscale("log")
             ax.set_xlabel(key)
             ax.set_ylabel(self.metric.name)
