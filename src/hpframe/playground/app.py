@@ -108,7 +108,10 @@ class Playground:
                             options=[(str(k), v) for k, v in SPEEDS.items()])
         for name, widget in w.items():
             widget.html_id = f"ctl-{name}"
-            widget.on_change("value", self._changed(name))
+            # a slider reports its value when released (value_throttled), not at every
+            # pixel of a drag, so a drag starts the run over once
+            widget.on_change("value_throttled" if isinstance(widget, Slider) else "value",
+                             self._changed(name))
         self.widgets = w
 
         self.start = Button(label="▶ start", button_type="success", html_id="start",
