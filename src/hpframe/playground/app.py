@@ -134,8 +134,7 @@ class Playground:
                    x_range=Range1d(0, 1), y_range=Range1d(0, 1), html_id="boundary")
         self.image = b.image_rgba("image", x="x", y="y", dw="dw", dh="dh",
                                   source=self.image_source)
-        self.curve = b.line("x", "y", source=self.curve_source, line_width=3, color="#cc3311",
-                            legend_label="prediction")
+        self.curve = b.line("x", "y", source=self.curve_source, line_width=3, color="#cc3311")
         b.scatter("x", "y", source=self.train_source, fill_color="colour", line_color="#222222",
                   size=6, legend_label="training")
         b.scatter("x", "y", source=self.val_source, marker="triangle", fill_color="colour",
