@@ -547,6 +547,12 @@ def _fit(trainer, X, y, validation_data, callbacks, verbose, epochs):
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be Callback instances; got {type(cb).__name__}")
+    end = trainer.epoch_ + epochs
+    if hp.lr_schedule == "cosine" and end > hp.epochs:
+        warnings.warn(f"lr_schedule='cosine' ends after epochs={hp.epochs}: epochs "
+                      f"{max(trainer.epoch_, hp.epochs) + 1} to {end} of this fit train at "
+                      "learning rate 0 and change nothing. To train on, use a Trainer with "
+                      "more epochs (or another lr_schedule)", UserWarning, stacklevel=3)
     with trainer._lock:
         trainer._refuse_while_fitting("fit")
         outer, trainer._fitting = trainer._fitting, threading.get_ident()
@@ -764,7 +770,9 @@ def _summary(trainer):
     text.append(f"optimizer state ({hp.optimizer}): {_fmt_bytes(mem['optimizer_state'])}; "
                 f"gradients: {_fmt_bytes(mem['gradients'])}; per-batch activations "
                 f"(batch_size={hp.batch_size}): {_fmt_bytes(mem['activations'])}")
-    text.append(f"dtype {hp.dtype}; trained for {trainer.epoch_} epoch(s)")
+    past = (f" (hparams.epochs={hp.epochs}; fit(epochs=...) trained past it)"
+            if trainer.epoch_ > hp.epochs else "")
+    text.append(f"dtype {hp.dtype}; trained for {trainer.epoch_} epoch(s){past}")
     return Text("\n".join(text))
 
 
