@@ -194,8 +194,6 @@ def float_text(low=None, high=None, low_open=False, high_open=False, none_ok=Fal
 
 
 def _got(value):
-    if isinstance(value, (bool, np.bool_)):
-        return f"the bool {value!r}"
     return shown(value)
 
 
@@ -234,7 +232,8 @@ def check_int(name, value, low=None, high=None, *, none_ok=False, integral_float
         return None
     allowed = int_text(low, high, none_ok)
     if _is_bool(value):
-        raise TypeError(f"{name} must be {allowed}, got {_got(value)}")
+        raise TypeError(f"{name} must be {allowed}, got {_got(value)} of type "
+                        f"{type(value).__name__}")
     if isinstance(value, numbers.Integral):
         result = int(value)
     elif integral_float and isinstance(value, (float, np.floating)) and \
@@ -285,19 +284,19 @@ def check_float(name, value, low=None, high=None, *, low_open=False, high_open=F
         wanted = " ".join(filter(None, ["a number", interval]))
         if none_ok:
             wanted = f"None or {wanted}"
-        kind = "" if _is_bool(value) else f" of type {type(value).__name__}"
-        raise TypeError(f"{name} must be {wanted}, got {_got(value)}{kind}")
+        raise TypeError(f"{name} must be {wanted}, got {_got(value)} of type "
+                        f"{type(value).__name__}")
     try:
         if decimal and isinstance(value, np.floating) and value.dtype.itemsize < 8:
             result = float(str(value))
         else:
             result = float(value)
     except OverflowError:           # an int beyond the float range, e.g. 10**400
-        result = math.inf
+        raise ValueError(f"{name} must be {allowed}, got {_got(value)}") from None
     below = low is not None and (result <= low if low_open else result < low)
     above = high is not None and (result >= high if high_open else result > high)
     if not math.isfinite(result) or below or above:
-        raise ValueError(f"{name} must be {allowed}, got {_got(value)}")
+        raise ValueError(f"{name} must be {allowed}, got {result!r}")
     return result
 
 

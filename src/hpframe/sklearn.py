@@ -130,7 +130,7 @@ def _constraints(spec):
 
     none = [None] if spec.none_ok else []
     if spec.type in ("choice", "dtype"):
-        return [StrOptions(set(spec.choices))] + (["object"] if spec.type == "dtype" else [])
+        return [StrOptions(set(spec.choices))] + ([type] if spec.type == "dtype" else [])
     if spec.type == "bool":
         return ["boolean"]
     if spec.type == "layers":
