@@ -30,7 +30,7 @@ __all__ = ["DEFAULTS", "CHOICES", "Session", "parse_layers"]
 DEFAULTS = {
     "dataset": "moons", "noise": 0.2, "n_samples": 300, "seed": 0,
     "hidden_layers": (8, 8), "activation": "tanh", "loss": "cross_entropy",
-    "optimizer": "adam", "learning_rate": 0.03, "epochs": 200, "batch_size": 16,
+    "optimizer": "adam", "learning_rate": 0.032, "epochs": 200, "batch_size": 16,
     "dropout": 0.0, "validation_split": 0.2, "weight_decay": 0.0,
     "speed": 30,
 }
