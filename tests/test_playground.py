@@ -317,6 +317,31 @@ def test_server_listens_on_loopback_and_checks_origins():
     assert "Traceback" not in err, err
 
 
+def test_notebook_app_listens_on_loopback_and_accepts_only_the_notebook(monkeypatch):
+    pytest.importorskip("bokeh")
+    import types
+
+    import hpframe.playground as pg
+    shown = []
+    fake = types.ModuleType("IPython.display")
+    fake.HTML = lambda text: text
+    fake.display = shown.append
+    package = types.ModuleType("IPython")
+    package.display = fake
+    monkeypatch.setitem(sys.modules, "IPython", package)
+    monkeypatch.setitem(sys.modules, "IPython.display", fake)
+    monkeypatch.setattr(pg, "_in_notebook", lambda: True)
+    server = hp.playground(notebook_url="http://localhost:8890/")
+    try:
+        port = server.port
+        assert server.address == "127.0.0.1"
+        assert sorted(server._tornado.websocket_origins) == sorted(
+            {f"127.0.0.1:{port}", f"localhost:{port}", "localhost:8890", "127.0.0.1:8890"})
+        assert len(shown) == 1 and f"http://127.0.0.1:{port}/autoload.js" in shown[0]
+    finally:
+        server.stop()
+
+
 def test_command_line_says_loopback_and_no_code_in_its_help():
     out = subprocess.run([sys.executable, "-m", "hpframe", "--help"], capture_output=True,
                          text=True, env=dict(os.environ, PYTHONPATH=str(
