@@ -342,6 +342,29 @@ def test_notebook_app_listens_on_loopback_and_accepts_only_the_notebook(monkeypa
         server.stop()
 
 
+def test_without_the_extra_it_says_how_to_install_it(monkeypatch, capsys):
+    from hpframe.__main__ import main
+    monkeypatch.setitem(sys.modules, "bokeh", None)       # as if bokeh were not installed
+    with pytest.raises(ImportError, match=r'pip install "hpframe\[playground\]"'):
+        hp.playground()
+    assert main(["playground", "--no-browser"]) == 1
+    assert 'pip install "hpframe[playground]"' in capsys.readouterr().err
+
+
+def test_a_taken_port_is_reported_not_a_traceback():
+    pytest.importorskip("bokeh")
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run([sys.executable, "-m", "hpframe", "playground", "--no-browser",
+                              "--port", str(port)], capture_output=True, text=True, timeout=60,
+                             env=dict(os.environ, PYTHONPATH=str(Path(hp.__file__).parents[1])))
+    assert run.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
 def test_command_line_says_loopback_and_no_code_in_its_help():
     out = subprocess.run([sys.executable, "-m", "hpframe", "--help"], capture_output=True,
                          text=True, env=dict(os.environ, PYTHONPATH=str(
