@@ -117,6 +117,21 @@ def test_shown_code_reproduces_the_run_bit_for_bit(settings):
     assert "epochs=12" in session.code()
 
 
+def test_tabs_training_at_once_still_reproduce_bit_for_bit():
+    """Two pages training and a trial search at the same time (one process, as the server)."""
+    pytest.importorskip("PIL")
+    from hpframe.playground.trials import run_trials
+    a = Session(epochs=40, speed=0, batch_size=64, hidden_layers="32, 32")
+    b = Session(dataset="circles", epochs=40, speed=0, optimizer="sgd", learning_rate=0.1)
+    search = threading.Thread(target=run_trials, args=(Session(epochs=20, speed=0),
+                                                       ["learning_rate"], 4))
+    a.start(), b.start(), search.start()
+    _wait(a), _wait(b), search.join()
+    for session in (a, b):
+        assert session.snapshot()["epoch"] == 40
+        assert _same_params(_run_code(session.code())["trainer"], session.trainer)
+
+
 def test_shown_validation_points_are_the_ones_fit_holds_out():
     session = Session(epochs=5, speed=0, validation_split=0.3, n_samples=200)
     session.start()

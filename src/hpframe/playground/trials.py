@@ -11,6 +11,7 @@ import numpy as np
 
 import hpframe as hp
 from hpframe.playground.render import boundary_rgba, png_data_uri
+from hpframe.playground.session import CORE_LOCK
 
 __all__ = ["KNOBS", "MAX_TRIAL_EPOCHS", "space_for", "run_trials"]
 
@@ -71,6 +72,11 @@ def run_trials(session, knobs, n_trials=8, seed=0, stop=None):
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or not 1 <= n_trials <= 50:
         raise ValueError(f"n_trials must be a whole number from 1 to 50, got {n_trials!r}")
     space = space_for(knobs)
+    with CORE_LOCK:                          # see hpframe.playground.session.CORE_LOCK
+        return _run_trials(session, knobs, space, n_trials, seed, stop)
+
+
+def _run_trials(session, knobs, space, n_trials, seed, stop):
     base = session.hparams.replace(epochs=min(session.hparams.epochs, MAX_TRIAL_EPOCHS))
     if base.validation_split == 0:
         base = base.replace(validation_split=0.2)
