@@ -77,10 +77,11 @@ def run_trials(session, knobs, n_trials=8, seed=0, stop=None):
 
 
 def _run_trials(session, knobs, space, n_trials, seed, stop):
-    base = session.hparams.replace(epochs=min(session.hparams.epochs, MAX_TRIAL_EPOCHS))
-    if base.validation_split == 0:
+    # read the session once: the learner may change its settings while this runs
+    hparams, X, y, regression = session.hparams, session.X, session.y, session.regression
+    base = hparams.replace(epochs=min(hparams.epochs, MAX_TRIAL_EPOCHS))
+    if base.validation_split == 0:  # a search is scored on held-out data
         base = base.replace(validation_split=0.2)
-    X, y = session.X, session.y
     result = hp.random_search(X, y, space=space, n_trials=n_trials, base=base,
                               metric="val_loss", seed=seed, verbose=0)
     rows = []
@@ -92,7 +93,7 @@ def _run_trials(session, knobs, space, n_trials, seed, stop):
                      "knobs": _describe(trial, knobs), "thumbnail": "",
                      "hparams": trial.hparams})
     rows.sort(key=lambda r: (not math.isfinite(r["value"]), r["value"], r["number"]))
-    lo, hi = session.X.min(axis=0) - 0.5, session.X.max(axis=0) + 0.5
+    lo, hi = X.min(axis=0) - 0.5, X.max(axis=0) + 0.5
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank
         if stop is not None and stop.is_set():
@@ -105,7 +106,7 @@ def _run_trials(session, knobs, space, n_trials, seed, stop):
         if isinstance(trainer.history.history.get("val_accuracy"), list) and \
                 trainer.history.history["val_accuracy"]:
             row["val_accuracy"] = trainer.history.history["val_accuracy"][-1]
-        if session.regression:
+        if regression:
             continue
         gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], THUMB), np.linspace(lo[1], hi[1], THUMB))
         with np.errstate(all="ignore"):
