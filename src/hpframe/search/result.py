@@ -198,7 +198,8 @@ class SearchResult:
     def to_records(self):
         """One flat dict per trial (what :meth:`to_dataframe` and :meth:`to_csv` hold).
 
-        Columns: ``number``, ``status``, ``value``, ``params_<name>`` for each searched
+        Columns: ``number``, ``status``, ``value`` (``value_sd`` with ``cv`` or
+        ``repeats``), ``params_<name>`` for each searched
         hyperparameter, ``seed``, ``epochs``, ``rung``, ``train_time``, ``peak_memory``,
         ``memory_source``, every metric (final values and ``best_<name>``), ``error``.
 
@@ -212,6 +213,8 @@ class SearchResult:
         rows = []
         for trial in self.trials:
             row = {"number": trial.number, "status": trial.status, "value": trial.value}
+            if any(t.value_sd is not None for t in self.trials):
+                row["value_sd"] = trial.value_sd
             for key in self.space:
                 value = trial.params.get(key)
                 row[f"params_{key}"] = str(value) if isinstance(value, tuple) else value
@@ -295,6 +298,8 @@ class SearchResult:
             rows.append([str(rank) if trial.ok else "-", str(trial.number)]
                         + [_fmt_param(trial, k) for k in keys]
                         + ([_fmt_value(self.objective_values(trial)[j])
+                            + (f" ± {trial.value_sd:.2g}" if j == 0 and trial.value_sd
+                               is not None else "")
                             for j in shown_objectives]
                            if trial.ok else ["-"] * len(names))
                         + ([str(trial.epochs)] if halving else [])

@@ -24,7 +24,7 @@ from hpframe.search.progress import Progress
 from hpframe.search.result import SearchResult
 from hpframe.search import runner as _runner
 from hpframe.search.runner import check_n_jobs, execute, make_pool
-from hpframe.search.trial import Metric, Task, Trial, single_blas_thread
+from hpframe.search.trial import Metric, Run, Task, Trial, single_blas_thread
 
 __all__ = ["random_search", "grid_search", "successive_halving"]
 
@@ -32,7 +32,7 @@ __all__ = ["random_search", "grid_search", "successive_halving"]
 # --------------------------------------------------------------------------
 # Checking the common arguments
 # --------------------------------------------------------------------------
-def _check_base(base):
+def _check_base(base, held_out=False):
     if base is None:
         base = HyperParams()
     elif isinstance(base, dict):
@@ -40,10 +40,14 @@ def _check_base(base):
     elif not isinstance(base, HyperParams):
         raise TypeError(f"base must be a HyperParams or a dict of its fields; got "
                         f"{type(base).__name__}")
-    if base.validation_split == 0:
+    if held_out:
+        # validation_data or cv takes the place of the held-out split
+        base = base.replace(validation_split=0.0)
+    elif base.validation_split == 0:
         raise ValueError("a search compares trials on validation data, but "
                          "base.validation_split is 0 (no validation data); set it in (0, 1), "
-                         "e.g. base=hp.HyperParams(validation_split=0.2)")
+                         "e.g. base=hp.HyperParams(validation_split=0.2), or pass "
+                         "validation_data=(X_val, y_val) or cv=k")
     if base.seed is None:
         base = base.replace(seed=0)     # every trial gets its own seed anyway
     return base
@@ -111,13 +115,130 @@ def _check_objective_fits(metric, base, space):
 
 
 # --------------------------------------------------------------------------
+# Scoring: validation data, cross-validation, repeats
+# --------------------------------------------------------------------------
+def _held_out(validation_data, cv):
+    return validation_data is not None or cv is not None
+
+
+class _Scoring:
+    """How each trial is scored: on ``base.validation_split``, on ``validation_data``,
+    or by the mean over ``cv`` folds and/or ``repeats`` seeds."""
+
+    def __init__(self, X, y, base, space, validation_data, cv, repeats, seed):
+        self.repeats = _check_int("repeats", repeats, 1)
+        if cv is not None:
+            cv = _check_int("cv", cv, 2)
+            if validation_data is not None:
+                raise ValueError("pass validation_data or cv, not both: cv=k validates each "
+                                 "model on a fold of X")
+            if cv > len(X):
+                raise ValueError(f"cv={cv} folds need at least {cv} samples; X has {len(X)}")
+        self.cv = cv
+        if _held_out(validation_data, cv) and "validation_split" in S.keys(space):
+            raise ValueError("space searches validation_split, but validation_data or cv "
+                             "takes its place; remove validation_split from the space")
+        self.validation = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError(f"validation_data must be a tuple (X_val, y_val); got "
+                                f"{type(validation_data).__name__}")
+            X_val = V.check_features(validation_data[0], None, name="X_val")
+            y_val = V.to_numpy(validation_data[1], "y_val")
+            V.check_length(X_val, y_val, "X_val", "y_val")
+            if X_val.shape[1:] != X.shape[1:]:
+                raise ValueError(f"validation_data: X_val has {X_val.shape[1]} features, X has "
+                                 f"{X.shape[1]}")
+            self.validation = (X_val, y_val)
+        self.stratify = False
+        self.folds = []                 # per repeat: list of (train, val) index arrays
+        if cv is not None:
+            losses = [base.loss] + [v for part in (space if isinstance(space, list)
+                                                   else [space])
+                                    for v in S._values(part.get("loss", [base.loss]))]
+            self.stratify = y.ndim == 1 and not any(
+                loss in ("mse", "mae", "huber") for loss in losses)
+            self.folds = [kfold_indices(y, cv, seed, r, self.stratify)
+                          for r in range(self.repeats)]
+
+    @property
+    def several(self):
+        return self.cv is not None or self.repeats > 1
+
+    def header(self):
+        """What the log records (nothing for the default, so older logs still match)."""
+        out = {}
+        if self.validation is not None:
+            out["validation_data"] = _fingerprint(*self.validation)
+        if self.cv is not None:
+            out["cv"] = {"folds": self.cv, "stratified": self.stratify}
+        if self.repeats > 1:
+            out["repeats"] = self.repeats
+        return out
+
+    def runs(self, trial_seed):
+        """The runs of a trial whose own seed is ``trial_seed`` (None: one model)."""
+        if not self.several:
+            return None
+        runs = []
+        for r in range(self.repeats):
+            seed = None if r == 0 else repeat_seed(trial_seed, r)
+            if self.cv is None:
+                runs.append(Run(seed=seed, repeat=r if self.repeats > 1 else None))
+            else:
+                for k, (train, val) in enumerate(self.folds[r]):
+                    runs.append(Run(train=train, val=val, seed=seed, fold=k,
+                                    repeat=r if self.repeats > 1 else None))
+        return runs
+
+
+def repeat_seed(trial_seed, repeat):
+    """The training seed of repeat ``repeat`` (>= 1) of a trial whose seed is ``trial_seed``."""
+    state = np.random.SeedSequence(trial_seed, spawn_key=(repeat,)).generate_state(1, np.uint32)
+    return int(state[0])
+
+
+def kfold_indices(y, k, seed, repeat=0, stratify=True):
+    """``k`` folds of the rows of ``y``: a list of ``(train, val)`` index arrays.
+
+    Rows are shuffled by a generator seeded by ``(seed, repeat)`` alone - every trial
+    of a search sees the same folds - then dealt to the folds in turn. Stratified:
+    each class's rows are shuffled and dealt in turn, one class after the other, so
+    that every fold holds each class in the proportion of the whole (to one row)
+    and fold sizes differ by at most one.
+
+    Raises
+    ------
+    ValueError
+        Stratified, and a class has fewer than ``k`` rows.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1 << 31, repeat)))
+    n = len(y)
+    if stratify:
+        classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+        if counts.min() < k:
+            c = classes[int(np.argmin(counts))]
+            c = c.item() if isinstance(c, np.generic) else c
+            raise ValueError(f"cv={k} stratified folds need at least {k} samples of every "
+                             f"class; class {c!r} has {counts.min()}. Use a smaller cv")
+        order = np.concatenate([rng.permutation(np.flatnonzero(inverse.ravel() == c))
+                                for c in range(len(classes))])
+    else:
+        order = rng.permutation(n)
+    fold = np.empty(n, dtype=np.intp)
+    fold[order] = np.arange(n) % k
+    return [(np.flatnonzero(fold != i), np.flatnonzero(fold == i)) for i in range(k)]
+
+
+# --------------------------------------------------------------------------
 # The engine
 # --------------------------------------------------------------------------
 class _Search:
     """State shared by the strategies: data, configurations, log, pool, records."""
 
     def __init__(self, strategy, X, y, space_json, configs, base, metric, seed, n_jobs,
-                 executor, timeout, log, verbose, extra_header=None):
+                 executor, timeout, log, verbose, extra_header=None, scoring=None):
+        self.scoring = scoring
         self.strategy = strategy
         self.X, self.y = X, y
         self.base, self.metric, self.seed = base, metric, seed
@@ -128,7 +249,8 @@ class _Search:
         self.configs = configs                  # number -> (values, HyperParams or error)
         self.header = {"strategy": strategy, "space": space_json,
                        "base": base.to_dict(), "seed": seed, "metric": metric.to_json(),
-                       "data": _fingerprint(X, y), **(extra_header or {})}
+                       "data": _fingerprint(X, y), **(extra_header or {}),
+                       **(scoring.header() if scoring is not None else {})}
         self.log = SearchLog(log, self.header) if log is not None else None
         self.records = {}                       # (number, rung) -> Trial from the log
         self.trials = {}                        # number -> latest Trial
@@ -145,7 +267,8 @@ class _Search:
                      train_time=outcome["train_time"], peak_memory=outcome["peak_memory"],
                      error=outcome["error"], memory_source=outcome["memory_source"],
                      rung=outcome["rung"], epochs=outcome["epochs"],
-                     values=outcome.get("values"))
+                     values=outcome.get("values"), value_sd=outcome.get("value_sd"),
+                     scores=outcome.get("scores"))
 
     def _invalid(self, number, error, rung=0):
         """The record of a configuration HyperParams refused: failed without running."""
@@ -252,7 +375,12 @@ class _Search:
              prior_time=0.0):
         _, hparams = self.configs[number]
         hdict = hparams.to_dict() if isinstance(hparams, HyperParams) else None
+        runs = validation = None
+        if self.scoring is not None and hdict is not None:
+            runs = self.scoring.runs(hdict["seed"])
+            validation = self.scoring.validation
         return Task(number=number, hparams=hdict, data=(self.X, self.y), metric=self.metric,
+                    runs=runs, validation=validation,
                     fits=list(fits), rung=rung, checkpoint=checkpoint,
                     keep_state=keep_state, prior_time=prior_time,
                     measure_memory=not pool.shares_process, quiet=not pool.shares_process,
@@ -276,8 +404,10 @@ def _trial_from_record(record, path, line):
         record["history"] = {k: [decode_number(v) for v in col]
                              for k, col in record.get("history", {}).items()}
         record["params"] = {k: _untuple(v) for k, v in record.get("params", {}).items()}
-        if record.get("values") is not None:
-            record["values"] = [decode_number(v) for v in record["values"]]
+        for key in ("values", "scores"):
+            if record.get(key) is not None:
+                record[key] = [decode_number(v) for v in record[key]]
+        record["value_sd"] = decode_number(record.get("value_sd"))
         return Trial.from_dict(record)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}, line {line}: not a valid trial record ({exc})") from None
@@ -317,7 +447,8 @@ def _run_plain(search, space_for_result):
 # Public strategies
 # --------------------------------------------------------------------------
 def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0, n_jobs=1,
-                  executor=None, timeout=None, log=None, verbose=1):
+                  executor=None, timeout=None, log=None, verbose=1, validation_data=None,
+                  cv=None, repeats=1):
     r"""Try ``n_trials`` random configurations and keep the best on validation data.
 
     Every trial trains a fresh :class:`~hpframe.Trainer` with ``base`` plus values
@@ -380,6 +511,24 @@ def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0
         0 silent; 1 a progress bar over trials with the best value so far and the
         time remaining (a line per trial when the output is not a terminal); 2 a
         line per trial.
+    validation_data : tuple (X_val, y_val), optional
+        Score every trial on this data instead of a held-out part of ``(X, y)``:
+        trials train on all of ``X``. It takes the place of
+        ``base.validation_split`` (set to 0 in every trial's hyperparameters; no
+        error when it is 0).
+    cv : int, optional
+        ``k >= 2``: k-fold cross-validation. Each trial trains ``k`` models, each
+        validated on one fold and trained on the others, and is scored by the mean
+        of the ``k`` values (``trial.value_sd`` keeps their standard deviation,
+        ``trial.scores`` each fold's value). Folds are stratified by class for
+        classification (1-D labels, no regression loss searched), shuffled by
+        ``seed`` alone, and the same for every trial. Takes the place of
+        ``base.validation_split``, like ``validation_data``.
+    repeats : int, default 1
+        Train each configuration ``repeats`` times with different seeds (repeat 0
+        with the trial's own seed) and score it by the mean, keeping the standard
+        deviation, so that a small difference between trials is not read as a win.
+        With ``cv``: repeated k-fold, each repeat with its own shuffle.
 
     Returns
     -------
@@ -421,21 +570,22 @@ def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0
     >>> result.best_params                                              # doctest: +SKIP
     {'hidden_layers': (64,), 'learning_rate': 0.0071...}
     """
-    base = _check_base(base)
+    base = _check_base(base, _held_out(validation_data, cv))
     metric = Metric(metric)
     seed = _check_common(seed, timeout, verbose)
     n_trials = _check_int("n_trials", n_trials, 1)
     space = S.check_space(space, base)
     _check_metric_fits(metric, base, space)
     X, y = _check_data(X, y)
+    scoring = _Scoring(X, y, base, space, validation_data, cv, repeats, seed)
     configs = _configs(base, seed, ((i, S.sample(space, seed, i)) for i in range(n_trials)))
     search = _Search("random_search", X, y, S.space_to_json(space), configs, base, metric,
-                     seed, n_jobs, executor, timeout, log, verbose)
+                     seed, n_jobs, executor, timeout, log, verbose, scoring=scoring)
     return _run_plain(search, space)
 
 
 def grid_search(X, y, grid, base=None, metric="val_loss", seed=0, n_jobs=1, executor=None,
-                timeout=None, log=None, verbose=1):
+                timeout=None, log=None, verbose=1, validation_data=None, cv=None, repeats=1):
     """Try every combination of the listed values.
 
     Parameters
@@ -447,22 +597,23 @@ def grid_search(X, y, grid, base=None, metric="val_loss", seed=0, n_jobs=1, exec
         1e-2], "batch_size": [16, 64]}`` (4 trials). Trials are numbered in
         ``itertools.product`` order, the last key varying fastest. A list of grids
         (as scikit-learn's ``ParameterGrid``): each grid's points in turn.
-    base, metric, seed, n_jobs, executor, timeout, log, verbose
+    base, metric, seed, n_jobs, executor, timeout, log, verbose, validation_data, cv, repeats
         As for :func:`random_search`; ``seed`` gives each trial its training seed.
 
     Returns
     -------
     SearchResult
     """
-    base = _check_base(base)
+    base = _check_base(base, _held_out(validation_data, cv))
     metric = Metric(metric)
     seed = _check_common(seed, timeout, verbose)
     grid = S.check_grid(grid, base)
     _check_metric_fits(metric, base, grid)
     X, y = _check_data(X, y)
+    scoring = _Scoring(X, y, base, grid, validation_data, cv, repeats, seed)
     configs = _configs(base, seed, enumerate(S.grid_points(grid)))
     search = _Search("grid_search", X, y, S.space_to_json(grid), configs, base, metric,
-                     seed, n_jobs, executor, timeout, log, verbose)
+                     seed, n_jobs, executor, timeout, log, verbose, scoring=scoring)
     return _run_plain(search, grid)
 
 
@@ -481,7 +632,8 @@ def rung_epochs(min_epochs, max_epochs, eta):
 
 def successive_halving(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, eta=3,
                        base=None, metric="val_loss", seed=0, n_jobs=1, executor=None,
-                       timeout=None, log=None, verbose=1):
+                       timeout=None, log=None, verbose=1, validation_data=None, cv=None,
+                       repeats=1):
     r"""Successive halving: train many configurations briefly, continue only the best.
 
     Rung 0 trains all ``n_trials`` configurations for ``min_epochs`` epochs; each
@@ -507,9 +659,10 @@ def successive_halving(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, 
         ``hparams.epochs`` is set to it, so a cosine schedule spans the whole budget.
     eta : int, default 3
         The reduction factor (>= 2).
-    base, metric, seed, n_jobs, executor, timeout, log, verbose
+    base, metric, seed, n_jobs, executor, timeout, log, verbose, validation_data, cv, repeats
         As for :func:`random_search`. Rungs run one after another; the trials of a
-        rung run in parallel.
+        rung run in parallel. With ``cv`` or ``repeats`` a promoted trial continues
+        every one of its models.
 
     Returns
     -------
@@ -525,7 +678,7 @@ def successive_halving(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, 
     the same model (training is deterministic), before continuing.
     ``patience`` (early stopping) applies within each rung's training.
     """
-    base = _check_base(base)
+    base = _check_base(base, _held_out(validation_data, cv))
     if max_epochs is None:
         max_epochs = base.epochs
     min_epochs = _check_int("min_epochs", min_epochs, 1)
@@ -544,11 +697,13 @@ def successive_halving(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, 
     space = S.check_space(space, base)
     _check_metric_fits(metric, base, space)
     X, y = _check_data(X, y)
+    scoring = _Scoring(X, y, base, space, validation_data, cv, repeats, seed)
     rungs = rung_epochs(min_epochs, max_epochs, eta)
     configs = _configs(base, seed, ((i, S.sample(space, seed, i)) for i in range(n_trials)))
     search = _Halving("successive_halving", X, y, S.space_to_json(space), configs, base,
                       metric, seed, n_jobs, executor, timeout, log, verbose,
-                      extra_header={"n_trials": n_trials, "rungs": rungs, "eta": eta})
+                      extra_header={"n_trials": n_trials, "rungs": rungs, "eta": eta},
+                      scoring=scoring)
     return search.halve(rungs, eta, space)
 
 
