@@ -25,7 +25,6 @@ allocations cannot be told apart, so the trial reports
 """
 import contextlib
 import dataclasses
-import io
 import math
 import os
 import threading
@@ -38,6 +37,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from hpframe import io as hpio
 from hpframe._threads import single_threaded
 from hpframe.callbacks import Callback
 from hpframe.hparams import HyperParams
@@ -532,23 +532,19 @@ class _Stop(Callback):
 
 
 def _dump_trainer(trainer):
-    buffer = io.BytesIO()
-    trainer.save(buffer)
-    return buffer.getvalue()
+    return hpio.to_bytes(trainer)
 
 
 def _load_trainer(blob):
-    return Trainer.load(io.BytesIO(blob))
+    return hpio.from_bytes(blob, cls=Trainer)
 
 
 def _estimate(trainer, n_samples):
     from hpframe.memory import estimate_memory
     if not trainer.is_built:
         return None
-    params = trainer.params
-    n_features = params["dense_0.weight"].shape[0]
-    n_outputs = params[f"dense_{len(params) // 2 - 1}.bias"].shape[0]
-    return int(estimate_memory(trainer.hparams, n_features, n_outputs, n_samples)["total"])
+    return int(estimate_memory(trainer.hparams, trainer.n_features_in_, trainer.n_outputs_,
+                               n_samples)["total"])
 
 
 def run_trial(task):
