@@ -19,6 +19,7 @@ from hpframe import _validation as V
 from hpframe.hparams import HyperParams
 from hpframe.trainer import DivergenceWarning
 from hpframe.search import spaces as S
+from hpframe.search import tpe
 from hpframe.search.log import SearchLog, decode_number, normalise
 from hpframe.search.progress import Progress
 from hpframe.search.result import SearchResult
@@ -26,7 +27,7 @@ from hpframe.search import runner as _runner
 from hpframe.search.runner import check_n_jobs, execute, make_pool
 from hpframe.search.trial import Metric, Run, Task, Trial, single_blas_thread
 
-__all__ = ["random_search", "grid_search", "successive_halving"]
+__all__ = ["random_search", "grid_search", "successive_halving", "tpe_search"]
 
 
 # --------------------------------------------------------------------------
@@ -615,6 +616,135 @@ def grid_search(X, y, grid, base=None, metric="val_loss", seed=0, n_jobs=1, exec
     search = _Search("grid_search", X, y, S.space_to_json(grid), configs, base, metric,
                      seed, n_jobs, executor, timeout, log, verbose, scoring=scoring)
     return _run_plain(search, grid)
+
+
+def tpe_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0, n_jobs=1,
+               executor=None, timeout=None, log=None, verbose=1, validation_data=None,
+               cv=None, repeats=1, n_startup_trials=10, batch=None):
+    r"""Search where good trials were found: the Tree-structured Parzen Estimator.
+
+    The first ``n_startup_trials`` trials are random search's (the same draws).
+    After them, every trial's values come from TPE (Bergstra et al., 2011; see
+    :mod:`hpframe.search.tpe`): the finished trials are split into the best
+    15% (at least 1, at most 25) and the rest, each hyperparameter gets a density
+    :math:`\ell(x)` over the good trials' values and :math:`g(x)` over the others',
+    and of 24 candidates drawn from :math:`\ell` the one with the largest
+    :math:`\ell(x)/g(x)` is tried - the candidate with the largest expected
+    improvement under the model.
+
+    Parameters
+    ----------
+    X, y, space, n_trials, base, metric, seed, n_jobs, executor, timeout, log, verbose
+        As for :func:`random_search`. ``space`` may be a list of dicts (which dict
+        is then one more choice TPE learns). With several objectives, TPE ranks
+        trials by the first.
+    validation_data, cv, repeats
+        As for :func:`random_search`.
+    n_startup_trials : int, default 10
+        Random trials before TPE starts (its densities need observations).
+    batch : int, optional
+        Trials proposed at once after the start-up trials, each from the trials
+        finished before its batch; the next batch waits for the whole batch.
+        Default: the number of trials run at once (``n_jobs``, or the executor's
+        workers), so that every worker is busy. The result depends on ``seed`` and
+        ``batch`` only - never on which trial of a batch finished first - so pass
+        the same ``batch`` to get the same trials serially, in threads, in
+        processes or on dask.
+
+    Returns
+    -------
+    SearchResult
+
+    Notes
+    -----
+    Resuming from ``log`` proposes exactly the same trials again (a trial's
+    proposal is a function of the finished trials before its batch, which are
+    deterministic), checks the logged ones against them, and runs the missing
+    ones. A larger ``n_trials`` only adds trials. A metric that measures time or
+    memory is not deterministic, so neither are the proposals made from it.
+
+    Examples
+    --------
+    >>> import hpframe as hp
+    >>> X, y = hp.datasets.load_digits()
+    >>> result = hp.tpe_search(X, y, {"learning_rate": hp.LogUniform(1e-4, 1e-1)},
+    ...                        n_trials=20, base=hp.HyperParams(epochs=5),
+    ...                        verbose=0)                             # doctest: +SKIP
+    """
+    base = _check_base(base, _held_out(validation_data, cv))
+    metric = Metric(metric)
+    seed = _check_common(seed, timeout, verbose)
+    n_trials = _check_int("n_trials", n_trials, 1)
+    n_startup = _check_int("n_startup_trials", n_startup_trials, 1)
+    space = S.check_space(space, base)
+    _check_metric_fits(metric, base, space)
+    X, y = _check_data(X, y)
+    scoring = _Scoring(X, y, base, space, validation_data, cv, repeats, seed)
+    if batch is None:
+        n = check_n_jobs(n_jobs)
+        batch = n if executor is None or n > 1 else _runner._executor_width(executor)
+    batch = _check_int("batch", batch, 1)
+    search = _TPE("tpe_search", X, y, S.space_to_json(space), {}, base, metric, seed,
+                  n_jobs, executor, timeout, log, verbose,
+                  extra_header={"n_startup_trials": n_startup, "batch": batch},
+                  scoring=scoring)
+    return search.optimise(space, n_trials, n_startup, batch)
+
+
+class _TPE(_Search):
+    """TPE on the shared engine: proposals batch by batch, each from the trials before."""
+
+    def read_log(self):
+        self._lines = []
+        if self.log is None:
+            return
+        self._lines = self.log.open()
+
+    def _ranked_params(self, upto):
+        """The searched values of trials 0..upto-1, best first (failed ones last)."""
+        trials = [self.trials[n] for n in range(upto)]
+        ok = sorted((t for t in trials if t.ok),
+                    key=lambda t: (self.metric.sort_key(t.value), t.number))
+        rest = [t for t in trials if not t.ok]
+        return [t.params for t in ok + rest]
+
+    def optimise(self, space, n_trials, n_startup, batch):
+        self.read_log()
+        done = {}
+        for line, record in self._lines:
+            number = record.get("number")
+            if isinstance(number, int) and number < n_trials and number not in done:
+                try:
+                    done[number] = _trial_from_record(record, self.log.path, line)
+                except ValueError:
+                    pass                    # reported when the trial's batch is checked
+        try:
+            with self.session(n_trials, list(done.values())) as pool:
+                number = 0
+                while number < n_trials:
+                    end = min(n_trials, n_startup if number < n_startup else number + batch)
+                    ranked = self._ranked_params(number) if number >= n_startup else None
+                    draws = [(n, S.sample(space, self.seed, n) if n < n_startup
+                              else tpe.propose(space, ranked, self.seed, n))
+                             for n in range(number, end)]
+                    self.configs.update(_configs(self.base, self.seed, draws))
+                    numbers = set(range(number, end))
+                    self._take([(line, r) for line, r in self._lines
+                                if r.get("number") in numbers])
+                    tasks = [self.task(n, [self.configs[n][1].epochs]
+                                       if isinstance(self.configs[n][1], HyperParams)
+                                       else [1], pool)
+                             for n in range(number, end) if (n, 0) not in self.records]
+                    if self.run(tasks, pool) or any(n not in self.trials for n in numbers):
+                        break
+                    number = end
+        except BaseException:
+            if self.log is not None:
+                self.log.close()
+            raise
+        result = self.result(space)
+        result.n_trials = n_trials
+        return result
 
 
 def rung_epochs(min_epochs, max_epochs, eta):
