@@ -388,6 +388,11 @@ class _Search:
                     stop=pool.stop, driver_pid=os.getpid())
 
     def result(self, space):
+        result = self._result(space)
+        result.sampled_space = space
+        return result
+
+    def _result(self, space):
         return SearchResult(
             trials=[self.trials[n] for n in sorted(self.trials)], metric=self.metric,
             space=S.merged(space), strategy=self.strategy, seed=self.seed, base=self.base,
