@@ -22,6 +22,8 @@ from hpframe._threads import get_num_threads, set_num_threads
 from hpframe.search import (Choice, IntUniform, LogUniform, Uniform, grid_search,
                             random_search, successive_halving, tpe_search)
 from hpframe.search import SearchResult, Trial
+# hp.playground(): the package is callable and imports its web framework on first use
+from hpframe import playground
 
 __all__ = [
     "HyperParams", "explain", "Trainer", "gradcheck", "estimate_memory",
@@ -30,5 +32,5 @@ __all__ = [
     "set_num_threads", "get_num_threads",
     "random_search", "grid_search", "successive_halving", "tpe_search", "Uniform", "LogUniform",
     "IntUniform", "Choice", "__version__",
-    "SearchResult", "Trial",
+    "SearchResult", "Trial", "playground",
 ]
