@@ -38,9 +38,6 @@ scikit-learn is needed only for this module (it is in hpframe's ``test`` extra,
 not a runtime dependency): ``pip install scikit-learn``.
 """
 import dataclasses
-import io
-import os
-import tempfile
 import textwrap
 
 import numpy as np
@@ -55,6 +52,7 @@ except ImportError as exc:      # pragma: no cover - depends on the environment
         "hpframe.sklearn needs scikit-learn >= 1.6, which is not installed (or too old): "
         "pip install scikit-learn") from exc
 
+from hpframe import io as hpio
 from hpframe.hparams import FIELDS, HyperParams, _suggest, _FIELD_ALIASES
 from hpframe.trainer import REGRESSION_LOSSES, Trainer
 
@@ -125,11 +123,7 @@ def _parameters_doc(loss_default, loss_note):
 # --------------------------------------------------------------------------
 def _trainer_to_bytes(trainer):
     """A trainer as the bytes of its ``.npz`` model file (arrays and JSON, no pickle)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "trainer.npz")
-        trainer.save(path)
-        with open(path, "rb") as f:
-            return f.read()
+    return hpio.to_bytes(trainer)
 
 
 class _HPEstimator(BaseEstimator):
@@ -206,7 +200,7 @@ class _HPEstimator(BaseEstimator):
         data = state.pop("_trainer_npz", None)
         super().__setstate__(state)
         if data is not None:
-            self._set_fitted(Trainer.load(io.BytesIO(data)))
+            self._set_fitted(hpio.from_bytes(data, cls=Trainer))
 
 
 # --------------------------------------------------------------------------

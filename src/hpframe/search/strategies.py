@@ -90,10 +90,24 @@ def _fingerprint(X, y):
 
 def _check_metric_fits(metric, base, space):
     """Catch the obvious mismatch before any trial runs: accuracy of a regression."""
-    if metric.key in ("accuracy", "val_accuracy") and "loss" not in space \
-            and base.loss in ("mse", "mae", "huber"):
-        raise ValueError(f"metric {metric.key!r} is for classification, but base.loss is "
-                         f"{base.loss!r} (regression); use metric='val_loss'")
+    for objective in metric.objectives:
+        _check_objective_fits(objective, base, space)
+
+
+def _check_objective_fits(metric, base, space):
+    if metric.key not in ("accuracy", "val_accuracy"):
+        return
+    losses = []
+    for part in (space if isinstance(space, list) else [space]):
+        entry = part.get("loss")
+        for loss in [base.loss] if entry is None else S._values(entry):
+            if loss not in losses:
+                losses.append(loss)
+    if all(loss in ("mse", "mae", "huber") for loss in losses):
+        where = f"base.loss is {base.loss!r}" if "loss" not in S.keys(space) else \
+            f"every loss searched ({', '.join(map(repr, losses))}) is"
+        raise ValueError(f"metric {metric.key!r} is for classification, but {where} "
+                         f"(regression); use metric='val_loss' or ('val_r2', 'max')")
 
 
 # --------------------------------------------------------------------------
@@ -130,7 +144,8 @@ class _Search:
                      metrics=outcome["metrics"], history=outcome["history"],
                      train_time=outcome["train_time"], peak_memory=outcome["peak_memory"],
                      error=outcome["error"], memory_source=outcome["memory_source"],
-                     rung=outcome["rung"], epochs=outcome["epochs"])
+                     rung=outcome["rung"], epochs=outcome["epochs"],
+                     values=outcome.get("values"))
 
     def _invalid(self, number, error, rung=0):
         """The record of a configuration HyperParams refused: failed without running."""
@@ -158,6 +173,9 @@ class _Search:
             if not isinstance(number, int) or number not in self.configs:
                 continue                            # beyond this call's n_trials
             trial = _trial_from_record(record, self.log.path, line)
+            if trial.status == "failed" and (trial.error or "").startswith(
+                    _runner.UNCONFIRMED_DEATH):
+                continue        # maybe a worker killed from outside: run the trial again
             values, hparams = self.configs[number]
             expected = {"params": dict(values), "hparams": hparams.to_dict()
                         if isinstance(hparams, HyperParams) else None}
@@ -243,7 +261,7 @@ class _Search:
     def result(self, space):
         return SearchResult(
             trials=[self.trials[n] for n in sorted(self.trials)], metric=self.metric,
-            space=space, strategy=self.strategy, seed=self.seed, base=self.base,
+            space=S.merged(space), strategy=self.strategy, seed=self.seed, base=self.base,
             n_trials=len(self.configs),
             interrupted=self.stopped in ("interrupted", "broken"),
             timed_out=self.stopped == "timeout")
@@ -258,6 +276,8 @@ def _trial_from_record(record, path, line):
         record["history"] = {k: [decode_number(v) for v in col]
                              for k, col in record.get("history", {}).items()}
         record["params"] = {k: _untuple(v) for k, v in record.get("params", {}).items()}
+        if record.get("values") is not None:
+            record["values"] = [decode_number(v) for v in record["values"]]
         return Trial.from_dict(record)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}, line {line}: not a valid trial record ({exc})") from None
@@ -309,11 +329,15 @@ def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0
     X : array-like of shape (n_samples, n_features)
     y : array-like
         Targets, as for :meth:`Trainer.fit`.
-    space : dict of str to distribution
+    space : dict of str to distribution, or list of such dicts
         Hyperparameter name -> :class:`Uniform`, :class:`LogUniform`,
         :class:`IntUniform` or :class:`Choice`. Names are checked against the
         fields of :class:`~hpframe.HyperParams` (a misspelt name is refused with the
-        closest valid one), and so are the bounds and options.
+        closest valid one), and so are the bounds and options. A list of dicts is a
+        conditional space (as scikit-learn's ``param_distributions``): each trial
+        picks one dict, each equally likely, then draws its values, e.g.
+        ``[{"optimizer": Choice(["adam"])}, {"optimizer": Choice(["momentum"]),
+        "momentum": Uniform(0.5, 0.99)}]`` searches momentum only with momentum.
     n_trials : int, default 20
         Number of configurations. Trial ``i`` is the same whatever ``n_trials`` is,
         so a larger ``n_trials`` only adds trials.
@@ -326,7 +350,11 @@ def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0
         float`` (minimised; ``(f, "max")`` to maximise) that runs where the trial
         runs. The value is read at the last epoch, or - when the ``patience``
         hyperparameter stopped training early and restored the best weights - at
-        the epoch of those weights.
+        the epoch of those weights. ``"time"`` (the trial's training time) and
+        ``"peak_memory"`` are objectives too. A tuple of objectives, e.g.
+        ``("val_loss", "time")`` or ``("val_accuracy", "peak_memory")``, searches
+        for the trade-off: ``result.pareto_front`` holds the trials no other beats
+        on every objective; the first objective ranks the trials (``best``).
     seed : int, default 0
         Seeds everything: trial ``i``'s values and training seed come from
         ``(seed, i)`` alone.
@@ -414,10 +442,11 @@ def grid_search(X, y, grid, base=None, metric="val_loss", seed=0, n_jobs=1, exec
     ----------
     X, y : array-like
         As for :func:`random_search`.
-    grid : dict of str to list
+    grid : dict of str to list, or list of such dicts
         Hyperparameter name -> the values to try, e.g. ``{"learning_rate": [1e-3,
         1e-2], "batch_size": [16, 64]}`` (4 trials). Trials are numbered in
-        ``itertools.product`` order, the last key varying fastest.
+        ``itertools.product`` order, the last key varying fastest. A list of grids
+        (as scikit-learn's ``ParameterGrid``): each grid's points in turn.
     base, metric, seed, n_jobs, executor, timeout, log, verbose
         As for :func:`random_search`; ``seed`` gives each trial its training seed.
 
@@ -505,7 +534,7 @@ def successive_halving(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, 
         raise ValueError(f"max_epochs must be >= min_epochs; got max_epochs={max_epochs}, "
                          f"min_epochs={min_epochs}")
     eta = _check_int("eta", eta, 2)
-    if "epochs" in space:
+    if "epochs" in S.keys(space):
         raise ValueError("space must not search 'epochs' in successive_halving: epochs are "
                          "the resource it allocates (set min_epochs and max_epochs)")
     base = base.replace(epochs=max_epochs)
