@@ -56,6 +56,10 @@ def main(argv=None):
         except ImportError as exc:
             print(f"hpframe: {exc}", file=sys.stderr)
             return 1
+        except OSError as exc:           # e.g. the port is taken
+            print(f"hpframe: cannot listen on 127.0.0.1:{args.port}: {exc}. Choose another "
+                  "--port (0 picks a free one)", file=sys.stderr)
+            return 1
         return 0
     if args.trials < 0 or args.epochs < 1:
         _parser().error("--trials must be >= 0 and --epochs >= 1")

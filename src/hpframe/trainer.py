@@ -699,6 +699,7 @@ def split(trainer, X_all, y_all, validation_data):
 
 def new_network(hp, sizes, capacity, seed):
     """The compiled network for ``hp`` with layer ``sizes`` and ``capacity`` rows."""
+    V.check_network_memory(hp, sizes, capacity)      # a ValueError, before allocating
     return Network(
         sizes, ACTIVATION_CODES[hp.activation], LOSS_CODES[hp.loss],
         OPTIMIZER_CODES[hp.optimizer], hp.dropout, hp.momentum, hp.beta_1, hp.beta_2,
