@@ -214,3 +214,15 @@ def test_the_divergence_warning_names_the_input_scale_only_when_it_is_far_off():
     with pytest.warns(hp.DivergenceWarning) as scaled:
         hp.Trainer(learning_rate=50, epochs=2).fit(standard, y, verbose=0)
     assert "standardis" not in str(scaled[0].message)
+
+
+@pytest.mark.parametrize("bad, error", [(-0.1, ValueError), (float("nan"), ValueError),
+                                        ("0.1", TypeError), (True, TypeError)])
+def test_train_on_batch_refuses_a_bad_learning_rate(bad, error):
+    X, y = blobs(n=30)
+    t = hp.Trainer(hidden_layers=(4,)).build(5, 3)
+    before = t.params
+    with pytest.raises(error, match="learning_rate"):
+        t.train_on_batch(X, y, learning_rate=bad)
+    for key, value in before.items():
+        np.testing.assert_array_equal(t.params[key], value)
