@@ -121,8 +121,14 @@ def check_targets(y, dtype, name="y"):
                          f"got shape {y.shape}")
     if not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_):
         raise TypeError(f"{name} must hold numbers for a regression loss; got dtype {y.dtype}")
-    y2 = np.ascontiguousarray(y.reshape(len(y), -1), dtype=dtype)
+    with np.errstate(over="ignore"):     # reported below
+        y2 = np.ascontiguousarray(y.reshape(len(y), -1), dtype=dtype)
     if not all_finite(y2):
+        if np.isfinite(y).all():         # finite before the conversion: out of dtype's range
+            raise ValueError(f"{name} has values too large for {np.dtype(dtype).name} "
+                             f"(beyond its largest {np.finfo(dtype).max:.3g}), which became "
+                             "infinity when converted; rescale the targets or use "
+                             "dtype='float64'")
         raise ValueError(f"{name} contains NaN or infinity; remove or impute them")
     return y2
 
