@@ -226,3 +226,21 @@ def test_train_on_batch_refuses_a_bad_learning_rate(bad, error):
         t.train_on_batch(X, y, learning_rate=bad)
     for key, value in before.items():
         np.testing.assert_array_equal(t.params[key], value)
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+@pytest.mark.parametrize("state", ["unbuilt", "trained"])
+def test_a_trainer_pickles_and_deep_copies_as_its_model_file(how, state):
+    import copy
+    X, y = blobs()
+    t = hp.Trainer(hidden_layers=(6,), epochs=2, dropout=0.2, seed=4)
+    if state == "trained":
+        t.fit(X, y, verbose=0)
+    t.note = "kept"
+    twin = pickle.loads(pickle.dumps(t)) if how == "pickle" else copy.deepcopy(t)
+    assert twin.note == "kept" and twin.is_built == t.is_built and twin.seed_ == t.seed_
+    a, b = t.fit(X, y, verbose=0, epochs=1), twin.fit(X, y, verbose=0, epochs=1)
+    for key, value in a.params.items():                  # the copy trains on exactly
+        np.testing.assert_array_equal(b.params[key], value)
+    for key in ("loss", "val_loss", "accuracy", "val_accuracy", "lr"):
+        assert b.history.history[key] == a.history.history[key]

@@ -448,6 +448,12 @@ class Trainer:
         self._require_built("summary")
         return _summary(self)
 
+    def __getstate__(self):        # pickle, deepcopy: a built model as its file's bytes
+        return io.pickle_state(self)
+
+    def __setstate__(self, state):
+        io.restore_state(self, state)
+
     def __repr__(self):
         changed = {k: v for k, v in self._hparams.to_dict().items()
                    if v != getattr(HyperParams(), k)}
