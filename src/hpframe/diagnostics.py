@@ -21,7 +21,7 @@ INPUT_SCALE = 5.0
 
 
 class LRFindResult(namedtuple("LRFindResult", ["learning_rates", "losses", "suggestion"])):
-    """Result of :meth:`Trainer.lr_find`: unpacks as ``(learning_rates, losses, suggestion)``."""
+    """Result of :meth:`~hpframe.Trainer.lr_find`: unpacks as ``(learning_rates, losses, suggestion)``."""
 
     def plot(self, ax=None):
         """Plot loss against learning rate (log axis) and mark the suggestion.
@@ -172,7 +172,7 @@ def gradcheck(trainer, X, y, n_checks=200, eps=1e-4, seed=0):
     trainer : Trainer
         A built or trained trainer.
     X, y : array-like
-        Data, as for :meth:`Trainer.fit`.
+        Data, as for :meth:`~hpframe.Trainer.fit`.
     n_checks : int
         How many parameters to check.
     eps : float

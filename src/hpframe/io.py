@@ -6,7 +6,7 @@ hyperparameters, the task, the shapes, the generators' states, the optimizer's
 step and the history - everything :func:`load` needs so that ``fit`` after
 loading continues exactly as if the trainer had never been saved.
 
-Writes to a path are atomic (:func:`hpframe._atomic.atomic_open`): a crash, a
+Writes to a path are atomic (``hpframe._atomic.atomic_open``): a crash, a
 kill or a full disk in the middle of :func:`save` leaves the previous file as it
 was. Loading never executes code: a file that is not an hpframe model, or whose
 metadata does not agree with its arrays, is refused with a ``ValueError`` naming
