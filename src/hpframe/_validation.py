@@ -20,6 +20,9 @@ def to_numpy(data, name):
     if data is None:
         raise TypeError(f"{name} is None; pass an array-like (a list, numpy array or "
                         "DataFrame)")
+    if type(data).__module__.startswith("scipy.sparse"):
+        raise TypeError(f"{name} is a scipy.sparse {type(data).__name__}: sparse input is "
+                        f"not supported yet; pass a dense array ({name}.toarray())")
     if hasattr(data, "to_numpy") and not isinstance(data, np.ndarray):   # pandas
         data = data.to_numpy()
     try:
@@ -49,9 +52,17 @@ def check_features(X, dtype, n_features=None, name="X"):
     if n_features is not None and X.shape[1] != n_features:
         raise ValueError(f"{name} has {X.shape[1]} features, but the model was built for "
                          f"{n_features}")
-    X = np.ascontiguousarray(X, dtype=dtype)
+    with np.errstate(over="ignore"):     # reported below, naming the value
+        original, X = X, np.ascontiguousarray(X, dtype=dtype)
     if not all_finite(X):
         bad = np.argwhere(~np.isfinite(X))[0]
+        value = original[bad[0], bad[1]]
+        if np.isfinite(value):         # finite before the conversion: out of dtype's range
+            raise ValueError(
+                f"{name} has values too large for {np.dtype(dtype).name} (first at row "
+                f"{bad[0]}, column {bad[1]}: {float(value)!r}, beyond its largest "
+                f"{np.finfo(dtype).max:.3g}), which became infinity when converted; "
+                "rescale the features (e.g. standardise them) or use dtype='float64'")
         raise ValueError(f"{name} contains NaN or infinity (first at row {bad[0]}, "
                          f"column {bad[1]}: {X[bad[0], bad[1]]}); remove or impute them")
     return X
