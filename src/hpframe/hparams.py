@@ -4,9 +4,11 @@ A neural network has two kinds of numbers. Its **parameters** (the weights and
 biases of every layer) are learned by training. Its **hyperparameters** (this
 module) are chosen by you before training starts: the architecture, the
 optimizer and its settings, and how training is run. :class:`HyperParams`
-holds them, checks every value when it is created, and documents each one in
-:data:`FIELDS`, the single table that :meth:`HyperParams.describe`,
-:func:`explain` and the documentation all read.
+holds them and checks every value when it is created. Each hyperparameter is
+declared once, in :data:`DECLARED` (its type, default, allowed values, kind
+and explanation); the fields of :class:`HyperParams`, their checks, the
+:data:`FIELDS` table, :meth:`HyperParams.describe`, :func:`explain` and the
+documentation are all derived from it.
 
 >>> import hpframe as hp
 >>> h = hp.HyperParams(hidden_layers=[128, 64], learning_rate=0.01)
@@ -762,8 +764,10 @@ class HyperParams:
         A value of the wrong type (bools are not numbers; a non-integral float
         for an integer field).
     ValueError
-        A value out of its allowed range or not among the allowed names. The
-        message names the field, quotes the value and says what is allowed.
+        A value out of its allowed range or not among the allowed names, or
+        hidden layers whose parameters no computer could hold (what does not
+        fit in this computer's memory is refused when the network is built).
+        The message names the field, quotes the value and says what is allowed.
 
     Notes
     -----
@@ -971,7 +975,7 @@ class HyperParams:
 
 
 def _default(name):
-    return next(f.default for f in dataclasses.fields(HyperParams) if f.name == name)
+    return SPECS[name].default
 
 
 def _wrap(label, text, width=88):
