@@ -352,6 +352,10 @@ class _Search:
                 runnable.append(task)
             else:
                 self.finish(self._invalid(task.number, hparams, task.rung))
+        return self.run_source(runnable, pool)
+
+    def run_source(self, runnable, pool):
+        """Run a list of runnable tasks, or a :class:`~hpframe.search.runner.TaskSource`."""
         # One BLAS limit for the whole run: limiting and restoring around every trial
         # wakes OpenBLAS's thread pools in between, whose spinning threads then
         # compete with the trials for the cores.
