@@ -7,10 +7,10 @@ ASHA (Li et al., "A System for Massively Parallel Hyperparameter Tuning", MLSys
 first trial that is among the best :math:`1/\eta` of the trials *finished so far*
 in its rung, and not yet promoted, is promoted to the next rung; if there is none,
 a new configuration starts at the bottom rung. No worker waits for a rung to fill.
-With every trial finished, each rung has promoted exactly the best
-:math:`\lfloor n_k / \eta \rfloor` of its :math:`n_k` trials - the same counts as
-the synchronous version, though not always the same trials, since an early
-promotion is decided on part of the rung.
+With every trial finished, each rung has promoted its best
+:math:`\lfloor n_k / \eta \rfloor` of its :math:`n_k` trials - and possibly a few
+more: a promotion decided early, on part of the rung, is never taken back, even if
+the trial later drops out of the rung's best. That is the price of never waiting.
 
 Hyperband (Li et al., JMLR 2017) hedges the one choice halving leaves open - how
 few epochs are enough to judge a trial - by running several *brackets*: bracket
