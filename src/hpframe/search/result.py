@@ -352,6 +352,7 @@ class SearchResult:
         Parameters
         ----------
         path : str or path-like
+            Replaced atomically: a crash or a full disk leaves the previous file.
         """
         rows = self.to_records()
         columns = list(rows[0]) if rows else ["number", "status", "value"]

@@ -55,11 +55,7 @@ def _check_base(base, held_out=False):
 
 
 def _check_int(name, value, low):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {low}; got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
-    return int(value)
+    return V.check_int(name, value, low)
 
 
 def _check_common(seed, timeout, verbose):
