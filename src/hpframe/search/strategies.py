@@ -11,6 +11,7 @@ import hashlib
 import math
 import numbers
 import os
+import time
 import warnings
 
 import numpy as np
@@ -249,6 +250,7 @@ class _Search:
                        "data": _fingerprint(X, y), **(extra_header or {}),
                        **(scoring.header() if scoring is not None else {})}
         self.log = SearchLog(log, self.header) if log is not None else None
+        self.store = None
         self.records = {}                       # (number, rung) -> Trial from the log
         self.trials = {}                        # number -> latest Trial
         self.stopped = None
@@ -287,12 +289,13 @@ class _Search:
             self.log.close()
             raise
 
-    def _take(self, lines):
+    def _take(self, lines, where=None):
+        where = where or self.log.path
         for line, record in lines:
             number, rung = record.get("number"), record.get("rung", 0)
             if not isinstance(number, int) or number not in self.configs:
                 continue                            # beyond this call's n_trials
-            trial = _trial_from_record(record, self.log.path, line)
+            trial = _trial_from_record(record, where, line)
             if trial.status == "failed" and (trial.error or "").startswith(
                     _runner.UNCONFIRMED_DEATH):
                 continue        # maybe a worker killed from outside: run the trial again
@@ -302,7 +305,7 @@ class _Search:
             got = {"params": trial.params, "hparams": trial.hparams.to_dict()}
             if isinstance(hparams, HyperParams) and normalise(got) != normalise(expected):
                 raise ValueError(
-                    f"{self.log.path}, line {line}: trial {number} tried {trial.params}, but "
+                    f"{where}, line {line}: trial {number} tried {trial.params}, but "
                     f"this search draws {dict(values)} for it; the log comes from a different "
                     "search. Pass a new log path, or delete the file to start over")
             self.records.setdefault((number, rung), trial)
@@ -315,6 +318,8 @@ class _Search:
         self.trials[trial.number] = trial
         if self.log is not None:
             self.log.append(trial.to_dict())
+        if self.store is not None and trial.rung == 0:
+            self.store.finish(trial.to_dict())
         self.progress.update(trial)
 
     # -- running ---------------------------------------------------------------
@@ -348,6 +353,10 @@ class _Search:
                 runnable.append(task)
             else:
                 self.finish(self._invalid(task.number, hparams, task.rung))
+        return self.run_source(runnable, pool)
+
+    def run_source(self, runnable, pool):
+        """Run a list of runnable tasks, or a :class:`~hpframe.search.runner.TaskSource`."""
         # One BLAS limit for the whole run: limiting and restoring around every trial
         # wakes OpenBLAS's thread pools in between, whose spinning threads then
         # compete with the trials for the cores.
@@ -432,8 +441,10 @@ def _configs(base, seed, draws):
     return configs
 
 
-def _run_plain(search, space_for_result):
+def _run_plain(search, space_for_result, storage=None):
     """Random and grid search: one fit per trial, the missing trials only."""
+    if storage is not None:
+        return _run_stored(search, space_for_result, storage)
     search.read_log()
     missing = [n for n in sorted(search.configs) if (n, 0) not in search.records]
     done = [search.trials[n] for n in sorted(search.trials)]
@@ -445,12 +456,58 @@ def _run_plain(search, space_for_result):
     return search.result(space_for_result)
 
 
+def _run_stored(search, space, storage):
+    """Random and grid search shared by many processes through ``storage``."""
+    from hpframe.search.storage import POLL_SECONDS, open_storage
+    if search.log is not None:
+        raise ValueError("pass log= or storage=, not both: the storage keeps every finished "
+                         "trial, as the log would")
+    store = open_storage(storage, search.header)
+    search.store = store
+    numbers = sorted(search.configs)
+
+    def absorb():
+        fresh = [(f"trial {n}", r) for n, r in store.records() if (n, 0) not in search.records]
+        search._take(fresh, where=store.path)
+        for line, record in fresh:
+            if (record["number"], 0) in search.records:
+                search.progress.update(search.records[(record["number"], 0)])
+
+    try:
+        search._take([(f"trial {n}", r) for n, r in store.records()], where=store.path)
+        done = [search.trials[n] for n in sorted(search.trials)]
+        with search.session(len(numbers), done) as pool:
+            def next_task():
+                while True:
+                    number = store.claim([n for n in numbers if (n, 0) not in search.records])
+                    if number is None:
+                        return None
+                    _, hparams = search.configs[number]
+                    if isinstance(hparams, HyperParams):
+                        return search.task(number, [hparams.epochs], pool)
+                    search.finish(search._invalid(number, hparams))
+            while True:
+                if search.run_source(_runner.TaskSource(next_task), pool):
+                    break
+                absorb()
+                left = [n for n in numbers if (n, 0) not in search.records]
+                if not left:
+                    break
+                if not store.running_elsewhere(left):
+                    continue                # a dead process's claim: ours to take now
+                time.sleep(POLL_SECONDS)
+    finally:
+        store.close()
+        search.store = None
+    return search.result(space)
+
+
 # --------------------------------------------------------------------------
 # Public strategies
 # --------------------------------------------------------------------------
 def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0, n_jobs=1,
                   executor=None, timeout=None, log=None, verbose=1, validation_data=None,
-                  cv=None, repeats=1):
+                  cv=None, repeats=1, storage=None):
     r"""Try ``n_trials`` random configurations and keep the best on validation data.
 
     Every trial trains a fresh :class:`~hpframe.Trainer` with ``base`` plus values
@@ -531,6 +588,14 @@ def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0
         with the trial's own seed) and score it by the mean, keeping the standard
         deviation, so that a small difference between trials is not read as a win.
         With ``cv``: repeated k-fold, each repeat with its own shuffle.
+    storage : str, optional
+        ``"sqlite:///study.db"``: several processes (terminals, a batch scheduler's
+        array job) running this same call share the search through that SQLite
+        file. Each claims trials nobody has (never two processes the same one),
+        a dead process's claimed trial is claimed again, and every process
+        returns the whole search's result once all trials are done - the same
+        as one process alone would find. Replaces ``log`` (pass one or the
+        other); rerunning the call resumes. See :mod:`hpframe.search.storage`.
 
     Returns
     -------
@@ -583,11 +648,12 @@ def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0
     configs = _configs(base, seed, ((i, S.sample(space, seed, i)) for i in range(n_trials)))
     search = _Search("random_search", X, y, S.space_to_json(space), configs, base, metric,
                      seed, n_jobs, executor, timeout, log, verbose, scoring=scoring)
-    return _run_plain(search, space)
+    return _run_plain(search, space, storage)
 
 
 def grid_search(X, y, grid, base=None, metric="val_loss", seed=0, n_jobs=1, executor=None,
-                timeout=None, log=None, verbose=1, validation_data=None, cv=None, repeats=1):
+                timeout=None, log=None, verbose=1, validation_data=None, cv=None, repeats=1,
+                storage=None):
     """Try every combination of the listed values.
 
     Parameters
@@ -599,7 +665,7 @@ def grid_search(X, y, grid, base=None, metric="val_loss", seed=0, n_jobs=1, exec
         1e-2], "batch_size": [16, 64]}`` (4 trials). Trials are numbered in
         ``itertools.product`` order, the last key varying fastest. A list of grids
         (as scikit-learn's ``ParameterGrid``): each grid's points in turn.
-    base, metric, seed, n_jobs, executor, timeout, log, verbose, validation_data, cv, repeats
+    base, metric, seed, n_jobs, executor, timeout, log, verbose, validation_data, cv, repeats, storage
         As for :func:`random_search`; ``seed`` gives each trial its training seed.
 
     Returns
@@ -616,7 +682,7 @@ def grid_search(X, y, grid, base=None, metric="val_loss", seed=0, n_jobs=1, exec
     configs = _configs(base, seed, enumerate(S.grid_points(grid)))
     search = _Search("grid_search", X, y, S.space_to_json(grid), configs, base, metric,
                      seed, n_jobs, executor, timeout, log, verbose, scoring=scoring)
-    return _run_plain(search, grid)
+    return _run_plain(search, grid, storage)
 
 
 def tpe_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0, n_jobs=1,
