@@ -117,6 +117,21 @@ def test_shown_code_reproduces_the_run_bit_for_bit(settings):
     assert "epochs=12" in session.code()
 
 
+def test_tabs_training_at_once_still_reproduce_bit_for_bit():
+    """Two pages training and a trial search at the same time (one process, as the server)."""
+    pytest.importorskip("PIL")
+    from hpframe.playground.trials import run_trials
+    a = Session(epochs=40, speed=0, batch_size=64, hidden_layers="32, 32")
+    b = Session(dataset="circles", epochs=40, speed=0, optimizer="sgd", learning_rate=0.1)
+    search = threading.Thread(target=run_trials, args=(Session(epochs=20, speed=0),
+                                                       ["learning_rate"], 4))
+    a.start(), b.start(), search.start()
+    _wait(a), _wait(b), search.join()
+    for session in (a, b):
+        assert session.snapshot()["epoch"] == 40
+        assert _same_params(_run_code(session.code())["trainer"], session.trainer)
+
+
 def test_shown_validation_points_are_the_ones_fit_holds_out():
     session = Session(epochs=5, speed=0, validation_split=0.3, n_samples=200)
     session.start()
@@ -210,7 +225,7 @@ def test_many_quick_restarts_leak_no_threads_or_memory():
     gc.collect()
     tracemalloc.start()
     first = tracemalloc.get_traced_memory()[0]
-    for i in range(200):
+    for i in range(100):
         churn(i)
     session.close()
     gc.collect()
@@ -218,7 +233,7 @@ def test_many_quick_restarts_leak_no_threads_or_memory():
     tracemalloc.stop()
     assert not session.running
     assert threading.active_count() == baseline, "every training thread must have ended"
-    assert grown < 2 * 2**20, f"200 restarts kept {grown} bytes: something accumulates"
+    assert grown < 2 * 2**20, f"100 restarts kept {grown} bytes: something accumulates"
 
 
 def test_trial_and_error_ranks_trials_and_draws_each_model():
@@ -315,6 +330,54 @@ def test_server_listens_on_loopback_and_checks_origins():
     finally:
         err = _stop_app(proc)
     assert "Traceback" not in err, err
+
+
+def test_notebook_app_listens_on_loopback_and_accepts_only_the_notebook(monkeypatch):
+    pytest.importorskip("bokeh")
+    import types
+
+    import hpframe.playground as pg
+    shown = []
+    fake = types.ModuleType("IPython.display")
+    fake.HTML = lambda text: text
+    fake.display = shown.append
+    package = types.ModuleType("IPython")
+    package.display = fake
+    monkeypatch.setitem(sys.modules, "IPython", package)
+    monkeypatch.setitem(sys.modules, "IPython.display", fake)
+    monkeypatch.setattr(pg, "_in_notebook", lambda: True)
+    server = hp.playground(notebook_url="http://localhost:8890/")
+    try:
+        port = server.port
+        assert server.address == "127.0.0.1"
+        assert sorted(server._tornado.websocket_origins) == sorted(
+            {f"127.0.0.1:{port}", f"localhost:{port}", "localhost:8890", "127.0.0.1:8890"})
+        assert len(shown) == 1 and f"http://127.0.0.1:{port}/autoload.js" in shown[0]
+    finally:
+        server.stop()
+
+
+def test_without_the_extra_it_says_how_to_install_it(monkeypatch, capsys):
+    from hpframe.__main__ import main
+    monkeypatch.setitem(sys.modules, "bokeh", None)       # as if bokeh were not installed
+    with pytest.raises(ImportError, match=r'pip install "hpframe\[playground\]"'):
+        hp.playground()
+    assert main(["playground", "--no-browser"]) == 1
+    assert 'pip install "hpframe[playground]"' in capsys.readouterr().err
+
+
+def test_a_taken_port_is_reported_not_a_traceback():
+    pytest.importorskip("bokeh")
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run([sys.executable, "-m", "hpframe", "playground", "--no-browser",
+                              "--port", str(port)], capture_output=True, text=True, timeout=60,
+                             env=dict(os.environ, PYTHONPATH=str(Path(hp.__file__).parents[1])))
+    assert run.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 def test_command_line_says_loopback_and_no_code_in_its_help():
@@ -491,3 +554,28 @@ def test_browser_turn_knobs_train_and_match_the_shown_code(browser):
     finally:
         err = _stop_app(proc)
     assert "Traceback" not in err, err[-3000:]
+
+
+def test_the_numbers_printed_on_the_playground_page():
+    """docs/playground.rst quotes these runs (the overfit and dropout screenshots)."""
+    def final(dropout, seed):
+        session = Session(dataset="spirals", noise=0.1, hidden_layers="64, 64", n_samples=150,
+                          dropout=dropout, seed=seed, speed=0)
+        session.start()
+        _wait(session)
+        h = session.snapshot()["history"]
+        return h["loss"][-1], h["val_loss"][-1]
+
+    loss, val_loss = final(0.0, 0)
+    assert (f"{loss:.2g}", f"{val_loss:.2g}") == ("0.0018", "0.092"), (loss, val_loss)
+    runs = {d: np.array([final(d, seed) for seed in range(5)]) for d in (0.0, 0.15)}
+    printed = {0.0: "0.018 ± 0.029 0.10 ± 0.09", 0.15: "0.42 ± 0.11 0.27 ± 0.18"}
+    for d, r in runs.items():
+        mean, sd = r.mean(axis=0), r.std(axis=0)
+        digits = 3 if d == 0.0 else 2
+        text = (f"{mean[0]:.{digits}f} ± {sd[0]:.{digits}f} {mean[1]:.2f} ± {sd[1]:.2f}")
+        assert text == printed[d], f"dropout {d}: the page prints {printed[d]}, measured {text}"
+    gap = {d: (r[:, 1] - r[:, 0]).mean() for d, r in runs.items()}
+    assert gap[0.15] < gap[0.0], "the page says dropout closes the train/validation gap"
+    assert runs[0.15][:, 1].mean() > runs[0.0][:, 1].mean(), \
+        "the page says dropout does not lower the validation loss in these 200 epochs"

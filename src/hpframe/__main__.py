@@ -9,6 +9,8 @@ import argparse
 import sys
 import time
 
+from hpframe._atomic import atomic_open
+
 
 def _parser():
     parser = argparse.ArgumentParser(
@@ -53,6 +55,10 @@ def main(argv=None):
             serve(port=args.port, open_browser=not args.no_browser)
         except ImportError as exc:
             print(f"hpframe: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:           # e.g. the port is taken
+            print(f"hpframe: cannot listen on 127.0.0.1:{args.port}: {exc}. Choose another "
+                  "--port (0 picks a free one)", file=sys.stderr)
             return 1
         return 0
     if args.trials < 0 or args.epochs < 1:
@@ -125,7 +131,8 @@ def _save_plots(folder, trainer):
     ax = trainer.history.plot()
     fig = ax.flat[0].figure if hasattr(ax, "flat") else ax.figure
     path = os.path.join(folder, "learning_curves.png")
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
     print(f"   saved {path}")
 
 
@@ -136,7 +143,8 @@ def _save_search_plot(folder, result):
     fig = result.plot()
     fig = getattr(fig, "figure", fig)
     path = os.path.join(folder, "search.png")
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
     print(f"   saved {path}")
 
 

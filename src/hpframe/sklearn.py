@@ -37,7 +37,7 @@ scikit-learn says              hpframe means
 scikit-learn is needed only for this module (it is in hpframe's ``test`` extra,
 not a runtime dependency): ``pip install scikit-learn``.
 """
-import dataclasses
+import numbers
 import textwrap
 
 import numpy as np
@@ -53,13 +53,13 @@ except ImportError as exc:      # pragma: no cover - depends on the environment
         "pip install scikit-learn") from exc
 
 from hpframe import io as hpio
-from hpframe.hparams import FIELDS, HyperParams, _suggest, _FIELD_ALIASES
+from hpframe.hparams import FIELDS, SPECS, HyperParams, _suggest, _FIELD_ALIASES
 from hpframe.trainer import REGRESSION_LOSSES, Trainer
 
 __all__ = ["HPClassifier", "HPRegressor"]
 
 #: The HyperParams fields, in declared order: every one is a constructor argument.
-FIELD_NAMES = tuple(f.name for f in dataclasses.fields(HyperParams))
+FIELD_NAMES = tuple(SPECS)
 CLASSIFICATION_LOSSES = ("cross_entropy", "binary_cross_entropy")
 
 # Where the estimators' defaults differ from HyperParams, and why.
@@ -77,17 +77,14 @@ _SKLEARN_DEFAULTS = {
 # Docstrings: the Parameters section is written from hpframe.hparams.FIELDS,
 # the same table that HyperParams.describe() and hp.explain() read.
 # --------------------------------------------------------------------------
-_TYPES = {bool: "bool", int: "int", float: "float", str: "str", tuple: "tuple of int"}
-
-
 def _hp_default(name):
-    return next(f.default for f in dataclasses.fields(HyperParams) if f.name == name)
+    return SPECS[name].default
 
 
 def _field_doc(name, default):
     doc = FIELDS[name]
     hp_default = _hp_default(name)
-    kind = "int or None" if name in ("patience", "seed") else _TYPES[type(hp_default)]
+    kind = SPECS[name].type_text
     text = f"{doc.summary} Allowed: {doc.allowed}."
     if name in _SKLEARN_DEFAULTS:
         text += (f" The default here differs from HyperParams' {hp_default!r}: "
@@ -116,6 +113,42 @@ def _parameters_doc(loss_default, loss_note):
                  "here, as\n        in scikit-learn), 1 a progress bar over epochs, "
                  "2 one line per epoch.")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# Parameter constraints, in scikit-learn's vocabulary, from the same declarations
+# --------------------------------------------------------------------------
+def _constraints(spec):
+    """scikit-learn's ``_parameter_constraints`` entry for one declared hyperparameter.
+
+    ``fit`` checks values by building a :class:`~hpframe.HyperParams` (whose
+    messages name the closest valid choice); these entries state the same
+    ranges for scikit-learn's own tools. They are a little looser where
+    HyperParams converts (an int for ``hidden_layers``, ``8.0`` for an int).
+    """
+    from sklearn.utils._param_validation import Interval, StrOptions
+
+    none = [None] if spec.none_ok else []
+    if spec.type in ("choice", "dtype"):
+        return [StrOptions(set(spec.choices))] + ([type] if spec.type == "dtype" else [])
+    if spec.type == "bool":
+        return ["boolean"]
+    if spec.type == "layers":
+        return [Interval(numbers.Integral, 1, None, closed="left"), "array-like"]
+    kind = numbers.Integral if spec.type == "int" else numbers.Real
+    left = spec.low is not None and not spec.low_open          # an absent bound is open
+    right = spec.high is not None and not spec.high_open
+    closed = {(True, True): "both", (False, True): "right", (True, False): "left",
+              (False, False): "neither"}[(left, right)]
+    return [Interval(kind, spec.low, spec.high, closed=closed)] + none
+
+
+def _constraints_for(losses):
+    out = {name: _constraints(spec) for name, spec in SPECS.items()}
+    from sklearn.utils._param_validation import StrOptions
+    out["loss"] = [StrOptions(set(losses))]
+    out["verbose"] = [numbers.Integral]
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -275,6 +308,7 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
 
     _kind = "classifier"
     _losses = CLASSIFICATION_LOSSES
+    _parameter_constraints = _constraints_for(CLASSIFICATION_LOSSES)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -544,6 +578,7 @@ class HPRegressor(RegressorMixin, _HPEstimator):
 
     _kind = "regressor"
     _losses = REGRESSION_LOSSES
+    _parameter_constraints = _constraints_for(REGRESSION_LOSSES)
 
     def __init__(self, hidden_layers=(64,), activation="relu", loss="mse",
                  optimizer="adam", learning_rate=1e-3, momentum=0.9, beta_1=0.9,

@@ -14,6 +14,7 @@ What the outputs mean (classes, probabilities, metrics) is asked of its task
 ``gradcheck`` and ``dead_units`` live in :mod:`hpframe.diagnostics`.
 """
 import math
+import re
 import threading
 import time
 import warnings
@@ -673,8 +674,10 @@ def split(trainer, X_all, y_all, validation_data):
             train_idx, val_idx = holdout_indices(
                 y_all, hp.validation_split, seed=split_seed, stratify=task.stratify)
         except ValueError as exc:
+            # the splitter's own advice (pass stratify=False) is not an argument of fit
+            reason = re.sub(r"[;,] (hold out less, or )?pass stratify=False[^;.]*", "", str(exc))
             raise ValueError(f"validation_split={hp.validation_split} cannot split these "
-                             f"{len(X_all)} samples: {exc}. Use a smaller "
+                             f"{len(X_all)} samples: {reason}. Use a smaller "
                              "validation_split or pass validation_data") from None
         if len(val_idx) == 0 or len(train_idx) == 0:
             raise ValueError(f"validation_split={hp.validation_split} of {len(X_all)} "
@@ -690,6 +693,7 @@ def split(trainer, X_all, y_all, validation_data):
 
 def new_network(hp, sizes, capacity, seed):
     """The compiled network for ``hp`` with layer ``sizes`` and ``capacity`` rows."""
+    V.check_network_memory(hp, sizes, capacity)      # a ValueError, before allocating
     return Network(
         sizes, ACTIVATION_CODES[hp.activation], LOSS_CODES[hp.loss],
         OPTIMIZER_CODES[hp.optimizer], hp.dropout, hp.momentum, hp.beta_1, hp.beta_2,

@@ -11,6 +11,11 @@ epochs bit for bit (``tests/test_playground.py`` checks it) and
 
 Thread rules: only the worker thread touches the trainer while it runs; every
 other method first stops and joins it. At most one worker exists per session.
+Training in the whole process (every tab's worker and the trial searches) takes
+:data:`CORE_LOCK` around each ``fit``: ``fit`` limits BLAS to one thread for its
+duration through a process-wide setting, and two overlapping ``fit`` calls in
+different threads could otherwise end each other's limit early and change the
+last bits of a run (then the shown code would not reproduce it exactly).
 """
 import math
 import re
@@ -23,14 +28,17 @@ import hpframe as hp
 from hpframe.data import holdout_indices
 from hpframe.playground import datasets
 
-__all__ = ["DEFAULTS", "CHOICES", "Session", "parse_layers"]
+__all__ = ["DEFAULTS", "CHOICES", "CORE_LOCK", "Session", "parse_layers"]
+
+#: held around every training call the playground makes (see the module docstring)
+CORE_LOCK = threading.Lock()
 
 #: the settings the page controls, with their starting values (``speed``, in epochs per
 #: second, paces the run so that it can be watched; it changes no result)
 DEFAULTS = {
     "dataset": "moons", "noise": 0.2, "n_samples": 300, "seed": 0,
     "hidden_layers": (8, 8), "activation": "tanh", "loss": "cross_entropy",
-    "optimizer": "adam", "learning_rate": 0.03, "epochs": 200, "batch_size": 16,
+    "optimizer": "adam", "learning_rate": 0.032, "epochs": 200, "batch_size": 16,
     "dropout": 0.0, "validation_split": 0.2, "weight_decay": 0.0,
     "speed": 30,
 }
@@ -287,7 +295,13 @@ class Session:
         try:
             while not self._stop.is_set() and t.epoch_ < self._target:
                 began = time.perf_counter()
-                t.fit(self.X, self.y, epochs=1, verbose=0)
+                while not CORE_LOCK.acquire(timeout=0.05):   # another tab or a search trains
+                    if self._stop.is_set():
+                        return
+                try:
+                    t.fit(self.X, self.y, epochs=1, verbose=0)
+                finally:
+                    CORE_LOCK.release()
                 done = (t.epoch_ >= self._target or t.history.diverged or self._stop.is_set())
                 now = time.perf_counter()
                 if done or now - last >= SNAPSHOT_EVERY:

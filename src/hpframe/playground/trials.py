@@ -11,6 +11,7 @@ import numpy as np
 
 import hpframe as hp
 from hpframe.playground.render import boundary_rgba, png_data_uri
+from hpframe.playground.session import CORE_LOCK
 
 __all__ = ["KNOBS", "MAX_TRIAL_EPOCHS", "space_for", "run_trials"]
 
@@ -71,10 +72,16 @@ def run_trials(session, knobs, n_trials=8, seed=0, stop=None):
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or not 1 <= n_trials <= 50:
         raise ValueError(f"n_trials must be a whole number from 1 to 50, got {n_trials!r}")
     space = space_for(knobs)
-    base = session.hparams.replace(epochs=min(session.hparams.epochs, MAX_TRIAL_EPOCHS))
-    if base.validation_split == 0:
+    with CORE_LOCK:                          # see hpframe.playground.session.CORE_LOCK
+        return _run_trials(session, knobs, space, n_trials, seed, stop)
+
+
+def _run_trials(session, knobs, space, n_trials, seed, stop):
+    # read the session once: the learner may change its settings while this runs
+    hparams, X, y, regression = session.hparams, session.X, session.y, session.regression
+    base = hparams.replace(epochs=min(hparams.epochs, MAX_TRIAL_EPOCHS))
+    if base.validation_split == 0:  # a search is scored on held-out data
         base = base.replace(validation_split=0.2)
-    X, y = session.X, session.y
     result = hp.random_search(X, y, space=space, n_trials=n_trials, base=base,
                               metric="val_loss", seed=seed, verbose=0)
     rows = []
@@ -86,7 +93,7 @@ def run_trials(session, knobs, n_trials=8, seed=0, stop=None):
                      "knobs": _describe(trial, knobs), "thumbnail": "",
                      "hparams": trial.hparams})
     rows.sort(key=lambda r: (not math.isfinite(r["value"]), r["value"], r["number"]))
-    lo, hi = session.X.min(axis=0) - 0.5, session.X.max(axis=0) + 0.5
+    lo, hi = X.min(axis=0) - 0.5, X.max(axis=0) + 0.5
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank
         if stop is not None and stop.is_set():
@@ -99,7 +106,7 @@ def run_trials(session, knobs, n_trials=8, seed=0, stop=None):
         if isinstance(trainer.history.history.get("val_accuracy"), list) and \
                 trainer.history.history["val_accuracy"]:
             row["val_accuracy"] = trainer.history.history["val_accuracy"][-1]
-        if session.regression:
+        if regression:
             continue
         gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], THUMB), np.linspace(lo[1], hi[1], THUMB))
         with np.errstate(all="ignore"):

@@ -153,7 +153,7 @@ def _failed(task, text):
     return {"number": task.number, "rung": task.rung, "status": "failed", "value": None,
             "metrics": {}, "history": {}, "train_time": task.prior_time, "peak_memory": None,
             "memory_source": None, "error": text, "epochs": 0, "checkpoint": None,
-            "values": None}
+            "values": None, "value_sd": None, "scores": None}
 
 
 def execute(tasks, pool, on_outcome, deadline=None):
