@@ -11,6 +11,7 @@ curves.
 """
 import math
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -163,3 +164,95 @@ def test_multilabel_with_explicit_binary_cross_entropy_and_refusals():
     assert_same_params(a.trainer_.params, b.trainer_.params)
     with pytest.raises(ValueError, match="multiclass-multioutput"):
         HPClassifier().fit(X, np.column_stack([Y[:, 0], 2 * Y[:, 1]]))
+
+
+# ---- 3. warm_start ------------------------------------------------------------------
+
+def test_warm_start_accepts_the_same_classes_only():
+    # scikit-learn's test_warm_start, on hpframe: any y with the classes of the first
+    # fit continues (whatever their counts); other classes are refused, naming both.
+    X, y = iris()
+    y_3classes = np.array([0] * 40 + [1] * 40 + [2] * 70)
+    clf = HPClassifier(hidden_layers=(2,), warm_start=True, seed=42, epochs=5).fit(X, y)
+    clf.fit(X, y)
+    clf.fit(X, y_3classes)
+    assert clf.n_iter_ == 5
+    for y_other in (np.array([0] * 75 + [1] * 75),
+                    np.array([0] * 50 + [1] * 50 + [3] * 50),
+                    np.array([0] * 37 + [1] * 37 + [2] * 38 + [3] * 38),
+                    np.array([0] * 30 + [1] * 30 + [2] * 30 + [3] * 30 + [4] * 30)):
+        clf = HPClassifier(hidden_layers=(2,), warm_start=True, seed=42, epochs=5).fit(X, y)
+        message = ("warm_start can only be used where `y` has the same classes as in the "
+                   f"previous call to fit. Previously got [0 1 2], `y` has {np.unique(y_other)}")
+        with pytest.raises(ValueError, match=re.escape(message)):
+            clf.fit(X, y_other)
+
+
+@pytest.mark.parametrize("Estimator", [HPClassifier, HPRegressor])
+def test_warm_start_runs_epochs_every_fit(Estimator):
+    # scikit-learn's test_warm_start_full_iteration and _no_convergence: each warm fit
+    # trains its full `epochs` (n_iter_ counts this fit's), also after set_params.
+    X, y = iris()
+    est = Estimator(hidden_layers=(2,), warm_start=True, epochs=3, n_iter_no_change=np.inf)
+    est.fit(X, y)
+    assert est.n_iter_ == 3
+    est.fit(X, y)
+    assert est.n_iter_ == 3
+    est.set_params(epochs=20).fit(X, y)
+    assert est.n_iter_ == 20
+    assert len(est.loss_curve_) == 26 and est.trainer_.epoch_ == 26
+
+
+@pytest.mark.parametrize("Estimator", [HPClassifier, HPRegressor])
+def test_warm_fits_continue_exactly_where_the_last_stopped(Estimator):
+    # Two warm fits of 4 epochs are one fit of 8: parameters, optimizer state and
+    # shuffling all continue (the Trainer's own continuation is the oracle).
+    X, y = iris()
+    warm = Estimator(hidden_layers=(8,), epochs=4, warm_start=True, dropout=0.1, seed=1)
+    warm.fit(X, y).fit(X, y)
+    once = Estimator(hidden_layers=(8,), epochs=8, dropout=0.1, seed=1).fit(X, y)
+    assert_same_params(warm.trainer_.params, once.trainer_.params)
+    assert warm.loss_curve_ == once.loss_curve_
+    # without warm_start a second fit starts over: the same as the first
+    cold = Estimator(hidden_layers=(8,), epochs=4, dropout=0.1, seed=1).fit(X, y)
+    first = cold.trainer_.params
+    cold.fit(X, y)
+    assert_same_params(cold.trainer_.params, first)
+    assert len(cold.loss_curve_) == 4
+
+
+def test_warm_start_with_changed_hyperparameters_continues_the_parameters():
+    # As scikit-learn: the learned parameters carry over, the new hyperparameters
+    # apply, the optimizer starts afresh. Oracle: a Trainer built with the new
+    # hyperparameters, given the first fit's parameters, trained by hand.
+    X, y = iris()
+    clf = HPClassifier(hidden_layers=(8,), epochs=3, warm_start=True, seed=2).fit(X, y)
+    first = clf.trainer_.params
+    clf.set_params(learning_rate=0.05, optimizer="momentum").fit(X, y)
+    hparams = hp.HyperParams(hidden_layers=(8,), epochs=3, seed=2, learning_rate=0.05,
+                             optimizer="momentum", validation_split=0.0)
+    by_hand = hp.Trainer(hparams).build(4, 3).load_params(first).fit(X, y, verbose=0)
+    assert clf.trainer_.hparams == hparams
+    assert_same_params(clf.trainer_.params, by_hand.params)
+    assert len(clf.loss_curve_) == 6
+    with pytest.raises(ValueError, match="hidden_layers changed from \\(8,\\) to \\(4,\\)"):
+        clf.set_params(hidden_layers=(4,)).fit(X, y)
+
+
+def test_warm_start_regressor_needs_the_same_targets():
+    X, y = iris()
+    reg = HPRegressor(hidden_layers=(4,), epochs=2, warm_start=True).fit(X, y)
+    with pytest.raises(ValueError, match="same number of targets"):
+        reg.fit(X, np.column_stack([y, y]))
+    with pytest.raises(ValueError, match="4 features"):
+        reg.fit(X[:, :3], y)
+
+
+def test_warm_start_after_pickling_continues_the_same():
+    X, y = iris()
+    clf = HPClassifier(hidden_layers=(8,), epochs=3, warm_start=True, seed=3).fit(X, y)
+    copy = pickle.loads(pickle.dumps(clf))
+    clf.fit(X, y)
+    copy.fit(X, y)
+    assert_same_params(copy.trainer_.params, clf.trainer_.params)
+    assert copy.loss_curve_ == clf.loss_curve_
