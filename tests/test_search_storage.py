@@ -30,18 +30,29 @@ def slow(task):
     return real(task)
 trial_mod.run_trial = slow
 from test_search import search
-result = search(n_trials=int(sys.argv[2]), storage="sqlite:///" + sys.argv[1])
+from test_search_storage import tpe
+if len(sys.argv) > 4 and sys.argv[4] == "tpe":
+    result = tpe(n_trials=int(sys.argv[2]), storage="sqlite:///" + sys.argv[1])
+else:
+    result = search(n_trials=int(sys.argv[2]), storage="sqlite:///" + sys.argv[1])
 print(json.dumps({{"ran": ran, "pid": os.getpid(),
                   "trials": [[t.number, t.status, t.value, t.seed] for t in result.trials]}}))
 """
 
 
-def _worker(tmp_path, db, n_trials, delay):
+def tpe(**kwargs):
+    from hpframe.search import tpe_search
+    from test_search import SPACE
+    return tpe_search(X, Y, SPACE, base=BASE, verbose=0, n_startup_trials=4, batch=2,
+                      **kwargs)
+
+
+def _worker(tmp_path, db, n_trials, delay, mode="random"):
     script = tmp_path / "worker.py"
     script.write_text(WORKER.format(tests=os.path.dirname(os.path.abspath(__file__))))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    return subprocess.Popen([sys.executable, str(script), str(db), str(n_trials), str(delay)],
-                            env=env, stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, str(script), str(db), str(n_trials), str(delay),
+                             mode], env=env, stdout=subprocess.PIPE, text=True)
 
 
 def _plain(result):
@@ -119,3 +130,14 @@ def test_storage_refuses_what_is_not_its_own(tmp_path):
         search(n_trials=2, storage="postgresql://host/db")
     with pytest.raises(ValueError, match="in-memory"):
         search(n_trials=2, storage="sqlite:///:memory:")
+
+
+def test_two_processes_share_one_tpe_search_batch_by_batch(tmp_path):
+    db = tmp_path / "tpe.db"
+    alone = tpe(n_trials=10)
+    workers = [_worker(tmp_path, db, 10, 0.3, "tpe") for _ in range(2)]
+    outputs = [json.loads(w.communicate(timeout=300)[0]) for w in workers]
+    assert all(w.returncode == 0 for w in workers)
+    assert sorted(outputs[0]["ran"] + outputs[1]["ran"]) == list(range(10))
+    for o in outputs:
+        assert o["trials"] == _plain(alone)

@@ -290,7 +290,7 @@ class _Search:
             raise
 
     def _take(self, lines, where=None):
-        where = where or self.log.path
+        where = where or (self.log.path if self.log is not None else "the log")
         for line, record in lines:
             number, rung = record.get("number"), record.get("rung", 0)
             if not isinstance(number, int) or number not in self.configs:
@@ -456,48 +456,68 @@ def _run_plain(search, space_for_result, storage=None):
     return search.result(space_for_result)
 
 
-def _run_stored(search, space, storage):
-    """Random and grid search shared by many processes through ``storage``."""
-    from hpframe.search.storage import POLL_SECONDS, open_storage
+def _open_store(search, storage):
+    from hpframe.search.storage import open_storage
     if search.log is not None:
         raise ValueError("pass log= or storage=, not both: the storage keeps every finished "
                          "trial, as the log would")
-    store = open_storage(storage, search.header)
-    search.store = store
+    search.store = open_storage(storage, search.header)
+    return search.store
+
+
+def _absorb(search, numbers):
+    """Take the trials of ``numbers`` that other processes finished into the search."""
+    store = search.store
+    wanted = set(numbers)
+    fresh = [(f"trial {n}", r) for n, r in store.records()
+             if n in wanted and (n, 0) not in search.records]
+    search._take(fresh, where=store.path)
+    progress = getattr(search, "progress", None)
+    for _, record in fresh:
+        if progress is not None and (record["number"], 0) in search.records:
+            progress.update(search.records[(record["number"], 0)])
+
+
+def _run_round(search, numbers, pool):
+    """Run the trials ``numbers`` (one fit each) together with the other processes of
+    ``search.store`` until every one is done; returns why it stopped early, or None."""
+    from hpframe.search.storage import POLL_SECONDS
+    store = search.store
+
+    def next_task():
+        while True:
+            number = store.claim([n for n in numbers if (n, 0) not in search.records])
+            if number is None:
+                return None
+            _, hparams = search.configs[number]
+            if isinstance(hparams, HyperParams):
+                return search.task(number, [hparams.epochs], pool)
+            search.finish(search._invalid(number, hparams))
+    while True:
+        stopped = search.run_source(_runner.TaskSource(next_task), pool)
+        if stopped:
+            return stopped
+        _absorb(search, numbers)
+        left = [n for n in numbers if (n, 0) not in search.records]
+        if not left:
+            return None
+        if store.running_elsewhere(left):
+            time.sleep(POLL_SECONDS)
+        # else: a dead process's claim, ours to take on the next pass
+
+
+def _run_stored(search, space, storage):
+    """Random and grid search shared by many processes through ``storage``."""
+    _open_store(search, storage)
     numbers = sorted(search.configs)
-
-    def absorb():
-        fresh = [(f"trial {n}", r) for n, r in store.records() if (n, 0) not in search.records]
-        search._take(fresh, where=store.path)
-        for line, record in fresh:
-            if (record["number"], 0) in search.records:
-                search.progress.update(search.records[(record["number"], 0)])
-
     try:
-        search._take([(f"trial {n}", r) for n, r in store.records()], where=store.path)
+        search._take([(f"trial {n}", r) for n, r in search.store.records()],
+                     where=search.store.path)
         done = [search.trials[n] for n in sorted(search.trials)]
         with search.session(len(numbers), done) as pool:
-            def next_task():
-                while True:
-                    number = store.claim([n for n in numbers if (n, 0) not in search.records])
-                    if number is None:
-                        return None
-                    _, hparams = search.configs[number]
-                    if isinstance(hparams, HyperParams):
-                        return search.task(number, [hparams.epochs], pool)
-                    search.finish(search._invalid(number, hparams))
-            while True:
-                if search.run_source(_runner.TaskSource(next_task), pool):
-                    break
-                absorb()
-                left = [n for n in numbers if (n, 0) not in search.records]
-                if not left:
-                    break
-                if not store.running_elsewhere(left):
-                    continue                # a dead process's claim: ours to take now
-                time.sleep(POLL_SECONDS)
+            _run_round(search, numbers, pool)
     finally:
-        store.close()
+        search.store.close()
         search.store = None
     return search.result(space)
 
@@ -687,7 +707,7 @@ def grid_search(X, y, grid, base=None, metric="val_loss", seed=0, n_jobs=1, exec
 
 def tpe_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0, n_jobs=1,
                executor=None, timeout=None, log=None, verbose=1, validation_data=None,
-               cv=None, repeats=1, n_startup_trials=10, batch=None):
+               cv=None, repeats=1, n_startup_trials=10, batch=None, storage=None):
     r"""Search where good trials were found: the Tree-structured Parzen Estimator.
 
     The first ``n_startup_trials`` trials are random search's (the same draws).
@@ -705,8 +725,10 @@ def tpe_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0, n
         As for :func:`random_search`. ``space`` may be a list of dicts (which dict
         is then one more choice TPE learns). With several objectives, TPE ranks
         trials by the first.
-    validation_data, cv, repeats
-        As for :func:`random_search`.
+    validation_data, cv, repeats, storage
+        As for :func:`random_search`. With ``storage``, the processes share each
+        batch's trials and wait for the batch to finish before proposing the next,
+        so every process proposes, and returns, the same trials.
     n_startup_trials : int, default 10
         Random trials before TPE starts (its densities need observations).
     batch : int, optional
@@ -755,7 +777,7 @@ def tpe_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0, n
                   n_jobs, executor, timeout, log, verbose,
                   extra_header={"n_startup_trials": n_startup, "batch": batch},
                   scoring=scoring)
-    return search.optimise(space, n_trials, n_startup, batch)
+    return search.optimise(space, n_trials, n_startup, batch, storage)
 
 
 class _TPE(_Search):
@@ -767,6 +789,10 @@ class _TPE(_Search):
             return
         self._lines = self.log.open()
 
+    def _where(self):
+        return self.store.path if self.store is not None else \
+            (self.log.path if self.log is not None else None)
+
     def _ranked_params(self, upto):
         """The searched values of trials 0..upto-1, best first (failed ones last)."""
         trials = [self.trials[n] for n in range(upto)]
@@ -775,14 +801,25 @@ class _TPE(_Search):
         rest = [t for t in trials if not t.ok]
         return [t.params for t in ok + rest]
 
-    def optimise(self, space, n_trials, n_startup, batch):
+    def optimise(self, space, n_trials, n_startup, batch, storage=None):
+        if storage is not None:
+            _open_store(self, storage)
+            self._lines = [(f"trial {n}", r) for n, r in self.store.records()]
+            try:
+                return self._optimise(space, n_trials, n_startup, batch)
+            finally:
+                self.store.close()
+                self.store = None
         self.read_log()
+        return self._optimise(space, n_trials, n_startup, batch)
+
+    def _optimise(self, space, n_trials, n_startup, batch):
         done = {}
         for line, record in self._lines:
             number = record.get("number")
             if isinstance(number, int) and number < n_trials and number not in done:
                 try:
-                    done[number] = _trial_from_record(record, self.log.path, line)
+                    done[number] = _trial_from_record(record, self._where(), line)
                 except ValueError:
                     pass                    # reported when the trial's batch is checked
         try:
@@ -797,12 +834,16 @@ class _TPE(_Search):
                     self.configs.update(_configs(self.base, self.seed, draws))
                     numbers = set(range(number, end))
                     self._take([(line, r) for line, r in self._lines
-                                if r.get("number") in numbers])
-                    tasks = [self.task(n, [self.configs[n][1].epochs]
-                                       if isinstance(self.configs[n][1], HyperParams)
-                                       else [1], pool)
-                             for n in range(number, end) if (n, 0) not in self.records]
-                    if self.run(tasks, pool) or any(n not in self.trials for n in numbers):
+                                if r.get("number") in numbers], where=self._where())
+                    if self.store is not None:
+                        stopped = _run_round(self, sorted(numbers), pool)
+                    else:
+                        tasks = [self.task(n, [self.configs[n][1].epochs]
+                                           if isinstance(self.configs[n][1], HyperParams)
+                                           else [1], pool)
+                                 for n in range(number, end) if (n, 0) not in self.records]
+                        stopped = self.run(tasks, pool)
+                    if stopped or any(n not in self.trials for n in numbers):
                         break
                     number = end
         except BaseException:
