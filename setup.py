@@ -36,7 +36,8 @@ COMPILER_DIRECTIVES = {
 # a result, only whether errno and floating-point exception flags are kept exact.
 CFLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math"] + (["-march=native"] if NATIVE else [])
 
-CORE_MODULES = ["_blas", "activations", "losses", "dropout", "optimizers", "network"]
+CORE_MODULES = ["_blas", "activations", "losses", "dropout", "optimizers", "layout",
+                "network"]
 
 # network.pyx again, with 8-wide vectors for CPUs that have AVX2 (chosen at run
 # time by hpframe._core); no FMA contraction, so it computes the same bits.

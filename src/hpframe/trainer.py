@@ -22,9 +22,8 @@ import numpy as np
 from hpframe import _validation as V
 from hpframe._core import activations as _act
 from hpframe._core import losses as _loss
-from hpframe._core import optimizers as _opt
 from hpframe._core import Network
-from hpframe._layout import EVAL_ROWS
+from hpframe._core.spec import LOSSES as LOSS_CODES, NetworkSpec
 from hpframe._text import Text, pyplot
 from hpframe._threads import blas_threads, team_size
 from hpframe.callbacks import Callback, EarlyStopping, History, ProgressBar
@@ -35,13 +34,6 @@ __all__ = ["Trainer", "DivergenceWarning", "NotFittedError", "LRFindResult", "gr
 
 FORMAT_VERSION = 2
 
-# Name -> code of the compiled core (the nogil loops dispatch on these ints).
-ACTIVATION_CODES = {name: int(_act.Activation[name.upper()])
-                    for name in ("relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "identity")}
-LOSS_CODES = {name: int(_loss.Loss[name.upper()])
-              for name in ("cross_entropy", "binary_cross_entropy", "mse", "mae", "huber")}
-OPTIMIZER_CODES = {name: int(_opt.Optimizer[name.upper()])
-                   for name in ("sgd", "momentum", "nesterov", "adam", "adamw")}
 RELU_FAMILY = ("relu", "leaky_relu", "elu", "gelu")
 REGRESSION_LOSSES = ("mse", "mae", "huber")
 
@@ -265,14 +257,9 @@ class Trainer:
         return np.random.SeedSequence(self.seed_).spawn(3)
 
     def _allocate(self, n_features, n_outputs, task, classes, n_train=None):
-        hp = self._hparams
-        batch = hp.batch_size if n_train is None else min(hp.batch_size, n_train)
         seeds = self._seed_children()
-        self._net = Network(
-            (n_features, *hp.hidden_layers, n_outputs), ACTIVATION_CODES[hp.activation],
-            LOSS_CODES[hp.loss], OPTIMIZER_CODES[hp.optimizer], hp.dropout, hp.momentum,
-            hp.beta_1, hp.beta_2, hp.epsilon, hp.weight_decay, max(batch, EVAL_ROWS),
-            self._dtype, seeds[1])
+        self._net = Network(NetworkSpec.from_hparams(self._hparams, n_features, n_outputs,
+                                                     n_train, seeds[1]))
         self._init_params(np.random.default_rng(seeds[0]))
         self._task, self._n_features, self._n_outputs = task, n_features, n_outputs
         self.classes_ = classes

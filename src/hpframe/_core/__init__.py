@@ -11,8 +11,8 @@ default); ``HPFRAME_CPU=baseline`` forces the portable one.
 """
 import os
 
-CORE_MODULES = ("_blas", "activations", "losses", "dropout", "optimizers", "network",
-                "network_avx2")
+CORE_MODULES = ("_blas", "activations", "losses", "dropout", "optimizers", "layout",
+                "network", "network_avx2")
 
 
 def _pick_network():

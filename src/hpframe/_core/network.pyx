@@ -18,7 +18,8 @@ deep.  For layer ``l`` with ``n_out`` units:
 * ``D`` ``dL/dZ`` during backward
 
 ``layout[l]`` holds each offset (the columns are named by the ``COL_*``
-constants).  :func:`hpframe._layout.network_layout` computes the layout (and
+constants of ``layout.pxd``). :func:`hpframe._core.layout.network_layout` computes
+the layout (and
 :func:`hpframe.estimate_memory` sums the same numbers); the loops only read it.
 
 One training step (batch ``X0`` of ``B`` rows, ``L`` layers)::
@@ -45,28 +46,16 @@ from hpframe._core.activations cimport act_forward, act_forward_n, act_grad_mul_
 from hpframe._core.losses cimport (cross_entropy, elementwise_loss, count_correct,
                                    CROSS_ENTROPY, BINARY_CROSS_ENTROPY)
 from hpframe._core.dropout cimport bitgen_of, drop_threshold, fill_mask, shuffle
-from hpframe._core.optimizers cimport (Step, make_step, step_n, step_outer_n,
-                                       SGD, ADAM, ADAMW)
+from hpframe._core.layout cimport (COL_N_IN, COL_N_OUT, COL_W, COL_B, COL_Z, COL_A, COL_H,
+                                   COL_M, COL_D)
+from hpframe._core.optimizers cimport Step, make_step, step_n, step_outer_n
 
 cnp.import_array()
 
-from hpframe._layout import network_layout, team_scratch_size, team_scratch_stride
+from hpframe._core.layout import team_scratch_size, team_scratch_stride
+from hpframe._core.spec import NetworkSpec
 
 include "_buildinfo.pxi"
-
-# columns of the layout table (kept equal to hpframe._layout.COL_*)
-cpdef enum:
-    COL_N_IN = 0
-    COL_N_OUT = 1
-    COL_W = 2          # offset of W_l in params
-    COL_B = 3          # offset of b_l in params
-    COL_Z = 4          # offsets into work ...
-    COL_A = 5
-    COL_H = 6
-    COL_M = 7
-    COL_D = 8
-    N_COLS = 9
-
 
 cdef struct Settings:
     # everything the nogil loops need besides the buffers
@@ -173,29 +162,21 @@ cdef struct Epoch:
 cdef class Network:
     """A dense network's buffers and its compiled training/evaluation loops.
 
-    Built by :class:`hpframe.Trainer`, which validates every argument; the
+    Built by :class:`hpframe.Trainer`, which validates every hyperparameter; the
     layout and buffers are allocated here, once.
 
     Parameters
     ----------
-    sizes : sequence of int
-        ``(n_features, hidden..., n_outputs)``.
-    activation, loss, optimizer : int
-        Codes from :mod:`hpframe._core.activations`, ``losses``, ``optimizers``.
-    dropout, momentum, beta_1, beta_2, epsilon, weight_decay : float
-        The optimizer and regularisation hyperparameters.
-    capacity : int
-        Rows of the per-batch buffers: the batch size, or more for evaluation.
-    dtype : {numpy.float32, numpy.float64}
-    seed : int or numpy.random.SeedSequence
-        Seeds the bit generators: child 0 of its SeedSequence shuffles, child
-        1 + l draws hidden layer l's dropout masks.
+    spec : hpframe._core.spec.NetworkSpec
+        The sizes, functions, hyperparameters, buffer depth (``capacity``),
+        dtype and seed of the network.
     """
     cdef Settings s
     cdef readonly object dtype
     cdef readonly Py_ssize_t capacity
     cdef readonly long step
     cdef public double first_loss
+    cdef readonly object spec
     cdef readonly object params, grads, state_1, state_2, work, layout
     cdef readonly object shuffle_rng, dropout_rngs
     cdef object _labels, _index
@@ -205,35 +186,34 @@ cdef class Network:
     cdef Team _predict_team
     cdef object _scratch, _parts, _sizes
 
-    def __init__(self, sizes, int activation, int loss, int optimizer, double dropout,
-                 double momentum, double beta_1, double beta_2, double epsilon,
-                 double weight_decay, Py_ssize_t capacity, dtype, seed):
-        sizes = [int(n) for n in sizes]
+    def __init__(self, spec):
+        if not isinstance(spec, NetworkSpec):
+            raise TypeError(f"Network takes a NetworkSpec; got {type(spec).__name__}")
+        self.spec = spec
+        sizes = list(spec.sizes)
         self._sizes = sizes
         cdef Py_ssize_t n_layers = len(sizes) - 1, n
-        self.dtype = np.dtype(dtype)
+        cdef Py_ssize_t capacity = spec.capacity
+        self.dtype = spec.dtype
         self.capacity = capacity
         self.step = 0
         self.first_loss = float("nan")
-        self.s.activation = activation
-        self.s.loss = loss
-        self.s.optimizer = optimizer
+        self.s.activation = spec.activation_code
+        self.s.loss = spec.loss_code
+        self.s.optimizer = spec.optimizer_code
         self.s.n_layers = n_layers
         self.s.n_features = sizes[0]
         self.s.n_outputs = sizes[n_layers]
-        self.s.dropout = dropout
-        self.s.drop_threshold = drop_threshold(dropout)
-        self.s.momentum = momentum
-        self.s.beta_1 = beta_1
-        self.s.beta_2 = beta_2
-        self.s.epsilon = epsilon
-        self.s.weight_decay = weight_decay
+        self.s.dropout = spec.dropout
+        self.s.drop_threshold = drop_threshold(spec.dropout)
+        self.s.momentum = spec.momentum
+        self.s.beta_1 = spec.beta_1
+        self.s.beta_2 = spec.beta_2
+        self.s.epsilon = spec.epsilon
+        self.s.weight_decay = spec.weight_decay
         self.s.gemm_piece = small_gemm_piece()
 
-        lay = network_layout(sizes, identity=activation == IDENTITY, dropout=dropout,
-                             cross_entropy=loss == CROSS_ENTROPY,
-                             n_state_buffers={SGD: 0, ADAM: 2, ADAMW: 2}.get(optimizer, 1),
-                             capacity=capacity)
+        lay = spec.layout()
         self.layout = lay.table
         self.s.n_weights = lay.n_weights
         self.s.n_params = lay.n_params
@@ -251,6 +231,7 @@ cdef class Network:
 
         # child 0 shuffles; child 1 + l draws hidden layer l's dropout masks, so
         # that a team's threads can draw different layers' masks at once
+        seed = spec.seed
         seeds = (seed if isinstance(seed, np.random.SeedSequence)
                  else np.random.SeedSequence(seed)).spawn(n_layers)
         self.shuffle_rng = np.random.PCG64(seeds[0])
