@@ -263,8 +263,9 @@ cdef class Network:
         ``labels`` (int32, ``(n,)``) are used by cross entropy, ``targets``
         (``(n, n_outputs)``) by every other loss; pass an empty array for the
         other.  The caller guarantees shapes, dtypes and ``batch_size <= capacity``.
-        A team of ``n_threads`` threads shares every step; each calls BLAS, so
-        with more than one, limit BLAS to one thread.
+        A team of ``n_threads`` threads shares every step (its callers ask
+        :func:`hpframe._threads.team_size` how many); each calls BLAS, so with
+        more than one, limit BLAS to one thread.
         """
         cdef Py_ssize_t n = X.shape[0]
         if self._index.shape[0] != n:
