@@ -28,15 +28,10 @@ from hpframe.search.log import SearchLog
 from hpframe.search import (Choice, IntUniform, LogUniform, SearchResult, Trial, Uniform,
                             grid_search, random_search, successive_halving)
 
-
-def blobs(n=200, k=3, d=5, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0, 2, size=(k, d))
-    y = np.arange(n) % k
-    return centers[y] + rng.normal(size=(n, d)), y
+from helpers import blobs
 
 
-X, Y = blobs()
+X, Y = blobs(n=200, spread=2.0)
 BASE = hp.HyperParams(hidden_layers=(8,), epochs=2, batch_size=32, validation_split=0.25)
 SPACE = {"learning_rate": LogUniform(1e-3, 1e-1), "batch_size": Choice([16, 32]),
          "dropout": Uniform(0.0, 0.3)}
@@ -642,6 +637,32 @@ def test_metric_missing_from_the_history_fails_the_trials():
                for t in result.trials)
     with pytest.raises(ValueError, match="classification"):
         search(metric="val_accuracy", base=BASE.replace(loss="mse"))
+
+
+def test_accuracy_of_a_regression_names_the_mismatch():
+    # Issue 13: a regression trial searched on val_accuracy said "validation metrics
+    # need validation_split > 0" while validation_split was 0.25.
+    rng = np.random.default_rng(0)
+    Xr = rng.normal(size=(120, 3))
+    yr = Xr @ np.array([1.0, -2.0, 0.5])
+    base = BASE.replace(loss="mse")
+    with pytest.raises(ValueError, match="'val_accuracy' is for classification, but every "
+                                         "loss searched .* is .*regression.*val_r2"):
+        random_search(Xr, yr, {"loss": Choice(["mse", "huber"])}, n_trials=2, base=base,
+                      metric="val_accuracy", verbose=0)
+    with pytest.raises(ValueError, match="but base.loss is 'mse'"):
+        grid_search(Xr, yr, {"learning_rate": [0.01]}, base=base, metric="accuracy",
+                    verbose=0)
+    # Losses of both kinds searched: the regression trials fail, saying why.
+    result = grid_search(X, Y, {"loss": ["cross_entropy", "mse"]}, base=BASE,
+                         metric="val_accuracy", verbose=0)
+    regression = [t for t in result.trials if t.params["loss"] == "mse"]
+    assert regression and all(t.status == "failed" for t in regression)
+    for t in regression:
+        message = t.error.strip().splitlines()[-1]
+        assert "is for classification, but this trial is a regression (loss='mse')" in message
+        assert "validation_split" not in message
+    assert all(t.ok for t in result.trials if t.params["loss"] == "cross_entropy")
 
 
 # ---- output --------------------------------------------------------------------------

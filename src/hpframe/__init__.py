@@ -12,7 +12,7 @@ split, optimizer, ...) are chosen before it and found by trial and error.
 """
 __version__ = "0.1.0"
 
-from hpframe import data, datasets, ops, reference
+from hpframe import data, datasets, io, ops, reference
 from hpframe.callbacks import Callback, EarlyStopping, History, ProgressBar
 from hpframe.hparams import HyperParams, explain
 from hpframe.memory import estimate_memory
@@ -20,15 +20,18 @@ from hpframe.trainer import DivergenceWarning, LRFindResult, NotFittedError, Tra
 from hpframe._info import build_info, show_config
 from hpframe._threads import get_num_threads, set_num_threads
 from hpframe.search import (Choice, IntUniform, LogUniform, Uniform, grid_search,
-                            random_search, successive_halving)
+                            random_search, successive_halving, tpe_search, asha, hyperband)
 from hpframe.search import SearchResult, Trial
+# hp.playground(): the package is callable and imports its web framework on first use
+from hpframe import playground
 
 __all__ = [
     "HyperParams", "explain", "Trainer", "gradcheck", "estimate_memory",
     "Callback", "EarlyStopping", "History", "ProgressBar", "DivergenceWarning", "NotFittedError",
-    "LRFindResult", "data", "datasets", "ops", "reference", "build_info", "show_config",
+    "LRFindResult", "data", "datasets", "io", "ops", "reference", "build_info", "show_config",
     "set_num_threads", "get_num_threads",
-    "random_search", "grid_search", "successive_halving", "Uniform", "LogUniform",
+    "random_search", "grid_search", "successive_halving", "tpe_search", "asha", "hyperband",
+    "Uniform", "LogUniform",
     "IntUniform", "Choice", "__version__",
-    "SearchResult", "Trial",
+    "SearchResult", "Trial", "playground",
 ]

@@ -2,10 +2,14 @@
 
 ``python -m hpframe``          train on the bundled digits, then a short search
 ``python -m hpframe info``     versions, build mode of the core, BLAS
+``python -m hpframe playground [--port N] [--no-browser]``   the live web app (extra:
+                               playground); loopback only, runs no code sent by the page
 """
 import argparse
 import sys
 import time
+
+from hpframe._atomic import atomic_open
 
 
 def _parser():
@@ -14,8 +18,17 @@ def _parser():
         description="Train a small network on the bundled handwritten digits, show what was "
                     "learned (parameters) versus what was chosen (hyperparameters), then try "
                     "several hyperparameter settings with a short random search.")
-    parser.add_argument("command", nargs="?", default="demo", choices=["demo", "info"],
-                        help="demo (default) or info (versions, build mode, BLAS)")
+    parser.add_argument("command", nargs="?", default="demo",
+                        choices=["demo", "info", "playground"],
+                        help="demo (default), info (versions, build mode, BLAS) or playground "
+                             "(a local web app: turn the hyperparameters and watch the core "
+                             "learn; it listens on 127.0.0.1 only, accepts connections from "
+                             "this machine only and runs no code sent by the page; needs "
+                             'pip install "hpframe[playground]")')
+    parser.add_argument("--port", type=int, default=0,
+                        help="playground: TCP port on 127.0.0.1 (default: a free one, printed)")
+    parser.add_argument("--no-browser", action="store_true",
+                        help="playground: do not open the page in a web browser")
     parser.add_argument("--trials", type=int, default=20,
                         help="random-search trials (default 20; 0 skips the search)")
     parser.add_argument("--epochs", type=int, default=20, help="epochs of the first training")
@@ -33,6 +46,20 @@ def main(argv=None):
 
     if args.command == "info":
         hp.show_config()
+        return 0
+    if args.command == "playground":
+        if not 0 <= args.port <= 65535:
+            _parser().error(f"--port must be from 0 to 65535 (0: any free port), got {args.port}")
+        from hpframe.playground import serve
+        try:
+            serve(port=args.port, open_browser=not args.no_browser)
+        except ImportError as exc:
+            print(f"hpframe: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:           # e.g. the port is taken
+            print(f"hpframe: cannot listen on 127.0.0.1:{args.port}: {exc}. Choose another "
+                  "--port (0 picks a free one)", file=sys.stderr)
+            return 1
         return 0
     if args.trials < 0 or args.epochs < 1:
         _parser().error("--trials must be >= 0 and --epochs >= 1")
@@ -104,7 +131,8 @@ def _save_plots(folder, trainer):
     ax = trainer.history.plot()
     fig = ax.flat[0].figure if hasattr(ax, "flat") else ax.figure
     path = os.path.join(folder, "learning_curves.png")
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
     print(f"   saved {path}")
 
 
@@ -115,7 +143,8 @@ def _save_search_plot(folder, result):
     fig = result.plot()
     fig = getattr(fig, "figure", fig)
     path = os.path.join(folder, "search.png")
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
     print(f"   saved {path}")
 
 

@@ -76,7 +76,8 @@ class NetworkSpec:
                                  f"use one of {', '.join(table)}")
 
     @classmethod
-    def from_hparams(cls, hparams, n_features, n_outputs, n_train=None, seed=None):
+    def from_hparams(cls, hparams, n_features, n_outputs, n_train=None, seed=None,
+                     capacity=None):
         """The network that training ``hparams`` on ``n_features`` inputs and
         ``n_outputs`` outputs builds.
 
@@ -89,18 +90,20 @@ class NetworkSpec:
             trains in one batch of them.
         seed : int, numpy.random.SeedSequence or None
             Seeds shuffling and dropout (see the class).
+        capacity : int or None
+            Rows of the per-batch buffers; by default ``max(batch, EVAL_ROWS)``,
+            where ``batch`` is the batch size (or ``n_train``, if smaller).
 
         Returns
         -------
         NetworkSpec
-            Buffers ``max(batch, EVAL_ROWS)`` rows deep, where ``batch`` is the
-            batch size (or ``n_train``, if smaller).
         """
         hp = hparams
+        if capacity is None:
+            capacity = max(cls.batch_rows(hparams, n_train), EVAL_ROWS)
         return cls((n_features, *hp.hidden_layers, n_outputs), hp.activation, hp.loss,
                    hp.optimizer, hp.dropout, hp.momentum, hp.beta_1, hp.beta_2, hp.epsilon,
-                   hp.weight_decay, max(cls.batch_rows(hparams, n_train), EVAL_ROWS),
-                   hp.dtype, seed)
+                   hp.weight_decay, capacity, hp.dtype, seed)
 
     @staticmethod
     def batch_rows(hparams, n_train=None):

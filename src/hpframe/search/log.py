@@ -13,10 +13,14 @@ strings ``"nan"``, ``"inf"`` and ``"-inf"``, so every line is standard JSON.
 """
 import json
 import math
+import numbers
 import os
+import tempfile
 import warnings
 
-__all__ = ["SearchLog", "FORMAT_VERSION"]
+from hpframe._atomic import fsync_folder
+
+__all__ = ["SearchLog", "FORMAT_VERSION", "check_record"]
 
 FORMAT_VERSION = 1
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
@@ -42,6 +46,92 @@ def decode_number(value):
             raise ValueError(f"expected a number or 'nan'/'inf'/'-inf', got {value!r}")
         return _NON_FINITE[value]
     return value
+
+
+def _create_exclusive(path, data):
+    """Create ``path`` holding ``data`` whole, or leave an existing file alone.
+
+    The bytes go to a temporary file in the same folder, fsynced, then linked to
+    ``path`` (a link never replaces a file: if another process created ``path``
+    first, its file stays and this one is dropped), and the folder is fsynced.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".",
+                               suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return
+        except OSError:             # a file system without hard links
+            if os.path.exists(path):
+                return
+            os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    fsync_folder(folder)
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def check_record(record):
+    """What is impossible in a trial record read from a log, or None when it is valid.
+
+    A record is a dict with a ``number`` (int >= 0), a ``status`` (``ok``,
+    ``diverged`` or ``failed``) and a ``value``: a finite number when ``ok``, else
+    null (or ``"nan"``). ``rung``, ``epochs`` and ``peak_memory`` are counts when
+    present, ``train_time`` a number >= 0.
+    """
+    from hpframe.search.trial import STATUSES
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not an object"
+    if not _is_count(record.get("number")):
+        return f"'number' must be an integer >= 0, got {record.get('number')!r}"
+    status = record.get("status")
+    if status not in STATUSES:
+        return f"'status' must be one of {', '.join(STATUSES)}, got {status!r}"
+    try:
+        value = decode_number(record.get("value"))
+    except ValueError as exc:
+        return f"'value': {exc}"
+    if status == "ok" and not (_is_number(value) and math.isfinite(value)):
+        return f"status 'ok' needs a finite number as 'value', got {record.get('value')!r}"
+    if status != "ok" and value is not None and not _is_number(value):
+        return f"'value' must be a number or null, got {record.get('value')!r}"
+    values = record.get("values")
+    if values is not None:
+        if not isinstance(values, list) or not values:
+            return f"'values' must be a list of numbers or null, got {values!r}"
+        try:
+            values = [decode_number(v) for v in values]
+        except ValueError as exc:
+            return f"'values': {exc}"
+        if status == "ok" and not all(_is_number(v) and math.isfinite(v) for v in values):
+            return f"status 'ok' needs finite numbers in 'values', got {record['values']!r}"
+    for key in ("rung", "epochs"):
+        if key in record and not _is_count(record[key]):
+            return f"{key!r} must be an integer >= 0, got {record[key]!r}"
+    if record.get("peak_memory") is not None and not _is_count(record["peak_memory"]):
+        return f"'peak_memory' must be a byte count or null, got {record['peak_memory']!r}"
+    if "train_time" in record:
+        try:
+            seconds = decode_number(record["train_time"])
+        except ValueError as exc:
+            return f"'train_time': {exc}"
+        if not (_is_number(seconds) and seconds >= 0):
+            return f"'train_time' must be a number of seconds >= 0, got {seconds!r}"
+    return None
 
 
 def normalise(obj):
@@ -102,6 +192,12 @@ class SearchLog:
     def open(self):
         """Check the file against the header and return the records already in it.
 
+        The file is locked before anything is read, and nothing in it changes until
+        its first line has been found to be this search's header and every complete
+        line a valid trial record: a file that is not this search's log (a model, a
+        CSV, another search's log, a damaged log) is refused untouched. Only then is
+        a torn last line (the search stopped while writing it) cut off.
+
         Returns
         -------
         list of (int, dict)
@@ -110,60 +206,88 @@ class SearchLog:
         Raises
         ------
         ValueError
-            The file is not a search log, is corrupt, or belongs to another search.
+            The file is not a search log, is corrupt, or belongs to another search;
+            the message names the file (and the line).
+        RuntimeError
+            Another running search holds the log.
         """
         folder = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(folder, exist_ok=True)
-        records = []
-        raw = b""
-        if os.path.exists(self.path):
-            with open(self.path, "rb") as f:
-                raw = f.read()
-        if raw and not raw.endswith(b"\n"):
-            # The search stopped while writing the last line: that trial never
-            # finished writing, so it is not a finished trial. Cut it off.
-            keep = raw.rfind(b"\n") + 1
-            warnings.warn(f"{self.path}: the last line was incomplete (the search stopped "
-                          f"while writing it) and was dropped; that trial will run again",
-                          RuntimeWarning, stacklevel=3)
-            with open(self.path, "r+b") as f:
-                f.truncate(keep)
-            raw = raw[:keep]
-        lines = raw.decode("utf-8").splitlines()
-        if lines:
-            try:
-                logged = json.loads(lines[0])
-            except json.JSONDecodeError:
-                logged = None
-            if not isinstance(logged, dict) or "hpframe_search" not in logged:
-                raise ValueError(f"{self.path} is not an hpframe search log (its first line is "
-                                 "not a search header); pass another log path")
-            if logged.get("hpframe_search") != FORMAT_VERSION:
-                raise ValueError(f"{self.path} was written by another version of the search "
-                                 f"log format ({logged.get('hpframe_search')!r}; this hpframe "
-                                 f"writes {FORMAT_VERSION}); pass another log path")
-            if logged != self.header:
-                diff = "; ".join(_differences(logged, self.header))
-                raise ValueError(f"{self.path} holds the trials of a different search ({diff}). "
-                                 "A log is never mixed with another search: pass a new log "
-                                 "path, or delete the file to start over")
-            for number, line in enumerate(lines[1:], start=2):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"{self.path}, line {number}: not valid JSON ({exc}); "
-                                     "the log is corrupt") from None
-                if not isinstance(record, dict) or "number" not in record:
-                    raise ValueError(f"{self.path}, line {number}: not a trial record")
-                records.append((number, record))
-        self._file = open(self.path, "a", encoding="utf-8")
-        self._lock()
-        if not lines:
-            self._write(self.header)
-            self._sync_folder(folder)
+        header_line = (json.dumps(encode(self.header), allow_nan=False) + "\n").encode()
+        if not os.path.exists(self.path):
+            _create_exclusive(self.path, header_line)
+        self._file = open(self.path, "r+b")      # neither created nor truncated here
+        try:
+            self._lock()
+            self._file.seek(0)
+            raw = self._file.read()
+            records, keep, torn = self._check(raw)
+            if not raw:                          # an empty file holds nothing to damage
+                self._file.write(header_line)
+            elif torn:
+                # The search stopped while writing the last line: that trial never
+                # finished writing, so it is not a finished trial. Cut it off.
+                warnings.warn(f"{self.path}: the last line was incomplete (the search stopped "
+                              f"while writing it) and was dropped; that trial will run again",
+                              RuntimeWarning, stacklevel=3)
+                self._file.truncate(keep)
+            self._file.seek(0, os.SEEK_END)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except BaseException:
+            self.close()
+            raise
         return records
+
+    def _check(self, raw):
+        """(records, bytes to keep, torn) of the file's bytes; raises on a foreign file."""
+        if not raw:
+            return [], 0, False
+        end = raw.find(b"\n")
+        first = raw if end < 0 else raw[:end]
+        try:
+            logged = json.loads(first.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            logged = None
+        if not isinstance(logged, dict) or "hpframe_search" not in logged:
+            raise ValueError(f"{self.path} is not an hpframe search log (its first line is "
+                             "not a search header); it was left untouched: pass another log "
+                             "path")
+        if logged.get("hpframe_search") != FORMAT_VERSION:
+            raise ValueError(f"{self.path} was written by another version of the search "
+                             f"log format ({logged.get('hpframe_search')!r}; this hpframe "
+                             f"writes {FORMAT_VERSION}); pass another log path")
+        if logged != self.header:
+            diff = "; ".join(_differences(logged, self.header))
+            raise ValueError(f"{self.path} holds the trials of a different search ({diff}). "
+                             "A log is never mixed with another search: pass a new log "
+                             "path, or delete the file to start over")
+        if end < 0:
+            raise ValueError(f"{self.path}, line 1: the header line has no end (the file was "
+                             "cut); delete the file to start over")
+        keep = raw.rfind(b"\n") + 1
+        torn = keep < len(raw)
+        records = []
+        for number, line in enumerate(raw[end + 1:keep].split(b"\n")[:-1], start=2):
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ValueError(f"{self.path}, line {number}: bytes that are not UTF-8 "
+                                 f"({exc.reason} at byte {exc.start}); the log is "
+                                 "corrupt") from None
+            if not text.strip():
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{self.path}, line {number}: not valid JSON ({exc}); "
+                                 "the log is corrupt") from None
+            problem = check_record(record)
+            if problem:
+                raise ValueError(f"{self.path}, line {number}: not a valid trial record "
+                                 f"({problem}); the log is corrupt")
+            records.append((number, record))
+        return records, keep, torn
 
     def _lock(self):
         try:
@@ -178,21 +302,8 @@ class SearchLog:
             raise RuntimeError(f"{self.path} is in use by another running search; two "
                                "searches cannot share a log") from None
 
-    @staticmethod
-    def _sync_folder(folder):
-        try:
-            fd = os.open(folder, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
-
     def _write(self, obj):
-        self._file.write(json.dumps(encode(obj), allow_nan=False) + "\n")
+        self._file.write((json.dumps(encode(obj), allow_nan=False) + "\n").encode())
         self._file.flush()
         os.fsync(self._file.fileno())
 

@@ -8,11 +8,16 @@ survives workers that die:
 
 * A trial that raises is caught inside :func:`~hpframe.search.trial.run_trial`.
 * A worker *process* that dies (killed, out of memory, ``os._exit``) breaks a
-  ``ProcessPoolExecutor`` and every trial in flight with it. The runner
-  replaces the pool and reruns those trials one at a time: a trial that
-  breaks the pool while running alone is the culprit and is recorded as
-  failed; the others produce the same results as before (trials are
-  deterministic).
+  ``ProcessPoolExecutor`` and every trial in flight with it - and a worker
+  killed from outside (an out-of-memory killer, an operator's ``kill``) looks
+  exactly like a trial that kills its worker. So no trial is blamed for the
+  first death: the runner replaces the pool and reruns every trial that was in
+  flight, one at a time in the fresh pool. A trial that breaks the pool again
+  while running alone killed its worker twice and is recorded as failed; the
+  others (the worker was killed, the trial was healthy) produce the same results
+  as if nothing had happened (trials are deterministic). Nothing is logged for a
+  trial whose worker died until its rerun ends, so a search stopped in between
+  reruns it on resume.
 * On dask, a dead worker's task is retried by the scheduler and ends in
   ``KilledWorker``; any exception a future raises fails its trial.
 
@@ -34,13 +39,18 @@ import warnings
 
 from hpframe.search import trial as _trial
 
-__all__ = ["Pool", "execute", "make_pool"]
+__all__ = ["Pool", "execute", "make_pool", "TaskSource"]
 
 # The clock the deadline is measured with (tests replace it with a fake one).
 _clock = time.monotonic
 
-_DIED = ("The worker process running this trial died (it was killed, ran out of memory, or "
-         "the process exited) while the trial ran alone in it, so the trial itself caused it.")
+_DIED = ("The worker process running this trial died twice (it was killed, ran out of "
+         "memory, or the process exited): once, and again when the trial was retried alone "
+         "in a fresh worker, so the trial itself kills its worker.")
+# What hpframe before 0.2 recorded after a single death, which may have been a worker
+# killed from outside: such a record is not trusted, and resuming reruns the trial.
+UNCONFIRMED_DEATH = ("The worker process running this trial died (it was killed, ran out of "
+                     "memory, or the process exited) while the trial ran alone in it")
 
 
 class Pool:
@@ -142,7 +152,8 @@ def check_n_jobs(n_jobs):
 def _failed(task, text):
     return {"number": task.number, "rung": task.rung, "status": "failed", "value": None,
             "metrics": {}, "history": {}, "train_time": task.prior_time, "peak_memory": None,
-            "memory_source": None, "error": text, "epochs": 0, "checkpoint": None}
+            "memory_source": None, "error": text, "epochs": 0, "checkpoint": None,
+            "values": None, "value_sd": None, "scores": None}
 
 
 def execute(tasks, pool, on_outcome, deadline=None):
@@ -150,8 +161,9 @@ def execute(tasks, pool, on_outcome, deadline=None):
 
     Parameters
     ----------
-    tasks : list of Task
-        Launched in this order.
+    tasks : list of Task, or TaskSource
+        Launched in this order (a :class:`TaskSource` decides each when a worker
+        is free).
     pool : Pool
     on_outcome : callable
         Called in this thread, once per finished trial, in order of completion.
@@ -170,6 +182,36 @@ def execute(tasks, pool, on_outcome, deadline=None):
     return _execute_pool(tasks, pool, on_outcome, deadline)
 
 
+class TaskSource:
+    """Tasks decided one at a time, as workers free up (asynchronous halving).
+
+    ``next_task()`` returns the task to launch now, or None when nothing can be
+    launched until a running trial finishes; it is called in the search's thread,
+    after every finished trial has been handed to ``on_outcome``.
+    """
+
+    def __init__(self, next_task):
+        self._next = next_task
+        self._back = collections.deque()
+
+    def __bool__(self):
+        if not self._back:
+            task = self._next()
+            if task is not None:
+                self._back.append(task)
+        return bool(self._back)
+
+    def popleft(self):
+        return self._back.popleft()
+
+    def appendleft(self, task):
+        self._back.appendleft(task)
+
+    def __iter__(self):
+        while self:
+            yield self.popleft()
+
+
 def _execute_serial(tasks, on_outcome, deadline):
     for task in tasks:
         if deadline is not None and _clock() >= deadline:
@@ -183,8 +225,9 @@ def _execute_serial(tasks, on_outcome, deadline):
 
 
 def _execute_pool(tasks, pool, on_outcome, deadline):
-    pending = collections.deque(tasks)
+    pending = tasks if isinstance(tasks, TaskSource) else collections.deque(tasks)
     suspects = collections.deque()         # in flight when a process pool broke
+    deaths = collections.Counter()         # trial number -> pools it broke
     running = {}                           # future -> task
     stopped = None
     try:
@@ -198,7 +241,7 @@ def _execute_pool(tasks, pool, on_outcome, deadline):
                     if running:
                         break                       # a suspect runs alone
                     queue = suspects
-                elif pending and len(running) < pool.width:
+                elif len(running) < pool.width and pending:
                     queue = pending
                 else:
                     break
@@ -222,15 +265,19 @@ def _execute_pool(tasks, pool, on_outcome, deadline):
             broken = _collect(done, running, on_outcome)
             if broken:
                 # Every other trial in flight goes down with the pool: collect
-                # what finished and find out which trial killed its worker.
+                # what finished, then find out whether a trial killed its worker
+                # or the worker was killed: rerun each one alone in a fresh pool.
                 cf.wait(running)
                 broken += _collect(list(running), running, on_outcome)
-                if len(broken) == 1:
-                    task, exc = broken[0]
-                    on_outcome(task, _failed(task, f"{_DIED}\n{type(exc).__name__}: {exc}"))
-                else:
-                    # Rerun them one at a time: the one that breaks its pool alone is it.
-                    suspects.extend(sorted((t for t, _ in broken), key=lambda t: t.number))
+                retry = []
+                for task, exc in broken:
+                    deaths[task.number] += 1
+                    if deaths[task.number] >= 2:     # it died again, alone: the culprit
+                        on_outcome(task, _failed(task, f"{_DIED}\n{type(exc).__name__}: "
+                                                       f"{exc}"))
+                    else:
+                        retry.append(task)
+                suspects.extend(sorted(retry, key=lambda t: t.number))
                 if pool.can_renew():
                     pool.renew()
                 elif stopped is None:

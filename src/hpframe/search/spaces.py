@@ -15,30 +15,23 @@ cluster.
 import itertools
 import json
 import math
-import numbers
 
 import numpy as np
 
+from hpframe._validation import check_float, check_int
 from hpframe.hparams import HyperParams
 
 __all__ = ["Distribution", "Uniform", "LogUniform", "IntUniform", "Choice",
            "check_space", "check_grid", "sample", "grid_points", "trial_rng", "trial_seed",
-           "space_to_json"]
+           "space_to_json", "keys", "merged"]
 
 
 def _number(name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value
+    return check_float(name, value)
 
 
 def _integer(name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    return int(value)
+    return check_int(name, value)
 
 
 class Distribution:
@@ -292,12 +285,15 @@ def check_space(space, base):
 
     Parameters
     ----------
-    space : dict of str to Distribution
+    space : dict of str to Distribution, or list of such dicts
+        A list is a *conditional* space, as scikit-learn's ``param_distributions``
+        takes: each trial first picks one of the dicts (each equally likely), then
+        draws its values from it - e.g. ``momentum`` only with ``optimizer="momentum"``.
     base : HyperParams
 
     Returns
     -------
-    dict
+    dict or list of dict
         The space, keys sorted (sampling order does not depend on dict order).
 
     Raises
@@ -308,9 +304,23 @@ def check_space(space, base):
     TypeError
         A value that is not a distribution.
     """
+    if isinstance(space, (list, tuple)):
+        if not space:
+            raise ValueError("space is an empty list: give at least one dict of "
+                             "hyperparameter name -> distribution")
+        out = []
+        for i, part in enumerate(space):
+            if not isinstance(part, dict):
+                raise TypeError(f"space[{i}] must be a dict of hyperparameter name -> "
+                                f"distribution, got {type(part).__name__}")
+            try:
+                out.append(check_space(part, base))
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"space[{i}]: {exc}") from None
+        return out
     if not isinstance(space, dict):
-        raise TypeError(f"space must be a dict of hyperparameter name -> distribution, got "
-                        f"{type(space).__name__}")
+        raise TypeError(f"space must be a dict of hyperparameter name -> distribution (or a "
+                        f"list of such dicts), got {type(space).__name__}")
     if not space:
         raise ValueError("space is empty: give at least one hyperparameter to search, e.g. "
                          "{'learning_rate': hp.LogUniform(1e-4, 1e-1)}")
@@ -329,17 +339,33 @@ def check_grid(grid, base):
 
     Parameters
     ----------
-    grid : dict of str to list
+    grid : dict of str to list, or list of such dicts
+        A list: the points of each grid, one grid after the other (as
+        scikit-learn's ``ParameterGrid`` takes a list of dicts).
     base : HyperParams
 
     Returns
     -------
-    dict of str to tuple
+    dict of str to tuple, or list of such dicts
         The grid, in the given key order (the grid's own order is kept).
     """
+    if isinstance(grid, (list, tuple)):
+        if not grid:
+            raise ValueError("grid is an empty list: give at least one dict of "
+                             "hyperparameter name -> list of values")
+        out = []
+        for i, part in enumerate(grid):
+            if not isinstance(part, dict):
+                raise TypeError(f"grid[{i}] must be a dict of hyperparameter name -> list of "
+                                f"values, got {type(part).__name__}")
+            try:
+                out.append(check_grid(part, base))
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"grid[{i}]: {exc}") from None
+        return out
     if not isinstance(grid, dict):
-        raise TypeError(f"grid must be a dict of hyperparameter name -> list of values, got "
-                        f"{type(grid).__name__}")
+        raise TypeError(f"grid must be a dict of hyperparameter name -> list of values (or a "
+                        f"list of such dicts), got {type(grid).__name__}")
     if not grid:
         raise ValueError("grid is empty: give at least one hyperparameter, e.g. "
                          "{'learning_rate': [1e-3, 1e-2]}")
@@ -366,6 +392,8 @@ def check_grid(grid, base):
 
 def space_to_json(space):
     """JSON-safe description of a space (distributions) or a grid (tuples of values)."""
+    if isinstance(space, list):
+        return [space_to_json(part) for part in space]
     return {key: value.to_dict() if isinstance(value, Distribution)
             else [_jsonable(v) for v in value] for key, value in space.items()}
 
@@ -390,13 +418,62 @@ def trial_seed(seed, number):
 
 
 def sample(space, seed, number):
-    """The values trial ``number`` tries: one draw per key, in sorted key order."""
+    """The values trial ``number`` tries: one draw per key, in sorted key order.
+
+    A conditional space (a list of dicts) first draws which dict, then its values.
+    """
     rng = trial_rng(seed, number)
+    if isinstance(space, list):
+        space = space[int(rng.integers(len(space)))]
     return {key: space[key].sample(rng) for key in sorted(space)}
 
 
+def keys(space):
+    """Every hyperparameter name of a space or grid (of a list: in order of appearance)."""
+    parts = space if isinstance(space, list) else [space]
+    names = []
+    for part in parts:
+        names += [k for k in part if k not in names]
+    return names
+
+
+def merged(space):
+    """One dict of a conditional space or grid: each name's distribution (a Choice of
+    every option when the dicts differ), or its grid values, all lists merged."""
+    if not isinstance(space, list):
+        return space
+    out = {}
+    for part in space:
+        for key, value in part.items():
+            if key not in out:
+                out[key] = value
+            elif out[key] != value:
+                options = []
+                for v in _values(out[key]) + _values(value):
+                    if v not in options:
+                        options.append(v)
+                dists = [v for v in options if isinstance(v, Distribution)]
+                if isinstance(value, Distribution):
+                    out[key] = dists[0] if dists else Choice(options)
+                else:
+                    out[key] = tuple(options)
+    return out
+
+
+def _values(entry):
+    """A Choice's options, another distribution as itself, a grid's values."""
+    if isinstance(entry, Choice):
+        return list(entry.options)
+    if isinstance(entry, Distribution):
+        return [entry]
+    return list(entry)
+
+
 def grid_points(grid):
-    """Every combination of the grid, the last key varying fastest."""
+    """Every combination of the grid, the last key varying fastest (of a list of grids:
+    each grid's points, one grid after the other)."""
+    if isinstance(grid, list):
+        return [point for part in grid for point in grid_points(part)]
     keys = list(grid)
     return [dict(zip(keys, combo)) for combo in itertools.product(*grid.values())]
 

@@ -25,7 +25,6 @@ allocations cannot be told apart, so the trial reports
 """
 import contextlib
 import dataclasses
-import io
 import math
 import os
 import threading
@@ -38,12 +37,13 @@ from typing import Any, Optional
 
 import numpy as np
 
+from hpframe import io as hpio
 from hpframe._threads import single_threaded
 from hpframe.callbacks import Callback
 from hpframe.hparams import HyperParams
 from hpframe.trainer import DivergenceWarning, Trainer
 
-__all__ = ["Trial", "Metric", "Task", "run_trial", "single_blas_thread", "STATUSES"]
+__all__ = ["Trial", "Metric", "Task", "Run", "run_trial", "single_blas_thread", "STATUSES"]
 
 STATUSES = ("ok", "diverged", "failed")
 
@@ -98,6 +98,16 @@ class Trial:
         Successive halving: the last rung the trial reached (0 otherwise).
     epochs : int
         Epochs trained.
+    values : list of float or None
+        Several objectives (``metric=("val_loss", "time")``): the value of each, in
+        order (``value`` is the first); None for a single objective.
+    value_sd : float or None
+        With ``cv`` or ``repeats``: the standard deviation (``ddof=1``) of the
+        first objective over the trial's runs (``value`` is their mean); None for
+        one run.
+    scores : list of float or None
+        With ``cv`` or ``repeats``: the first objective of each run (folds of
+        repeat 0 first, then of repeat 1, ...).
     """
 
     number: int
@@ -114,6 +124,9 @@ class Trial:
     memory_source: Optional[str] = None
     rung: int = 0
     epochs: int = 0
+    values: Optional[list] = None
+    value_sd: Optional[float] = None
+    scores: Optional[list] = None
 
     @property
     def ok(self):
@@ -144,52 +157,106 @@ class Trial:
 # The search metric
 # --------------------------------------------------------------------------
 class Metric:
-    """What a search optimises, and in which direction.
+    """What a search optimises, and in which direction: one objective or several.
 
     Parameters
     ----------
     metric : str, tuple or callable
+        One objective:
+
         * ``"val_loss"`` (minimised), ``"val_accuracy"`` (maximised), or any of
           ``loss``, ``accuracy``, ``mae``, ``val_mae``, ``r2``, ``val_r2``
           (losses and errors minimised, accuracy and r2 maximised);
+        * ``"time"`` (the trial's training time, :attr:`Trial.train_time`) or
+          ``"peak_memory"`` (:attr:`Trial.peak_memory`), both minimised;
         * ``(key, "min")`` or ``(key, "max")`` for any other key of the history;
         * a callable ``f(trainer) -> float``, minimised, or ``(f, "max")``. It runs
           where the trial runs, with the trained :class:`~hpframe.Trainer`; for
           worker processes and executors it must be picklable (a module-level
           function).
+
+        Several objectives: a tuple of the above, e.g. ``("val_loss", "time")`` or
+        ``("val_accuracy", "peak_memory")``. The search then keeps the Pareto front
+        (:attr:`SearchResult.pareto_front`); the first objective is the one that
+        ranks trials (``best``, successive halving's promotions).
+
+    Attributes
+    ----------
+    objectives : list of Metric
+        The single objectives (one for a single-objective search).
+    name, mode, key, func
+        Those of the first objective.
+
+    Examples
+    --------
+    >>> Metric("val_accuracy")
+    Metric('val_accuracy', 'max')
+    >>> Metric(("val_loss", "time")).objectives
+    [Metric('val_loss', 'min'), Metric('time', 'min')]
     """
 
     def __init__(self, metric):
+        if isinstance(metric, Metric):
+            self.__dict__.update(metric.__dict__)
+            return
+        if isinstance(metric, (tuple, list)) and not _is_directed(metric):
+            if len(metric) < 2:
+                raise ValueError(f"metric as a tuple of objectives needs at least two, e.g. "
+                                 f"('val_loss', 'time'); got {metric!r}")
+            objectives = [Metric(m) for m in metric]
+            for o in objectives:
+                if o.multi:
+                    raise ValueError(f"metric objectives cannot be nested; got {metric!r}")
+            names = [o.name for o in objectives]
+            if len(set(names)) < len(names):
+                raise ValueError(f"metric objectives must differ; got {metric!r}")
+            first = objectives[0]
+            self.key, self.func, self.name, self.mode = first.key, first.func, first.name, \
+                first.mode
+            self.measured = first.measured
+            self.objectives = objectives
+            return
         direction = None
         if isinstance(metric, tuple):
-            if len(metric) != 2:
-                raise ValueError(f"metric as a tuple must be (name or callable, 'min' or "
-                                 f"'max'); got {metric!r}")
             metric, direction = metric
-            if direction not in ("min", "max"):
-                raise ValueError(f"metric direction must be 'min' or 'max'; got "
-                                 f"{direction!r}")
         if callable(metric) and not isinstance(metric, str):
             self.key, self.func = None, metric
             name = getattr(metric, "__qualname__", None)
             module = getattr(metric, "__module__", None)
             self.name = (f"{module}.{name}" if module and name else name) or repr(metric)
             self.mode = direction or "min"
+            self.measured = None
         elif isinstance(metric, str):
+            self.measured = metric if metric in _MEASURED else None
             if direction is None:
-                if metric not in _KNOWN_DIRECTIONS:
+                if metric not in _KNOWN_DIRECTIONS and not self.measured:
                     raise ValueError(
                         f"metric {metric!r} has no known direction; pass ({metric!r}, "
                         f"'min') or ({metric!r}, 'max'), or one of "
-                        f"{', '.join(map(repr, _KNOWN_DIRECTIONS))}")
-                direction = _KNOWN_DIRECTIONS[metric]
-            self.key, self.func, self.name, self.mode = metric, None, metric, direction
+                        f"{', '.join(map(repr, (*_KNOWN_DIRECTIONS, *_MEASURED)))}")
+                direction = _KNOWN_DIRECTIONS.get(metric, "min")
+            self.key = None if self.measured else metric
+            self.func, self.name, self.mode = None, metric, direction
         else:
-            raise TypeError(f"metric must be a history key (str), a (key, 'min'|'max') "
-                            f"tuple or a callable; got {metric!r}")
+            raise TypeError(f"metric must be a history key (str), 'time', 'peak_memory', a "
+                            f"(key, 'min'|'max') tuple, a callable, or a tuple of these "
+                            f"(several objectives); got {metric!r}")
+        self.objectives = [self]
+
+    @property
+    def multi(self):
+        """Whether there are several objectives."""
+        return len(self.objectives) > 1
+
+    @property
+    def names(self):
+        """The names of the objectives."""
+        return [o.name for o in self.objectives]
 
     def to_json(self):
         """What a search log records about the metric."""
+        if self.multi:
+            return {"objectives": [o.to_json() for o in self.objectives]}
         return {"name": self.name, "mode": self.mode, "callable": self.func is not None}
 
     def sort_key(self, value):
@@ -200,8 +267,36 @@ class Metric:
         """Whether value ``a`` is strictly better than ``b``."""
         return a < b if self.mode == "min" else a > b
 
+    def dominates(self, a, b):
+        """Whether objective values ``a`` are at least as good as ``b`` everywhere and
+        better somewhere (Pareto dominance)."""
+        ka = [o.sort_key(v) for o, v in zip(self.objectives, a)]
+        kb = [o.sort_key(v) for o, v in zip(self.objectives, b)]
+        return all(x <= y for x, y in zip(ka, kb)) and any(x < y for x, y in zip(ka, kb))
+
     def __repr__(self):
+        if self.multi:
+            return f"Metric({tuple(self.objectives)!r})"
         return f"Metric({self.name!r}, {self.mode!r})"
+
+
+def _is_directed(metric):
+    """``(key or callable, "min"|"max")``: one objective with its direction."""
+    if not isinstance(metric, tuple) or len(metric) != 2:
+        return False
+    target, direction = metric
+    if not (isinstance(target, str) or callable(target)) or not isinstance(direction, str):
+        return False
+    if direction in ("min", "max"):
+        return True
+    if direction in _KNOWN_DIRECTIONS or direction in _MEASURED:
+        return False                    # two objectives, e.g. ("val_loss", "time")
+    raise ValueError(f"metric direction must be 'min' or 'max'; got {direction!r} (for "
+                     f"several objectives name known metrics, or give each a direction: "
+                     f"(({target!r}, 'min'), ...))")
+
+
+_MEASURED = ("time", "peak_memory")
 
 
 def _direction(key):
@@ -236,21 +331,38 @@ def _summarise(trainer, metric, value=True):
     metrics["epochs"] = epochs
     if not value:
         return None, metrics
-    if metric.func is not None:
-        value = float(metric.func(trainer))
-    else:
-        if metric.key not in history:
-            hint = ""
-            if metric.key.startswith("val_"):
-                hint = " (validation metrics need validation_split > 0)"
-            raise ValueError(f"metric {metric.key!r} is not in the trial's history{hint}; "
-                             f"it recorded {', '.join(history) or 'nothing'}")
-        value = float(history[metric.key][index])
-        column = np.asarray(history[metric.key], dtype=float)
-        if not np.isnan(column).all():
-            best = np.nanargmax(column) if metric.mode == "max" else np.nanargmin(column)
-            metrics["best_epoch"] = int(best)
-    return value, metrics
+    values = []
+    for k, objective in enumerate(metric.objectives):
+        if objective.measured:
+            values.append(None)             # time and memory: known after the trial
+        elif objective.func is not None:
+            values.append(float(objective.func(trainer)))
+        else:
+            if objective.key not in history:
+                raise ValueError(_missing_metric(objective.key, trainer))
+            values.append(float(history[objective.key][index]))
+            column = np.asarray(history[objective.key], dtype=float)
+            if k == 0 and not np.isnan(column).all():
+                best = np.nanargmax(column) if objective.mode == "max" else \
+                    np.nanargmin(column)
+                metrics["best_epoch"] = int(best)
+    return values, metrics
+
+
+def _missing_metric(key, trainer):
+    """Why ``key`` is not in a trained trainer's history, in words."""
+    history = trainer.history.history
+    recorded = ", ".join(k for k in history if k not in _NOT_METRICS) or "nothing"
+    loss = trainer.hparams.loss
+    if "acc" in key.lower() and loss in ("mse", "mae", "huber"):
+        return (f"metric {key!r} is for classification, but this trial is a regression "
+                f"(loss={loss!r}), which records {recorded}; search on metric='val_loss', "
+                f"or ('val_r2', 'max')")
+    if key.startswith("val_") and not any(k.startswith("val_") for k in history):
+        return (f"metric {key!r} is a validation metric, but the trial had no validation "
+                f"data (validation_split={trainer.hparams.validation_split!r}); it "
+                f"recorded {recorded}")
+    return f"metric {key!r} is not in the trial's history; it recorded {recorded}"
 
 
 # --------------------------------------------------------------------------
@@ -343,6 +455,11 @@ class Task:
         worker) leaves BLAS single-threaded there after it ends: restoring the
         thread count between trials wakes BLAS thread pools whose spinning threads
         slow down the trials running next to them.
+    runs : list of Run or None
+        Several models per trial (``cv`` folds, ``repeats`` seeds), scored by their
+        mean; then ``checkpoint`` is a list, one per run. None: one model.
+    validation : tuple (X_val, y_val) or None
+        The search's ``validation_data``.
     quiet : bool
         Silence the trainer's ``DivergenceWarning`` during the trial: the status and
         ``error`` record the divergence, once. False when trials run as threads of
@@ -363,6 +480,44 @@ class Task:
     stop: Any = None
     driver_pid: Optional[int] = None
     quiet: bool = True
+    runs: Optional[list] = None
+    validation: Any = None
+
+
+@dataclass
+class Run:
+    """One model of a trial: a cross-validation fold and/or a repeat's seed.
+
+    Attributes
+    ----------
+    train, val : ndarray of int or None
+        Rows of ``X`` to train on and to validate on (a fold); None: all of ``X``,
+        validated as the trial says (``validation_data`` or ``validation_split``).
+    seed : int or None
+        The training seed (None: the trial's own).
+    fold, repeat : int or None
+        Where the run comes from, for messages.
+    """
+
+    train: Any = None
+    val: Any = None
+    seed: Optional[int] = None
+    fold: Optional[int] = None
+    repeat: Optional[int] = None
+
+    def data(self, X, y, validation):
+        """``(X_train, y_train, validation_data)`` of this run."""
+        if self.train is None:
+            return X, y, validation
+        return X[self.train], y[self.train], (X[self.val], y[self.val])
+
+    def describe(self):
+        parts = []
+        if self.fold is not None:
+            parts.append(f"fold {self.fold}")
+        if self.repeat is not None:
+            parts.append(f"repeat {self.repeat}")
+        return ", ".join(parts) or "the run"
 
 
 class _Stop(Callback):
@@ -377,27 +532,27 @@ class _Stop(Callback):
 
 
 def _dump_trainer(trainer):
-    buffer = io.BytesIO()
-    trainer.save(buffer)
-    return buffer.getvalue()
+    return hpio.to_bytes(trainer)
 
 
 def _load_trainer(blob):
-    return Trainer.load(io.BytesIO(blob))
+    return hpio.from_bytes(blob, cls=Trainer)
 
 
 def _estimate(trainer, n_samples):
     from hpframe.memory import estimate_memory
     if not trainer.is_built:
         return None
-    params = trainer.params
-    n_features = params["dense_0.weight"].shape[0]
-    n_outputs = params[f"dense_{len(params) // 2 - 1}.bias"].shape[0]
-    return int(estimate_memory(trainer.hparams, n_features, n_outputs, n_samples)["total"])
+    return int(estimate_memory(trainer.hparams, trainer.n_features_in_, trainer.n_outputs_,
+                               n_samples)["total"])
 
 
 def run_trial(task):
     """Train one trial and describe the outcome; never raises (except on Ctrl-C).
+
+    A trial with several runs (``cv`` folds, ``repeats`` seeds) trains one model
+    per run and is scored by the mean over the runs; ``value_sd`` keeps their
+    standard deviation and ``scores`` each run's value.
 
     Parameters
     ----------
@@ -406,9 +561,10 @@ def run_trial(task):
     Returns
     -------
     dict
-        ``number``, ``rung``, ``status``, ``value``, ``metrics``, ``history``,
-        ``train_time``, ``peak_memory``, ``memory_source``, ``error``, ``epochs``
-        and ``checkpoint`` (bytes or None).
+        ``number``, ``rung``, ``status``, ``value``, ``values``, ``value_sd``,
+        ``scores``, ``metrics``, ``history``, ``train_time``, ``peak_memory``,
+        ``memory_source``, ``error``, ``epochs`` and ``checkpoint`` (bytes, a list
+        of bytes for several runs, or None).
     """
     X, y = task.data
     if task.driver_pid is not None and task.driver_pid != os.getpid():
@@ -417,42 +573,58 @@ def run_trial(task):
     outcome = {"number": task.number, "rung": task.rung, "status": "failed", "value": None,
                "metrics": {}, "history": {}, "train_time": task.prior_time,
                "peak_memory": None, "memory_source": None, "error": None, "epochs": 0,
-               "checkpoint": None}
+               "checkpoint": None, "values": None, "value_sd": None, "scores": None}
+    runs = task.runs or [Run()]
+    checkpoints = task.checkpoint if isinstance(task.checkpoint, list) else [task.checkpoint]
     trainer = None
+    per_run = []                              # (values, metrics) of each finished run
+    blobs = []
     quiet = warnings.catch_warnings() if task.quiet else contextlib.nullcontext()
     with single_blas_thread(), _MemoryProbe(task.measure_memory) as probe, quiet:
         if task.quiet:
             warnings.simplefilter("ignore", DivergenceWarning)
         try:
-            if task.checkpoint is not None:
-                trainer = _load_trainer(task.checkpoint)
-            else:
-                trainer = Trainer(HyperParams.from_dict(task.hparams))
-            *replay, new = task.fits
-            for epochs in replay:
-                trainer.fit(X, y, verbose=0, epochs=epochs, callbacks=callbacks)
-            start = time.perf_counter()
-            if not trainer.history.diverged:
-                trainer.fit(X, y, verbose=0, epochs=new, callbacks=callbacks)
-            outcome["train_time"] = task.prior_time + (time.perf_counter() - start)
-            outcome["history"] = {k: list(v) for k, v in trainer.history.history.items()}
-            outcome["epochs"] = trainer.epoch_
-            if trainer.history.diverged:
-                outcome["status"] = "diverged"
-                outcome["error"] = trainer.history.message
-                _, outcome["metrics"] = _summarise(trainer, task.metric, value=False)
-            else:
-                value, outcome["metrics"] = _summarise(trainer, task.metric)
-                if math.isfinite(value):
-                    outcome["status"], outcome["value"] = "ok", value
+            spent = 0.0
+            for r, run in enumerate(runs):
+                X_fit, y_fit, validation = run.data(X, y, task.validation)
+                blob = checkpoints[r] if r < len(checkpoints) else None
+                if blob is not None:
+                    trainer = _load_trainer(blob)
                 else:
-                    outcome["error"] = (f"the metric {task.metric.name!r} is {value} "
-                                        "(not a finite number)")
-                if task.keep_state and outcome["status"] == "ok":
-                    outcome["checkpoint"] = _dump_trainer(trainer)
+                    hparams = dict(task.hparams)
+                    if run.seed is not None:
+                        hparams["seed"] = run.seed
+                    trainer = Trainer(HyperParams.from_dict(hparams))
+                *replay, new = task.fits
+                for epochs in replay:
+                    trainer.fit(X_fit, y_fit, validation_data=validation, verbose=0,
+                                epochs=epochs, callbacks=callbacks)
+                start = time.perf_counter()
+                if not trainer.history.diverged:
+                    trainer.fit(X_fit, y_fit, validation_data=validation, verbose=0,
+                                epochs=new, callbacks=callbacks)
+                spent += time.perf_counter() - start
+                if r == 0:
+                    outcome["history"] = {k: list(v)
+                                          for k, v in trainer.history.history.items()}
+                    outcome["epochs"] = trainer.epoch_
+                if trainer.history.diverged:
+                    outcome["status"] = "diverged"
+                    where = f"(run {r + 1} of {len(runs)}: {run.describe()}) " \
+                        if len(runs) > 1 else ""
+                    outcome["error"] = where + trainer.history.message
+                    _, outcome["metrics"] = _summarise(trainer, task.metric, value=False)
+                    break
+                per_run.append(_summarise(trainer, task.metric))
+                if task.keep_state:
+                    blobs.append(_dump_trainer(trainer))
+            outcome["train_time"] = task.prior_time + spent
+            if task.keep_state and len(blobs) == len(runs):
+                outcome["checkpoint"] = blobs if task.runs else blobs[0]
         except Exception:
             outcome["status"] = "failed"
             outcome["error"] = traceback.format_exc()
+            per_run = []
     if probe.peak is not None:
         outcome["peak_memory"], outcome["memory_source"] = probe.peak, "tracemalloc"
     elif trainer is not None:
@@ -462,4 +634,37 @@ def run_trial(task):
             outcome["peak_memory"] = None
         if outcome["peak_memory"] is not None:
             outcome["memory_source"] = "estimate"
+    if per_run and len(per_run) == len(runs) and outcome["status"] == "failed" \
+            and outcome["error"] is None:
+        _score(outcome, task.metric, per_run)
+    if outcome["status"] != "ok":
+        outcome["checkpoint"] = None
     return outcome
+
+
+def _score(outcome, metric, per_run):
+    """Set ``value`` (and ``values``, ``value_sd``, ``scores``) and the status ``ok``
+    when every objective is finite: the mean over the runs of each objective."""
+    measured = {"time": outcome["train_time"], "peak_memory": outcome["peak_memory"]}
+    rows = [[measured[o.measured] if o.measured else v
+             for o, v in zip(metric.objectives, values)] for values, _ in per_run]
+    for row in rows:
+        for objective, value in zip(metric.objectives, row):
+            if value is None or not math.isfinite(value):
+                outcome["error"] = (f"the metric {objective.name!r} is {value} (not a finite "
+                                    "number)")
+                return
+    means = [float(np.mean([float(row[j]) for row in rows]))
+             for j in range(len(metric.objectives))]
+    outcome["status"], outcome["value"] = "ok", means[0]
+    if metric.multi:
+        outcome["values"] = means
+    metrics = dict(per_run[0][1])
+    if len(rows) > 1:
+        first = [float(row[0]) for row in rows]
+        outcome["scores"] = first
+        outcome["value_sd"] = float(np.std(first, ddof=1))
+        for key, value in metrics.items():
+            if key not in ("epochs", "best_epoch") and isinstance(value, float):
+                metrics[key] = float(np.mean([m[key] for _, m in per_run]))
+    outcome["metrics"] = metrics
