@@ -15,12 +15,7 @@ import pytest
 import hpframe as hp
 from hpframe import tasks
 
-
-def blobs(n=240, k=3, d=5, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0, 3, size=(k, d))
-    y = np.arange(n) % k
-    return centers[y] + rng.normal(size=(n, d)), y
+from helpers import blobs
 
 
 # ---- public shapes -------------------------------------------------------------------

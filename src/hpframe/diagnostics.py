@@ -97,8 +97,7 @@ def lr_find(trainer, X, y, start_lr=1e-6, end_lr=1.0, n_steps=100, smoothing=0.9
     if not (0 < start_lr < end_lr) or not math.isfinite(end_lr):
         raise ValueError(f"need 0 < start_lr < end_lr; got start_lr={start_lr}, "
                          f"end_lr={end_lr}")
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 5:
-        raise ValueError(f"n_steps must be an integer >= 5; got {n_steps!r}")
+    n_steps = V.check_int("n_steps", n_steps, 5)
     if not 0 <= smoothing < 1:
         raise ValueError(f"smoothing must be in [0, 1); got {smoothing}")
     fresh = type(trainer)(trainer.hparams)

@@ -352,6 +352,8 @@ class Trainer:
         X = V.check_features(X, self._dtype, self._n_features)
         out = np.empty((len(X), self._task.n_outputs), dtype=self._dtype)
         self._forward_into(X, out)
+        if not V.all_finite(out):
+            _warn_non_finite(self, out)
         return out
 
     def _forward_into(self, X, out):
@@ -575,6 +577,10 @@ def _run_epochs(trainer, epochs, callbacks, X_train, labels, targets, val, batch
                 logs["accuracy"] = n_correct / (n_seen * elements) if n_seen else math.nan
             if nan_loss:
                 logs["loss"] = math.nan
+                if val is not None:         # the keys are there, as NaN (documented)
+                    names = ("loss", "accuracy") if trainer._task.classify else \
+                        ("loss", "mae", "r2")
+                    logs.update({f"val_{key}": math.nan for key in names})
             elif val is not None:
                 for key, value in trainer._metrics(*val).items():
                     logs[f"val_{key}"] = value
@@ -594,6 +600,27 @@ def _run_epochs(trainer, epochs, callbacks, X_train, labels, targets, val, batch
             trainer.history.stopped_early = True
             break
 
+
+
+def _warn_non_finite(trainer, out):
+    """Say why a prediction holds NaN or infinity, naming the parameters at fault."""
+    bad = [key for key, a in trainer.params.items() if not np.isfinite(a).all()]
+    share = float(np.mean(~np.isfinite(out)))
+    if bad:
+        names = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+        warnings.warn(
+            f"The model's parameters are not finite (NaN or infinity in {names}), so "
+            f"{share:.0%} of the predicted outputs are NaN or infinite. Training diverged"
+            + (f": {trainer.history.message}" if trainer.history.message else
+               " (see trainer.history)")
+            + " Retrain (reset(), then fit) with a smaller learning_rate.",
+            DivergenceWarning, stacklevel=4)
+    else:
+        warnings.warn(
+            f"{share:.0%} of the predicted outputs are NaN or infinite although the "
+            f"model's parameters are finite: the outputs overflowed {trainer._dtype.name} "
+            "on these inputs. Rescale X as it was for training (e.g. standardise it) or "
+            "use dtype='float64'.", RuntimeWarning, stacklevel=4)
 
 
 def _with_own_callbacks(trainer, callbacks, has_val, verbose, epochs):
