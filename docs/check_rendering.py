@@ -69,6 +69,18 @@ for (const el of column.querySelectorAll("*")) {
     problems.push(["clipped", Math.round(el.scrollWidth - el.clientWidth), describe(el)]);
     continue;
   }
+  // sticking out of its table cell (into the next column)
+  const cell = el.closest("td, th");
+  if (cell && cell !== el && !el.closest("pre")) {
+    const c = cell.getBoundingClientRect();
+    if (r.right > c.right + 1) {
+      let inner = el.parentElement, innerScrolls = false;
+      while (inner && inner !== cell) { if (scrolls(inner)) { innerScrolls = true; break; } inner = inner.parentElement; }
+      if (!innerScrolls && !(el.parentElement !== cell && el.parentElement.getBoundingClientRect().right > c.right + 1)) {
+        problems.push(["wider than its table cell", Math.round(r.right - c.right), describe(el)]);
+      }
+    }
+  }
   if (r.right <= box.right + 1 && r.left >= box.left - 1) continue;
   // inside a box of its own that scrolls (and that box stays in the column)?
   let p = el.parentElement, ok = false;
@@ -94,7 +106,7 @@ if (pageWide) problems.push(["page scrolls sideways",
 // the prose a reader sees: code listings and outputs left out (their backticks are code)
 const prose = column.cloneNode(true);
 for (const el of prose.querySelectorAll("pre, code, .highlight, script, style, mjx-container")) el.remove();
-return [problems, prose.textContent || ""];
+return [problems, prose.textContent || "", column.textContent || ""];
 """
 
 _WAIT_FOR_MATH = """
@@ -155,7 +167,7 @@ def check(html, widths=WIDTHS, only=(), screenshots=None):
                 rel = page.relative_to(html).as_posix()
                 driver.get(page.as_uri())
                 driver.execute_async_script(_WAIT_FOR_MATH)
-                found, text = driver.execute_script(_FIND_OVERFLOW)
+                found, text, everything = driver.execute_script(_FIND_OVERFLOW)
                 for kind, size, where in found:
                     problems.append((rel, width, kind, f"{size} px", where))
                 for pattern, what in _RAW_MARKUP:
@@ -163,10 +175,10 @@ def check(html, widths=WIDTHS, only=(), screenshots=None):
                         context = text[max(0, m.start() - 40):m.end() + 40].replace("\n", " ")
                         problems.append((rel, width, "raw markup", what, repr(context)))
                 for p in paths:
-                    if p in text:
-                        i = text.index(p)
-                        problems.append((rel, width, "build-machine path", p,
-                                         repr(text[max(0, i - 40):i + 80].replace("\n", " "))))
+                    if p in everything:
+                        i = everything.index(p)
+                        problems.append((rel, width, "build-machine path", p, repr(
+                            everything[max(0, i - 40):i + 80].replace("\n", " "))))
                 if screenshots:
                     folder = Path(screenshots)
                     folder.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,8 @@ ROOT = DOCS.parent
 SRC = ROOT / "src"
 sys.path.insert(0, str(DOCS / "_ext"))
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Snippets that read files of the repository (benchmarks/last_full_run.json) find it here.
+os.environ["HPFRAME_SOURCE"] = str(ROOT)
 
 
 def _purge_hpframe():
@@ -89,8 +91,12 @@ extensions = [
     "sphinx-mathjax-offline",     # MathJax 3 served from _static: no CDN
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    "sphinx.ext.viewcode",        # [source] links next to every documented object
+    "myst_parser",                # Markdown, for the parts of README.md quoted here
     "hpframe_docs",               # docs/_ext: runcode, hyperparameter table, machine
 ]
+# The pages themselves are reStructuredText; Markdown is only ever included.
+source_suffix = {".rst": "restructuredtext"}
 
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "_generated", "Thumbs.db", ".DS_Store", "auto_examples/*.ipynb",
@@ -152,7 +158,7 @@ html_theme_options = {
 # Pages without sub-pages need no left sidebar: the room goes to code and output.
 html_sidebars = {page: [] for page in [
     "index", "getting_started", "parameters_vs_hyperparameters", "time_and_memory",
-    "trial_and_error", "inside_the_core", "whats_new"]}
+    "tuning_workflow", "trial_and_error", "inside_the_core", "whats_new"]}
 html_show_sourcelink = False
 html_copy_source = False
 
@@ -173,7 +179,9 @@ sphinx_gallery_conf = {
     "plot_gallery": "True",
     "abort_on_example_error": False,
     "only_warn_on_example_error": False,
-    "reset_modules": ("matplotlib",),
+    # matplotlib's defaults back, and warnings printed as "Category: message",
+    # without the build machine's path to the script (docs/_ext)
+    "reset_modules": ("matplotlib", "hpframe_docs.reset_warnings"),
     "within_subsection_order": "hpframe_docs.GalleryOrder",   # docs/_ext: reading order
     "show_signature": False,
     "min_reported_time": 0,

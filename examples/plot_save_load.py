@@ -61,6 +61,7 @@ resumed.fit(X, y, epochs=10, verbose=0)
 
 identical = all(np.array_equal(straight.params[k], resumed.params[k]) for k in straight.params)
 print(f"20 epochs straight vs 10 + save/load + 10: parameters identical: {identical}")
+assert identical, "saving, loading and continuing gives the very same parameters as one run"
 
 # %%
 # Copy only the parameters
@@ -80,9 +81,9 @@ print(f"parameters only: largest difference from the straight run {gap:.3f}")
 # The resumed run's history continues the saved one (the history is in the
 # file too), and its last 10 epochs lie exactly on the straight run's curve.
 # The run that kept only the weights starts from the same point but, with
-# Adam's averages reset, takes a different path - here a slightly lower one,
-# because a freshly started Adam takes larger steps at first. Better or worse
-# is not the point: it is not the training run you saved, so results cannot
+# Adam's averages reset, takes a different path (here it happens to end a
+# little lower; with another seed it may end higher). Better or worse is not
+# the point: it is not the training run you saved, so results cannot
 # be reproduced.
 fig, ax = plt.subplots(figsize=(7, 4.2))
 epochs = np.arange(1, 21)

@@ -147,7 +147,7 @@ def test_same_seed_same_data_other_seed_other_data(make):
 @pytest.mark.parametrize("bad, error", [(0, ValueError), (-5, ValueError),
                                         (1.5, TypeError), (True, TypeError)])
 def test_bad_n_samples(make, bad, error):
-    with pytest.raises(error, match=f"n_samples must be an int >= 1, got {bad!r}"):
+    with pytest.raises(error, match=f"n_samples must be an integer >= 1, got {bad!r}"):
         make(n_samples=bad)
 
 
@@ -217,7 +217,7 @@ def test_spirals_need_a_hidden_layer():
 
 
 def test_spirals_errors():
-    with pytest.raises(ValueError, match="n_classes must be an int >= 2, got 1"):
+    with pytest.raises(ValueError, match="n_classes must be an integer >= 2, got 1"):
         make_spirals(n_classes=1)
     with pytest.raises(ValueError, match="turns must be a finite number > 0, got 0.0"):
         make_spirals(turns=0)
@@ -287,7 +287,7 @@ def test_blobs_errors():
     with pytest.raises(ValueError, match="centers has 3 columns but n_features=2; "
                                          "pass n_features=3"):
         make_blobs(centers=[[0, 0, 0], [1, 1, 1]])
-    with pytest.raises(ValueError, match="centers must be an int >= 1"):
+    with pytest.raises(ValueError, match="centers must be an integer >= 1"):
         make_blobs(centers=0)
     with pytest.raises(ValueError, match=r"got shape \(3,\)"):
         make_blobs(centers=[1.0, 2.0, 3.0])
@@ -297,7 +297,7 @@ def test_blobs_errors():
         make_blobs(cluster_std=-1.0)
     with pytest.raises(ValueError, match="cluster_std must be a number >= 0 or 3"):
         make_blobs(cluster_std=[1.0, 2.0])
-    with pytest.raises(ValueError, match="n_features must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match="n_features must be an integer >= 1, got 0"):
         make_blobs(n_features=0)
 
 
@@ -345,7 +345,7 @@ def test_regression_is_nonlinear():
 
 
 def test_regression_errors():
-    with pytest.raises(ValueError, match="n_targets must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match="n_targets must be an integer >= 1, got 0"):
         make_regression(n_targets=0)
-    with pytest.raises(TypeError, match="n_features must be an int >= 1, got 2.0"):
+    with pytest.raises(TypeError, match="n_features must be an integer >= 1, got 2.0"):
         make_regression(n_features=2.0)

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from hpframe.hparams import (ACTIVATIONS, DTYPES, FIELDS, INITS, KINDS, LOSSES,
+from hpframe.hparams import (ACTIVATIONS, DTYPES, FIELDS, INITS, KINDS, LOSSES, SPECS,
                              LR_SCHEDULES, OPTIMIZERS, Explanation, HyperParams, explain)
 
 # The contract, copied by hand from DESIGN.md section 3: name, default, in order.
@@ -401,3 +401,186 @@ def test_describe_on_an_instance_shows_current_values():
     assert "hidden_layers  [model]  default: (64,)  current: (8,)  *" in text
     assert "epochs  [training]  default: 10  current: 10\n" in text
     assert "2 differ from the default" in text
+
+
+# -- one declaration per field: everything else is derived from it -----------------
+def _parameters_entries():
+    """(name, type, default text, flattened description) of HyperParams' docstring."""
+    doc = HyperParams.__doc__.split("Parameters\n    ----------\n", 1)[1].split("\n\n")[0]
+    entries = []
+    for line in doc.split("\n"):
+        if line.startswith("    ") and not line.startswith("        "):
+            name, rest = line.strip().split(" : ", 1)
+            kind, default = rest.rsplit(", default ", 1)
+            entries.append([name, kind, default, ""])
+        else:
+            entries[-1][3] += " " + line.strip()
+    return entries
+
+
+def test_parameters_section_lists_every_field_with_its_default_and_allowed_values():
+    entries = _parameters_entries()
+    assert [(e[0], e[2]) for e in entries] == [(name, repr(d)) for name, d in CONTRACT]
+    kinds = {e[0]: e[1] for e in entries}
+    assert kinds["learning_rate"] == "float" and kinds["batch_size"] == "int"
+    assert kinds["patience"] == kinds["seed"] == "int or None"
+    assert kinds["optimizer"] == '{"sgd", "momentum", "nesterov", "adam", "adamw"}'
+    for name, _, _, text in entries:
+        assert " ".join(FIELDS[name].summary.split()) in text, name
+        if name in NUMERIC:
+            assert f"Allowed: {FIELDS[name].allowed}." in text, name
+
+
+# A value just outside each numeric field's range, and the interval (by hand) that both
+# the error message and the documented "allowed" text must state.
+OUTSIDE = {
+    "learning_rate": (0.0, "> 0"), "momentum": (1.0, "in [0, 1)"),
+    "beta_1": (-0.1, "in [0, 1)"), "beta_2": (1.0, "in [0, 1)"), "epsilon": (0.0, "> 0"),
+    "weight_decay": (-1e-9, ">= 0"), "batch_size": (0, ">= 1"), "epochs": (0, ">= 1"),
+    "dropout": (1.0, "in [0, 1)"), "validation_split": (1.0, "in [0, 1)"),
+    "patience": (0, ">= 1"), "lr_step_size": (0, ">= 1"), "lr_gamma": (0.0, "> 0"),
+    "seed": (-1, ">= 0"),
+}
+
+
+@pytest.mark.parametrize("name", OUTSIDE)
+def test_error_message_and_allowed_text_state_the_same_range(name):
+    bad, interval = OUTSIDE[name]
+    with pytest.raises(ValueError) as exc:
+        HyperParams(**{name: bad})
+    assert str(exc.value).startswith(f"{name} must be ") and interval in str(exc.value)
+    assert f"got {bad!r}" in str(exc.value)
+    assert interval.replace("in ", "") in FIELDS[name].allowed
+
+
+def test_adding_a_declaration_adds_a_field(monkeypatch):
+    """A contributor declares a hyperparameter once; HyperParams, its checks and its
+    docs follow (here on a throwaway class built the way HyperParams is)."""
+    from hpframe import hparams as H
+
+    extra = H.Hyperparameter("warmup", type="int", default=0, low=0, kind="training",
+                             summary="Epochs of warm-up.", cost="None.",
+                             too_low="No warm-up.", too_high="Slow start.")
+    monkeypatch.setattr(H, "DECLARED", H.DECLARED + (extra,))
+
+    @H._declared_fields
+    class Probe:
+        """Probe.
+
+        Parameters
+        ----------
+        %(parameters)s
+        """
+
+        def __post_init__(self):
+            for spec in H.DECLARED:
+                object.__setattr__(self, spec.name, spec.check(getattr(self, spec.name)))
+
+    assert Probe().warmup == 0 and Probe(warmup=3.0).warmup == 3
+    with pytest.raises(ValueError, match=r"^warmup must be an integer >= 0, got -2$"):
+        Probe(warmup=-2)
+    assert "warmup : int, default 0" in Probe.__doc__
+    assert extra.allowed == "an int >= 0"
+
+
+def test_sklearn_parameter_constraints_agree_with_hyperparams():
+    pytest.importorskip("sklearn")
+    from sklearn.utils._param_validation import (InvalidParameterError,
+                                                 validate_parameter_constraints)
+    from hpframe.sklearn import HPClassifier, HPRegressor
+
+    assert set(HPClassifier._parameter_constraints) == set(HPClassifier().get_params())
+    assert set(HPRegressor._parameter_constraints) == set(HPRegressor().get_params())
+    probes = [-1, 0, 1, 7, -0.5, 0.0, 0.5, 0.999, 1.0, 2.5, 1e-9, math.nan, math.inf,
+              "relu", "sgd", "step", "he", "float64", "bogus", True, None]
+    for name in FIELDS:
+        if name == "loss":
+            continue
+        for value in probes:
+            if name == "hidden_layers" and isinstance(value, float):
+                continue            # HyperParams takes 7.0 for 7; scikit-learn does not
+            if isinstance(value, float) and value.is_integer() and \
+                    SPECS[name].type == "int":
+                continue
+            if value is True and SPECS[name].type != "bool":
+                continue            # scikit-learn's Interval(Integral) takes a bool
+            try:
+                HyperParams(**{name: value})
+                ours = True
+            except (TypeError, ValueError):
+                ours = False
+            try:
+                validate_parameter_constraints(HPClassifier._parameter_constraints,
+                                               {name: value}, "HPClassifier")
+                theirs = True
+            except InvalidParameterError:
+                theirs = False
+            assert ours == theirs, (name, value, ours, theirs)
+
+
+# -- sizes no buffer can hold: refused with a ValueError naming the field ------------
+TOO_BIG = [
+    (dict(learning_rate=10**400),
+     r"^learning_rate must be a finite number > 0, got 10000000\.\.\.0000 \(an integer of "
+     r"401 digits\)$"),
+    (dict(batch_size=10**30),
+     r"^batch_size must be an integer >= 1 and at most 2\*\*63 - 1 .*, got 10{30}$"),
+    (dict(epochs=2**63), r"^epochs must be an integer >= 1 and at most 2\*\*63 - 1"),
+    (dict(hidden_layers=(10**19,)),
+     r"^hidden_layers=\(10{19},\) would need at least 208\.2 EiB .* more than a 64-bit "
+     r"computer can address"),
+    (dict(hidden_layers=(2**31, 2**31, 2**31)),
+     r"^hidden_layers=\(2147483648, 2147483648, 2147483648\) would need at least 64\.0 EiB"),
+]
+
+
+@pytest.mark.parametrize("fields, message", TOO_BIG)
+def test_sizes_no_computer_can_hold_are_refused_at_construction(fields, message):
+    # 10**19 units: 2 * 4 bytes * (2 * 10**19 + ...) = 1.6e20 bytes = 138.8 EiB for the
+    # weights, plus the biases and the output layer: 8 * (3e19 + 2) bytes = 208.2 EiB.
+    # 3 layers of 2**31: 8 * (2 * 2**31 + 2 * 2**62 + ...) bytes ~ 2**66 = 64 EiB.
+    with pytest.raises(ValueError, match=message):
+        HyperParams(**fields)
+
+
+def test_seed_may_be_any_size():
+    assert HyperParams(seed=10**30).seed == 10**30       # entropy, not a size
+
+
+@pytest.mark.parametrize("fields, n_samples, message", [
+    # (4 + 1) * 1e12 + (1e12 + 1) * 3 weights and biases, float32, twice (gradients):
+    # 8 * (8e12 + 3) bytes = 58.2 TiB; sgd keeps no state.
+    (dict(hidden_layers=(10**12,), optimizer="sgd"), 40,
+     r"^hidden_layers=\(1000000000000,\) with 4 input\(s\) and 3 output\(s\) needs "
+     r"[0-9.]+ PiB of memory \(parameters, gradients and sgd state 58\.2 TiB; .*\), more "
+     r"than this computer's 1\.0 GiB; use fewer or narrower hidden layers$"),
+    # the layers fit, but 20,000-row batches of a 10,000-unit layer do not:
+    # 20,000 * 10,000 float32 = 0.75 GiB per activation buffer alone
+    (dict(hidden_layers=(10_000,), batch_size=20_000, validation_split=0.0), 20_000,
+     r"^batch_size=20000 with layers up to 10000 wide needs [0-9.]+ GiB of memory "
+     r"\(.*buffers for batches of 20000 rows [0-9.]+ GiB\), more than this computer's "
+     r"1\.0 GiB; use a smaller batch_size$"),
+])
+def test_networks_larger_than_memory_are_refused_before_allocating(
+        monkeypatch, fields, n_samples, message):
+    import tracemalloc
+
+    from hpframe import _validation
+    import hpframe as hp
+
+    monkeypatch.setattr(_validation, "physical_memory", lambda: 2**30)   # a 1 GiB computer
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n_samples, 4)).astype(np.float32)
+    y = np.arange(n_samples) % 3
+    trainer = hp.Trainer(**fields)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=message):
+            trainer.fit(X, y, verbose=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 2**20                 # refused before any big buffer existed
+    assert not trainer.is_built
+    with pytest.raises(ValueError, match=r"^hidden_layers=\(1000000000000,\) with 4 input"):
+        hp.Trainer(hidden_layers=(10**12,)).build(4, 3)

@@ -117,3 +117,160 @@ def test_all_finite_on_big_arrays_in_pieces(n_threads, where, value):
         if value == 3e38:                    # finite, but the sum overflows
             a.reshape(-1)[where + 1] = value
     assert all_finite(a) == bool(np.isfinite(a).all())
+
+
+# ---- one model, many threads ------------------------------------------------------------
+# Oracle: the same call made serially on the same model, bit for bit.
+
+def _digits_model():
+    X, y = hpframe.datasets.load_digits()
+    trainer = Trainer(hidden_layers=(128,), epochs=2, seed=3).fit(X, y, verbose=0)
+    return trainer, X.astype(np.float32), y
+
+
+def test_many_threads_on_one_model_get_the_serial_answers():
+    import concurrent.futures
+    hpframe.set_num_threads(2)                # predictions of >= 256 rows use a team
+    trainer, X, y = _digits_model()
+    rng = np.random.default_rng(0)
+    slices = [slice(0, 7), slice(3, 300), slice(0, len(X)), slice(100, 1400), slice(5, 6)]
+    calls = {"predict": trainer.predict, "predict_proba": trainer.predict_proba,
+             "decision_function": trainer.decision_function,
+             "evaluate": lambda Xs, ys: trainer.evaluate(Xs, ys)}
+    serial = {}
+    for name, call in calls.items():
+        for i, s in enumerate(slices):
+            serial[name, i] = call(X[s], y[s]) if name == "evaluate" else call(X[s])
+    jobs = [(str(rng.choice(list(calls))), int(rng.integers(len(slices)))) for _ in range(400)]
+
+    def run(job):
+        name, i = job
+        s = slices[i]
+        return calls[name](X[s], y[s]) if name == "evaluate" else calls[name](X[s])
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(run, jobs, timeout=300))
+    wrong = 0
+    for job, answer in zip(jobs, answers):
+        expected = serial[job]
+        if isinstance(expected, dict):
+            wrong += answer != expected
+        else:
+            wrong += not np.array_equal(answer, expected)
+    assert wrong == 0, f"{wrong} of {len(jobs)} concurrent answers differ from the serial ones"
+
+
+def test_fit_and_predict_together_neither_hang_nor_mix_up():
+    import threading
+    hpframe.set_num_threads(2)
+    X, y = hpframe.datasets.load_digits()
+    trainer = Trainer(hidden_layers=(64,), epochs=15, seed=4)
+    twin = Trainer(hidden_layers=(64,), epochs=15, seed=4).fit(X, y, verbose=0)
+    started, checked, errors, seen = threading.Event(), threading.Event(), [], []
+
+    class Started(hpframe.Callback):              # holds fit after its first epoch
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                started.set()
+                checked.wait(60)
+
+    def train():
+        try:
+            trainer.fit(X, y, verbose=0, callbacks=[Started()])
+        except Exception as exc:              # pragma: no cover - reported below
+            errors.append(exc)
+
+    fitter = threading.Thread(target=train)
+    fitter.start()
+    assert started.wait(timeout=120)
+    with pytest.raises(RuntimeError, match="being trained by fit in another thread"):
+        trainer.fit(X, y, verbose=0)          # a second fit at once is refused
+    with pytest.raises(RuntimeError, match="another thread"):
+        trainer.reset()
+    checked.set()
+
+    def predict():
+        while True:
+            seen.append(trainer.predict_proba(X[:50]))
+            if not fitter.is_alive():
+                break
+
+    predictors = [threading.Thread(target=predict) for _ in range(2)]
+    for p in predictors:
+        p.start()
+    fitter.join(timeout=300)
+    for p in predictors:
+        p.join(timeout=300)
+    assert not fitter.is_alive() and not any(p.is_alive() for p in predictors), "hung"
+    assert not errors, errors
+    assert seen and all(p.shape == (50, 10) and np.isfinite(p).all() for p in seen)
+    # predictions beside it changed nothing: training gave what it gives alone
+    for name, value in twin.params.items():
+        np.testing.assert_array_equal(trainer.params[name], value)
+    np.testing.assert_array_equal(trainer.predict_proba(X), twin.predict_proba(X))
+
+
+def test_the_blas_limit_is_counted_so_one_caller_never_hands_it_back(monkeypatch):
+    # Oracle: the calls hpframe makes to BLAS's limiter (a recording stand-in), in order
+    import threading
+    calls = []
+
+    class Limiter:
+        def restore_original_limits(self):
+            calls.append("restore")
+
+    class Controller:
+        def limit(self, limits, user_api):
+            calls.append(f"limit {user_api} to {limits}")
+            return Limiter()
+
+    monkeypatch.setattr(_threads, "_controller", Controller())
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def a():
+        with _threads.blas_threads(1):
+            a_in.set()
+            b_in.wait(10)
+        a_out.set()
+
+    def b():
+        a_in.wait(10)
+        with _threads.single_threaded():
+            b_in.set()
+            a_out.wait(10)
+            seen["after a left"] = list(calls)
+            seen["team"] = _threads.team_size(256, 10**6)
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert seen["after a left"] == ["limit blas to 1"], "a's exit handed BLAS back"
+    assert seen["team"] == 1
+    assert calls == ["limit blas to 1", "restore"]
+    assert _threads._blas_users == 0
+
+
+def test_the_real_blas_limit_holds_until_the_last_user_leaves():
+    import threading
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_limit():
+        return min(info["num_threads"] for info in threadpoolctl.threadpool_info()
+                   if info["user_api"] == "blas")
+    original = blas_limit()
+    if original == 1:
+        pytest.skip("BLAS runs one thread here: a limit of one cannot be seen")
+    with _threads.blas_threads(1):
+        assert blas_limit() == 1
+
+        def in_and_out():
+            with _threads.single_threaded():
+                pass
+        other = threading.Thread(target=in_and_out)
+        other.start()
+        other.join(30)
+        assert blas_limit() == 1, "another thread's exit gave BLAS its threads back"
+    assert blas_limit() == original

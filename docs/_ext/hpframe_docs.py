@@ -11,7 +11,7 @@ Directives
 
 ``.. hparams-table::``
     A table of every :class:`hpframe.HyperParams` field (or the fields named in
-    ``:fields:``): kind, default, allowed values and what it controls, read
+    ``:fields:``): its name, kind, default and allowed values, and what it controls, read
     from :data:`hpframe.hparams.FIELDS` at build time so it never drifts from
     the code.
 
@@ -56,6 +56,20 @@ def _clean_output(text):
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"{category.__name__}: {message}")
+
+
+def _format_warning(message, category, filename, lineno, line=None):
+    return f"{category.__name__}: {message}\n"
+
+
+def reset_warnings(gallery_conf, fname):
+    """sphinx-gallery reset: show an example's warnings as "Category: message".
+
+    Python's default adds the file's path and line, which would put the build
+    machine's folders into the gallery's output.  sphinx-gallery writes the
+    warnings an example raises with :func:`warnings.formatwarning`.
+    """
+    warnings.formatwarning = _format_warning
 
 
 class RunCode(SphinxDirective):
@@ -211,10 +225,20 @@ class HParamsTable(SphinxDirective):
         rows = []
         for name in names:
             doc = FIELDS[name]
-            rows.append([_para(name, literal=True), doc.kind,
-                         _para(repr(defaults[name]), literal=True), doc.allowed, doc.summary])
-        return [_table(["field", "kind", "default", "allowed", "what it controls"],
-                       rows, [16, 10, 15, 20, 39])]
+            # one narrow column for the field's facts, one wide one for the prose:
+            # readable in the article column beside the navigation at 1280 px
+            facts = nodes.container(classes=["hparams-facts"])
+            facts += _para(name, literal=True)
+            for label, value, literal in (("kind", doc.kind, False),
+                                          ("default", repr(defaults[name]), True),
+                                          ("allowed", doc.allowed, False)):
+                line = nodes.paragraph()
+                line += nodes.emphasis(label, label)
+                line += nodes.Text(" ")
+                line += nodes.literal(value, value) if literal else nodes.Text(value)
+                facts += line
+            rows.append([facts, doc.summary])
+        return [_table(["field", "what it controls"], rows, [34, 66])]
 
 
 class HParamDoc(SphinxDirective):
@@ -245,141 +269,6 @@ class HParamDoc(SphinxDirective):
         intro += nodes.Text(":")
         dl = nodes.container("", intro, fields, classes=["hparam-doc-box"])
         return [dl]
-
-
-# ------------------------------------------------------------------------------
-# a section of a Markdown file (benchmarks/README.md), rendered as nodes
-# ------------------------------------------------------------------------------
-# Only what that README uses: paragraphs, "- " lists, pipe tables, fenced code,
-# `code` and **bold**, and "#" headings (as rubrics).  Nodes are built directly,
-# never parsed as reST, so a "*" or "|" in a table cell is just a character.
-
-_INLINE = __import__("re").compile(r"(`[^`]+`|\*\*[^*]+\*\*)")
-
-
-def _md_inline(text):
-    out = []
-    for part in _INLINE.split(text):
-        if not part:
-            continue
-        if part.startswith("`") and part.endswith("`") and len(part) > 1:
-            out.append(nodes.literal(part[1:-1], part[1:-1]))
-        elif part.startswith("**") and part.endswith("**") and len(part) > 4:
-            out.append(nodes.strong(part[2:-2], part[2:-2]))
-        else:
-            out.append(nodes.Text(part))
-    return out
-
-
-def _md_para(text):
-    para = nodes.paragraph()
-    para.extend(_md_inline(text))
-    return para
-
-
-def _md_table(rows):
-    cells = [[c.strip() for c in row.strip().strip("|").split("|")] for row in rows]
-    header, body = cells[0], [r for r in cells[2:]]
-    width = len(header)
-    body = [(r + [""] * width)[:width] for r in body]
-    return _table([_md_para(h) for h in header],
-                  [[_md_para(c) for c in r] for r in body], [1] * width)
-
-
-def markdown_nodes(lines):
-    """Docutils nodes for the Markdown subset above."""
-    result, i = [], 0
-    while i < len(lines):
-        line = lines[i]
-        stripped = line.strip()
-        if not stripped:
-            i += 1
-        elif stripped.startswith("```"):
-            j = i + 1
-            while j < len(lines) and not lines[j].strip().startswith("```"):
-                j += 1
-            code = "\n".join(lines[i + 1:j])
-            language = stripped[3:].strip() or "none"
-            result.append(nodes.literal_block(code, code, language=language))
-            i = j + 1
-        elif stripped.startswith("#"):
-            title = stripped.lstrip("#").strip()
-            rubric = nodes.rubric()
-            rubric.extend(_md_inline(title))
-            result.append(rubric)
-            i += 1
-        elif stripped.startswith("|"):
-            j = i
-            while j < len(lines) and lines[j].strip().startswith("|"):
-                j += 1
-            result.append(_md_table(lines[i:j]))
-            i = j
-        elif stripped.startswith(("- ", "* ")):
-            items = nodes.bullet_list()
-            while i < len(lines) and lines[i].strip().startswith(("- ", "* ")):
-                text = [lines[i].strip()[2:]]
-                i += 1
-                while (i < len(lines) and lines[i].startswith("  ") and lines[i].strip()
-                       and not lines[i].strip().startswith(("- ", "* "))):
-                    text.append(lines[i].strip())
-                    i += 1
-                item = nodes.list_item()
-                item += _md_para(" ".join(text))
-                items += item
-            result.append(items)
-        else:
-            text = []
-            while (i < len(lines) and lines[i].strip() and
-                   not lines[i].strip().startswith(("|", "#", "```", "- ", "* "))):
-                text.append(lines[i].strip())
-                i += 1
-            result.append(_md_para(" ".join(text)))
-    return result
-
-
-class MarkdownSection(SphinxDirective):
-    """``.. markdown-section:: path`` with ``:section: heading`` (one or more, ";"-separated).
-
-    ``:no-heading:`` leaves out the sections' own headings.  ``:if-present:``
-    renders a short note instead of failing when the *file* is missing (a
-    missing section of a present file always fails the build).
-    """
-
-    required_arguments = 1
-    option_spec = {"section": directives.unchanged_required, "no-heading": directives.flag,
-                   "if-present": directives.flag}
-
-    def run(self):
-        rel, path = self.env.relfn2path(self.arguments[0])
-        self.env.note_dependency(rel)
-        try:
-            with open(path, encoding="utf-8") as f:
-                lines = f.read().splitlines()
-        except OSError as exc:
-            if "if-present" in self.options and not os.path.exists(path):
-                logger.info("markdown-section: %s is not in this checkout", self.arguments[0])
-                note = nodes.note()
-                note += _md_para(f"`{self.arguments[0].lstrip('./')}` is not in this "
-                                 "checkout, so its tables are not shown here.")
-                return [note]
-            raise self.error(f"markdown-section: cannot read {self.arguments[0]}: {exc}")
-        out = []
-        for wanted in [w.strip() for w in self.options["section"].split(";")]:
-            starts = [k for k, l in enumerate(lines)
-                      if l.startswith("#") and l.lstrip("#").strip() == wanted]
-            if not starts:
-                raise self.error(f"markdown-section: no heading {wanted!r} in "
-                                 f"{self.arguments[0]}")
-            k = starts[0]
-            level = len(lines[k]) - len(lines[k].lstrip("#"))
-            end = k + 1
-            while end < len(lines) and not (
-                    lines[end].startswith("#") and
-                    len(lines[end]) - len(lines[end].lstrip("#")) <= level):
-                end += 1
-            first = k + 1 if "no-heading" in self.options else k
-            out.extend(markdown_nodes(lines[first:end]))
-        return out
 
 
 # ------------------------------------------------------------------------------
@@ -557,7 +446,6 @@ def setup(app):
     app.add_directive("runcode", RunCode)
     app.add_directive("hparams-table", HParamsTable)
     app.add_directive("hparam-doc", HParamDoc)
-    app.add_directive("markdown-section", MarkdownSection)
     app.connect("config-inited", _add_prolog)
     app.connect("doctree-read", _cleanup)
     app.connect("missing-reference", _resolve_alias)

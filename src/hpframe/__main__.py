@@ -9,6 +9,8 @@ import argparse
 import sys
 import time
 
+from hpframe._atomic import atomic_open
+
 
 def _parser():
     parser = argparse.ArgumentParser(
@@ -129,7 +131,8 @@ def _save_plots(folder, trainer):
     ax = trainer.history.plot()
     fig = ax.flat[0].figure if hasattr(ax, "flat") else ax.figure
     path = os.path.join(folder, "learning_curves.png")
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
     print(f"   saved {path}")
 
 
@@ -140,7 +143,8 @@ def _save_search_plot(folder, result):
     fig = result.plot()
     fig = getattr(fig, "figure", fig)
     path = os.path.join(folder, "search.png")
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=100, bbox_inches="tight")
     print(f"   saved {path}")
 
 

@@ -34,10 +34,13 @@ import numpy as np
 # this many weights to update per training step, to pay for its barriers.
 FLOPS_PER_THREAD = 4e6
 WEIGHTS_PER_THREAD = 6000
+# More threads than any machine hpframe runs on: a bigger number is a mistake.
+MAX_THREADS = 1024
 
 _lock = threading.Lock()
 _num_threads = None          # set_num_threads(); None: every CPU this process may use
 _single_sections = 0         # search trials in progress: everything runs on one thread
+_blas_users = 0              # callers inside a one-BLAS-thread section (any kind)
 _blas_limiter = None
 _controller = None
 
@@ -55,8 +58,8 @@ def set_num_threads(n):
     Parameters
     ----------
     n : int or None
-        At least 1. ``None`` restores the default: every CPU this process may
-        run on (``os.sched_getaffinity``), or ``HPFRAME_NUM_THREADS`` if set.
+        From 1 to 1024. ``None`` restores the default: every CPU this process
+        may run on (``os.sched_getaffinity``), or ``HPFRAME_NUM_THREADS`` if set.
 
     Notes
     -----
@@ -80,6 +83,11 @@ def set_num_threads(n):
         if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral) or n < 1:
             raise ValueError(f"set_num_threads: n={n!r} is not allowed; use an int >= 1, "
                              "or None for every available CPU")
+        if n > MAX_THREADS:
+            raise ValueError(f"set_num_threads: n={n!r} is more than {MAX_THREADS} threads, "
+                             f"the most hpframe accepts (this process may use "
+                             f"{_available_cpus()} CPUs); use an int from 1 to {MAX_THREADS}, "
+                             "or None for every available CPU")
     _num_threads = None if n is None else int(n)
 
 
@@ -98,9 +106,9 @@ def get_num_threads():
             n = int(env)
         except ValueError:
             n = 0
-        if n < 1:
-            raise ValueError(f"HPFRAME_NUM_THREADS={env!r} is not allowed; use an int >= 1 "
-                             "or unset it for every available CPU")
+        if not 1 <= n <= MAX_THREADS:
+            raise ValueError(f"HPFRAME_NUM_THREADS={env!r} is not allowed; use an int from 1 "
+                             f"to {MAX_THREADS}, or unset it for every available CPU")
         return n
     return _available_cpus()
 
@@ -121,6 +129,28 @@ def team_size(rows, n_weights, training=True):
     return max(1, min(threads_allowed(), int(work)))
 
 
+def _hold_one_blas_thread():
+    """Count one more user of the one-BLAS-thread limit (the first sets it)."""
+    global _blas_users, _blas_limiter, _controller
+    with _lock:
+        if _blas_users == 0:
+            if _controller is None:           # finding the loaded libraries takes a while
+                from threadpoolctl import ThreadpoolController
+                _controller = ThreadpoolController()
+            _blas_limiter = _controller.limit(limits=1, user_api="blas")
+        _blas_users += 1
+
+
+def _release_one_blas_thread():
+    """One user fewer; the last one out restores BLAS's own limits."""
+    global _blas_users, _blas_limiter
+    with _lock:
+        _blas_users -= 1
+        if _blas_users == 0:
+            _blas_limiter.restore_original_limits()
+            _blas_limiter = None
+
+
 @contextmanager
 def single_threaded():
     """Run every training and prediction, and BLAS, on one thread while any
@@ -131,31 +161,34 @@ def single_threaded():
     it. (A per-thread enter/restore would let one thread's exit give the others
     their threads back in the middle of a run.)
     """
-    global _single_sections, _blas_limiter
+    global _single_sections
+    _hold_one_blas_thread()
     with _lock:
-        if _single_sections == 0:
-            from threadpoolctl import threadpool_limits
-            _blas_limiter = threadpool_limits(1, user_api="blas")
         _single_sections += 1
     try:
         yield
     finally:
         with _lock:
             _single_sections -= 1
-            if _single_sections == 0:
-                _blas_limiter.restore_original_limits()
-                _blas_limiter = None
+        _release_one_blas_thread()
 
 
 @contextmanager
 def blas_threads(n):
-    """Limit every loaded BLAS to ``n`` threads inside the block (``None``: no change)."""
-    global _controller
+    """Limit every loaded BLAS to one thread inside the block (``n=None``: no change).
+
+    The limit is process-wide and counted like :func:`single_threaded`'s (the two
+    share one count): the first caller in sets it, the last one out restores
+    BLAS's own limits, so one thread leaving never hands BLAS its threads back in
+    the middle of another thread's call.
+    """
     if n is None:
         yield
         return
-    from threadpoolctl import ThreadpoolController
-    if _controller is None:
-        _controller = ThreadpoolController()
-    with _controller.limit(limits=n, user_api="blas"):
+    if n != 1:
+        raise ValueError(f"blas_threads: n={n!r}; only 1 (or None) is supported")
+    _hold_one_blas_thread()
+    try:
         yield
+    finally:
+        _release_one_blas_thread()

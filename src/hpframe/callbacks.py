@@ -23,6 +23,7 @@ import sys
 import numpy as np
 
 from hpframe._text import pyplot
+from hpframe._validation import check_float, check_int
 
 __all__ = ["Callback", "History", "EarlyStopping", "ProgressBar"]
 
@@ -174,8 +175,7 @@ class History:
         TypeError
             ``epoch`` is not an integer, or a value is not a number.
         """
-        if isinstance(epoch, (bool, np.bool_)) or not isinstance(epoch, (int, np.integer)):
-            raise TypeError(f"epoch must be an integer, got {epoch!r}")
+        check_int("epoch", epoch)
         values = {}
         for key, value in (logs or {}).items():
             if isinstance(value, (bool, np.bool_)) or not isinstance(
@@ -315,11 +315,7 @@ class History:
 
 
 def _check_int(name, value, minimum):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return check_int(name, value, minimum)
 
 
 class EarlyStopping(Callback):
@@ -377,11 +373,7 @@ class EarlyStopping(Callback):
                  restore_best_weights=True, mode="auto"):
         if not isinstance(monitor, str) or not monitor:
             raise TypeError(f"monitor must be a metric name (str), got {monitor!r}")
-        if isinstance(min_delta, (bool, np.bool_)) or not isinstance(
-                min_delta, (int, float, np.integer, np.floating)):
-            raise TypeError(f"min_delta must be a number >= 0, got {min_delta!r}")
-        if not (math.isfinite(min_delta) and min_delta >= 0):
-            raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
+        min_delta = check_float("min_delta", min_delta, 0.0)
         if not isinstance(restore_best_weights, (bool, np.bool_)):
             raise TypeError(f"restore_best_weights must be True or False, got "
                             f"{restore_best_weights!r}")

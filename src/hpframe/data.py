@@ -26,11 +26,10 @@ with at least two samples keeps at least one in the training set, so the model s
 every class; this is the only rule that may move a count further than one sample
 from its ideal, and only on tiny data.
 """
-import numbers
 
 import numpy as np
 
-from hpframe._validation import check_seed
+from hpframe._validation import check_float, check_seed
 
 __all__ = ["holdout_indices", "split"]
 
@@ -40,12 +39,7 @@ __all__ = ["holdout_indices", "split"]
 # ---------------------------------------------------------------------------
 
 def _check_fraction(name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number in [0, 1), got {value!r}")
-    value = float(value)
-    if not 0.0 <= value < 1.0:          # also refuses NaN
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    return value
+    return check_float(name, value, 0.0, 1.0, high_open=True)
 
 
 _SPLIT_STREAM = 0x5EED5  # names the splitting stream of a seed

@@ -4,9 +4,11 @@ A neural network has two kinds of numbers. Its **parameters** (the weights and
 biases of every layer) are learned by training. Its **hyperparameters** (this
 module) are chosen by you before training starts: the architecture, the
 optimizer and its settings, and how training is run. :class:`HyperParams`
-holds them, checks every value when it is created, and documents each one in
-:data:`FIELDS`, the single table that :meth:`HyperParams.describe`,
-:func:`explain` and the documentation all read.
+holds them and checks every value when it is created. Each hyperparameter is
+declared once, in :data:`DECLARED` (its type, default, allowed values, kind
+and explanation); the fields of :class:`HyperParams`, their checks, the
+:data:`FIELDS` table, :meth:`HyperParams.describe`, :func:`explain` and the
+documentation are all derived from it.
 
 >>> import hpframe as hp
 >>> h = hp.HyperParams(hidden_layers=[128, 64], learning_rate=0.01)
@@ -14,7 +16,12 @@ holds them, checks every value when it is created, and documents each one in
 (128, 64)
 >>> h.replace(dropout=0.2).dropout
 0.2
->>> print(hp.explain("dropout"))          # doctest: +SKIP
+>>> print(hp.explain("dropout"))
+dropout  [model]  default: 0.0
+  what:     During training, each hidden unit's output is set to zero with this
+...
+  allowed:  a float in [0, 1); 0 = off; typical 0.1 ... 0.5
+...
 """
 import dataclasses
 import difflib
@@ -28,14 +35,16 @@ from typing import Optional
 
 import numpy as np
 
+from hpframe import _validation as V
 from hpframe._text import Text
 
 __all__ = [
     "HyperParams", "FieldDoc", "FIELDS", "KINDS", "Explanation", "explain",
+    "Hyperparameter", "DECLARED", "SPECS",
     "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "LR_SCHEDULES", "INITS", "DTYPES",
 ]
 
-# The allowed names, in the order of the public contract (DESIGN.md section 3).
+# The allowed names, in the order of the public API.
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "identity")
 LOSSES = ("cross_entropy", "binary_cross_entropy", "mse", "mae", "huber")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
@@ -137,17 +146,129 @@ def _names(options):
     return " | ".join(options)
 
 
-#: Every field of :class:`HyperParams`, in order, with its documentation.
-FIELDS = {
-    "hidden_layers": FieldDoc(
+_TYPE_WORDS = {"int": "int", "float": "float", "bool": "bool", "layers": "tuple of int"}
+
+
+@dataclass(frozen=True)
+class Hyperparameter:
+    """The declaration of one hyperparameter; everything else about it is derived.
+
+    From this one record come the field of :class:`HyperParams` (its name and
+    default), its validation and error messages, the ``allowed`` text,
+    :func:`explain`, :meth:`HyperParams.describe`, the Parameters section of
+    :class:`HyperParams`' docstring, and the scikit-learn estimators' parameter
+    checks. To add a hyperparameter, add one to :data:`DECLARED` (then teach
+    the Trainer to use it).
+
+    Attributes
+    ----------
+    name : str
+        The field name.
+    type : {"int", "float", "choice", "bool", "layers", "dtype"}
+        How values are checked and converted.
+    default : object
+        The default value.
+    kind : {"model", "optimizer", "training"}
+        Whose hyperparameter it is (see :data:`KINDS`).
+    summary, cost, too_low, too_high, pitfalls : str or None
+        Its explanation, as in :class:`FieldDoc`.
+    low, high : number or None
+        Bounds of a number; ``low_open``/``high_open`` exclude them.
+    none_ok : bool
+        ``None`` is allowed too (it means "off" or "fresh entropy").
+    choices : tuple of str
+        The allowed names, for ``type="choice"`` and ``"dtype"``.
+    note : str or None
+        Advice appended to the ``allowed`` text (typical values).
+    """
+
+    name: str
+    type: str
+    default: object
+    kind: str
+    summary: str
+    cost: str
+    too_low: Optional[str] = None
+    too_high: Optional[str] = None
+    pitfalls: Optional[str] = None
+    low: Optional[float] = None
+    high: Optional[float] = None
+    low_open: bool = False
+    high_open: bool = False
+    none_ok: bool = False
+    choices: tuple = ()
+    note: Optional[str] = None
+
+    @property
+    def allowed(self):
+        """The values accepted, in words (the ``allowed`` of :func:`explain`)."""
+        if self.type in ("choice", "dtype"):
+            text = _names(self.choices)
+        elif self.type == "bool":
+            text = "True | False"
+        elif self.type == "layers":
+            text = ("a tuple (or list) of ints >= 1, or one int for a single hidden layer; "
+                    "() for none")
+        else:
+            interval = V.range_text(self.low, self.high, self.low_open, self.high_open)
+            if self.type == "int":
+                text = f"an int {interval}"
+            elif self.low is not None and self.high is not None:
+                text = f"a float {interval}"
+            else:
+                text = f"a finite float {interval}"
+            if self.none_ok:
+                text = f"None, or {text}"
+        return f"{text}; {self.note}" if self.note else text
+
+    @property
+    def doc(self):
+        """This hyperparameter's :class:`FieldDoc` (one row of :data:`FIELDS`)."""
+        return FieldDoc(kind=self.kind, summary=self.summary, allowed=self.allowed,
+                        too_low=self.too_low, too_high=self.too_high, cost=self.cost,
+                        pitfalls=self.pitfalls)
+
+    @property
+    def type_text(self):
+        """The numpydoc type: ``"float"``, ``"int or None"``, ``'{"sgd", ...}'``."""
+        if self.type in ("choice", "dtype"):
+            return "{" + ", ".join(f'"{c}"' for c in self.choices) + "}"
+        text = _TYPE_WORDS[self.type]
+        return f"{text} or None" if self.none_ok else text
+
+    def check(self, value):
+        """``value`` checked and converted (``[8, 4]`` -> ``(8, 4)``), or an error.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Naming the field, quoting the value and saying what is allowed.
+        """
+        if self.type == "int":
+            return V.check_int(self.name, value, self.low, self.high, none_ok=self.none_ok,
+                               integral_float=True, size=self.name != "seed")
+        if self.type == "float":
+            return V.check_float(self.name, value, self.low, self.high, low_open=self.low_open,
+                                 high_open=self.high_open, none_ok=self.none_ok, decimal=True)
+        if self.type == "choice":
+            return _as_choice(self.name, value, self.choices)
+        if self.type == "bool":
+            return V.check_bool(self.name, value)
+        if self.type == "layers":
+            return _as_hidden_layers(value)
+        return _as_dtype(value)
+
+
+#: Every hyperparameter, declared once, in the order of :class:`HyperParams`' fields.
+DECLARED = (
+    Hyperparameter(
+        "hidden_layers", type="layers", default=(64,),
         kind="model",
         summary="The sizes of the hidden dense layers, input side first: (128, 64) is "
                 "two hidden layers of 128 and 64 units, then the output layer. () means "
                 "no hidden layer: a linear model (linear, logistic or softmax regression). "
                 "The weights and biases of these layers are the parameters training "
                 "learns; this tuple only fixes how many there are.",
-        allowed="a tuple (or list) of ints >= 1, or one int for a single hidden layer; "
-                "() for none",
         too_low="Too few or too narrow layers underfit: training and validation loss "
                 "both stay high, and the decision boundary stays too simple (a straight "
                 "line or plane with ()).",
@@ -160,7 +281,8 @@ FIELDS = {
              "operations per weight per training step). Activation memory grows with "
              "batch_size * (sum of the layer widths).",
     ),
-    "activation": FieldDoc(
+    Hyperparameter(
+        "activation", type="choice", default="relu", choices=ACTIVATIONS,
         kind="model",
         summary="The non-linearity applied to the output of each hidden layer (the output "
                 "layer has none: the loss decides how outputs are read). Without it, "
@@ -168,9 +290,6 @@ FIELDS = {
                 "leaky_relu keeps a slope of 0.01 for x < 0; elu = exp(x) - 1 for x < 0 "
                 "(alpha 1.0); gelu = x * Phi(x), Phi the normal CDF (exact erf form); "
                 "sigmoid and tanh squash into (0, 1) and (-1, 1); identity = none.",
-        allowed=_names(ACTIVATIONS),
-        too_low=None,
-        too_high=None,
         pitfalls="sigmoid and tanh saturate: in deep networks their gradients vanish and "
                  "training stalls. relu units can 'die' (output 0 for every input and stop "
                  "learning), most often after too high a learning rate; leaky_relu, elu "
@@ -180,7 +299,8 @@ FIELDS = {
              "backward per hidden layer (elu, gelu, sigmoid and tanh evaluate exp or erf "
              "and are a little slower than relu). No parameters.",
     ),
-    "loss": FieldDoc(
+    Hyperparameter(
+        "loss", type="choice", default="cross_entropy", choices=LOSSES,
         kind="training",
         summary="What training minimises (a mean over the batch), and so how the outputs "
                 "are read. cross_entropy: classification into k classes, one logit per "
@@ -189,16 +309,14 @@ FIELDS = {
                 "columns). mse, mae, huber: regression on real-valued targets (mean "
                 "squared error, mean absolute error, and Huber: squared for errors below "
                 "1, absolute above).",
-        allowed=_names(LOSSES),
-        too_low=None,
-        too_high=None,
         pitfalls="A classification loss needs class labels and a regression loss needs "
                  "numbers; mixing them up is refused or learns nothing useful. mse is "
                  "pulled hard by outliers; mae ignores their size but its gradient does "
                  "not shrink near the optimum; huber is a compromise between the two.",
         cost="Small: one pass over the outputs of each batch.",
     ),
-    "optimizer": FieldDoc(
+    Hyperparameter(
+        "optimizer", type="choice", default="adam", choices=OPTIMIZERS,
         kind="optimizer",
         summary="The rule that turns gradients into parameter updates (PyTorch's rules). "
                 "sgd: w -= learning_rate * g. momentum: follows a running velocity of "
@@ -206,9 +324,6 @@ FIELDS = {
                 "ahead. adam: a step size per parameter from running averages of g and "
                 "g**2 (see beta_1, beta_2, epsilon). adamw: adam with decoupled weight "
                 "decay.",
-        allowed=_names(OPTIMIZERS),
-        too_low=None,
-        too_high=None,
         pitfalls="Each optimizer has its own good learning_rate range: adam and adamw "
                  "usually work near 1e-3, sgd often needs 1e-2 to 1e-1. Plain sgd is slow "
                  "when features have very different scales; adam is the forgiving default.",
@@ -216,12 +331,13 @@ FIELDS = {
              "(the velocity); adam and adamw two (the two running averages). Time: one "
              "pass over all parameters per step, which matters at small batch sizes.",
     ),
-    "learning_rate": FieldDoc(
+    Hyperparameter(
+        "learning_rate", type="float", default=1e-3, low=0.0, low_open=True,
+        note="try powers of ten, e.g. 1e-4 ... 1e-1",
         kind="optimizer",
         summary="The step size of each update: how far the parameters move along the "
                 "(optimizer-processed) gradient. Usually the most important "
                 "hyperparameter. With an lr_schedule it is the starting rate.",
-        allowed="a finite float > 0; try powers of ten, e.g. 1e-4 ... 1e-1",
         too_low="The loss falls very slowly; training needs many more epochs and may "
                 "look stuck.",
         too_high="The loss jumps around, rises or becomes NaN (hpframe then stops and "
@@ -229,74 +345,78 @@ FIELDS = {
         cost="None by itself; a good value saves epochs, and so time. Trainer.lr_find() "
              "sweeps it in one short run.",
     ),
-    "momentum": FieldDoc(
+    Hyperparameter(
+        "momentum", type="float", default=0.9, low=0.0, high=1.0, high_open=True,
+        note="0 gives plain sgd",
         kind="optimizer",
         summary="Used by optimizer='momentum' and 'nesterov' only: the fraction of the "
                 "previous velocity kept at each step, v = momentum * v + g; w -= "
                 "learning_rate * v. It smooths noisy gradients and speeds travel along "
                 "directions that stay the same; the effective step is about "
                 "learning_rate / (1 - momentum).",
-        allowed="a float in [0, 1); 0 gives plain sgd",
         too_low="Behaves like plain sgd: slow and noisy on badly scaled problems.",
         too_high="Close to 1 the velocity overshoots and oscillates; lower the learning "
                  "rate along with it.",
         cost="One velocity buffer per parameter (for momentum and nesterov, whatever the "
              "value).",
     ),
-    "beta_1": FieldDoc(
+    Hyperparameter(
+        "beta_1", type="float", default=0.9, low=0.0, high=1.0, high_open=True,
+        note="0.9 is the usual choice",
         kind="optimizer",
         summary="Used by adam and adamw only: the decay rate of the running average of "
                 "gradients (first moment), m = beta_1 * m + (1 - beta_1) * g. It plays "
                 "the role of momentum.",
-        allowed="a float in [0, 1); 0.9 is the usual choice",
         too_low="Little averaging: noisier steps.",
         too_high="The average reacts slowly, so updates lag behind changes of the "
                  "gradient and overshoot.",
         cost="None beyond adam's two state buffers.",
     ),
-    "beta_2": FieldDoc(
+    Hyperparameter(
+        "beta_2", type="float", default=0.999, low=0.0, high=1.0, high_open=True,
+        note="0.999 is the usual choice",
         kind="optimizer",
         summary="Used by adam and adamw only: the decay rate of the running average of "
                 "squared gradients (second moment), v = beta_2 * v + (1 - beta_2) * g**2, "
                 "which sets the step size of each parameter.",
-        allowed="a float in [0, 1); 0.999 is the usual choice",
         too_low="The scale estimate is noisy, so step sizes jump and training can become "
                 "unstable.",
         too_high="The scale adapts slowly when gradients change size.",
         cost="None beyond adam's two state buffers.",
     ),
-    "epsilon": FieldDoc(
+    Hyperparameter(
+        "epsilon", type="float", default=1e-8, low=0.0, low_open=True,
+        note="1e-8 is the usual choice",
         kind="optimizer",
         summary="Used by adam and adamw only: a small number added to the square root of "
                 "the second moment, so the step m / (sqrt(v) + epsilon) never divides by "
                 "zero.",
-        allowed="a finite float > 0; 1e-8 is the usual choice",
         too_low="Rarely a problem; parameters whose gradients are almost always zero can "
                 "take relatively large steps.",
         too_high="(1e-3 and more) adam's per-parameter scaling fades and it behaves like "
                  "momentum sgd with a smaller step.",
         cost="None.",
     ),
-    "weight_decay": FieldDoc(
+    Hyperparameter(
+        "weight_decay", type="float", default=0.0, low=0.0, note="0 = off; typical 1e-5 ... 1e-2",
         kind="optimizer",
         summary="Pulls the weights towards zero at every step, a regulariser against "
                 "overfitting; biases are never decayed. For sgd, momentum, nesterov and "
                 "adam it is an L2 penalty that adds weight_decay * w to the gradient "
                 "(PyTorch's convention, not Keras's 2 * wd * w); for adamw it is "
                 "decoupled: w -= learning_rate * weight_decay * w before the adam step.",
-        allowed="a finite float >= 0; 0 = off; typical 1e-5 ... 1e-2",
         too_low="No regularisation: on small data val_loss rises while the training loss "
                 "keeps falling (overfitting).",
         too_high="The weights are pulled to zero faster than the data pushes them: both "
                  "losses stay high (underfitting).",
         cost="One extra multiply-add per weight per step; no extra memory.",
     ),
-    "batch_size": FieldDoc(
+    Hyperparameter(
+        "batch_size", type="int", default=32, low=1, note="often a power of two, 16 ... 512",
         kind="training",
         summary="How many training samples are averaged into each gradient step; an "
                 "epoch makes ceil(n_train / batch_size) steps. Clipped to the number of "
                 "training samples.",
-        allowed="an int >= 1 (often a power of two, 16 ... 512)",
         too_low="Noisy gradients and many small steps: each epoch takes longer (overhead "
                 "per step, small matrix products), and a smaller learning_rate may be "
                 "needed; the noise can help generalisation.",
@@ -307,24 +427,25 @@ FIELDS = {
              "kept for the backward pass). Time per epoch falls as the batch grows, until "
              "the matrix products run at full speed.",
     ),
-    "epochs": FieldDoc(
+    Hyperparameter(
+        "epochs", type="int", default=10, low=1,
         kind="training",
         summary="How many full passes over the training set. Also the length of the "
                 "cosine schedule.",
-        allowed="an int >= 1",
         too_low="Training ends while both losses are still falling (underfitting).",
         too_high="Wasted time, and after a point val_loss rises while the training loss "
                  "keeps falling (overfitting); early stopping (patience) stops at the "
                  "right time for you.",
         cost="Time grows linearly with epochs; memory does not change.",
     ),
-    "dropout": FieldDoc(
+    Hyperparameter(
+        "dropout", type="float", default=0.0, low=0.0, high=1.0, high_open=True,
+        note="0 = off; typical 0.1 ... 0.5",
         kind="model",
         summary="During training, each hidden unit's output is set to zero with this "
                 "probability and the kept ones are scaled by 1 / (1 - dropout) (inverted "
                 "dropout); at prediction time nothing is dropped. A regulariser: units "
                 "cannot rely on particular partners.",
-        allowed="a float in [0, 1); 0 = off; typical 0.1 ... 0.5",
         too_low="No regularisation: large networks on small data overfit.",
         too_high="Too much noise: the network underfits, training loss stays high and "
                  "jumpy, and more epochs are needed. (The training loss is measured with "
@@ -332,15 +453,15 @@ FIELDS = {
         cost="Random numbers for a mask per hidden layer and batch: a little time, and "
              "two more activation-sized buffers per hidden layer.",
     ),
-    "validation_split": FieldDoc(
+    Hyperparameter(
+        "validation_split", type="float", default=0.2, low=0.0, high=1.0, high_open=True,
+        note="0 = no validation set (no val_loss, no early stopping)",
         kind="training",
         summary="The fraction of the training data held out (seeded; stratified for "
                 "classification) to measure val_loss and val_accuracy after each epoch. "
                 "The model never trains on it, so it estimates how well the model does "
                 "on new data; early stopping and hyperparameter search watch it. "
                 "validation_data= in fit() overrides it.",
-        allowed="a float in [0, 1); 0 = no validation set (no val_loss, no early "
-                "stopping)",
         too_low="A small validation set gives a noisy estimate: val_loss jumps from "
                 "epoch to epoch, and comparing hyperparameters becomes luck.",
         too_high="Less data is left to learn from, so the model is worse than it could "
@@ -348,110 +469,109 @@ FIELDS = {
         cost="One forward pass over the validation set per epoch (no backward pass), and "
              "a copy of the data when it is split.",
     ),
-    "patience": FieldDoc(
+    Hyperparameter(
+        "patience", type="int", default=None, low=1, none_ok=True,
         kind="training",
         summary="Early stopping: stop after this many epochs in a row without a better "
                 "val_loss and keep the parameters of the best epoch. None = off: train "
                 "for all epochs. Needs validation data. (The EarlyStopping callback has "
                 "more options; with both, whichever fires first stops.)",
-        allowed="None, or an int >= 1",
         too_low="Stops at the first random wobble of val_loss, before the model has "
                 "finished learning.",
         too_high="Stops late or never, wasting epochs after the best point.",
         cost="Saves time when it fires; keeping the best parameters costs one copy of "
              "them.",
     ),
-    "lr_schedule": FieldDoc(
+    Hyperparameter(
+        "lr_schedule", type="choice", default="constant", choices=LR_SCHEDULES,
         kind="optimizer",
         summary="How the learning rate changes from epoch to epoch (set once per epoch). "
                 "constant: always learning_rate. step: multiplied by lr_gamma every "
                 "lr_step_size epochs. cosine: falls from learning_rate to 0 along half a "
                 "cosine over `epochs`: learning_rate * (1 + cos(pi * epoch / epochs)) / 2.",
-        allowed=_names(LR_SCHEDULES),
-        too_low=None,
-        too_high=None,
         pitfalls="A large constant rate keeps bouncing around the minimum at the end; "
                  "decaying it lets training settle. Decaying too early or too fast "
                  "freezes learning before it is done. History's 'lr' shows the rate of "
                  "each epoch.",
         cost="None.",
     ),
-    "lr_step_size": FieldDoc(
+    Hyperparameter(
+        "lr_step_size", type="int", default=10, low=1,
         kind="optimizer",
         summary="Used by lr_schedule='step' only: the number of epochs between two decays "
                 "of the learning rate.",
-        allowed="an int >= 1",
         too_low="The rate decays (almost) every epoch and soon becomes too small to make "
                 "progress.",
         too_high="The rate never decays within `epochs`: the same as 'constant'.",
         cost="None.",
     ),
-    "lr_gamma": FieldDoc(
+    Hyperparameter(
+        "lr_gamma", type="float", default=0.1, low=0.0, low_open=True,
+        note="normally < 1 (above 1 the rate grows)",
         kind="optimizer",
         summary="Used by lr_schedule='step' only: the factor applied to the learning rate "
                 "at each decay (0.1 = ten times smaller).",
-        allowed="a finite float > 0; normally < 1 (above 1 the rate grows)",
         too_low="Each decay is drastic; learning may stop after the first one.",
         too_high="Close to 1 there is hardly any decay; above 1 the rate grows and "
                  "training can diverge.",
         cost="None.",
     ),
-    "init": FieldDoc(
+    Hyperparameter(
+        "init", type="choice", default="auto", choices=INITS,
         kind="model",
         summary="How the initial weights are drawn at random (biases start at 0). he: "
                 "variance 2 / n_in, made for relu-like activations; glorot: variance "
                 "2 / (n_in + n_out), made for sigmoid, tanh and identity. auto picks he "
                 "for relu, leaky_relu, elu and gelu, glorot otherwise. The draw depends "
                 "on seed.",
-        allowed=_names(INITS),
-        too_low=None,
-        too_high=None,
         pitfalls="A scale that does not suit the activation makes signals shrink or grow "
                  "layer after layer, so a deep network starts with vanishing or exploding "
                  "gradients and learns slowly or diverges. auto is the safe choice.",
         cost="None: done once, when the network is built.",
     ),
-    "dtype": FieldDoc(
+    Hyperparameter(
+        "dtype", type="dtype", default="float32", choices=DTYPES,
+        note="numpy.float32 / numpy.float64 are accepted too",
         kind="model",
         summary="The floating-point type of the parameters, the data and the computation. "
                 "float32 (about 7 significant digits) is the usual choice for neural "
                 "networks; float64 (about 16) is for gradient checks and numerical "
                 "experiments. Loss sums and metrics are accumulated in float64 either way.",
-        allowed=_names(DTYPES) + " (numpy.float32 / numpy.float64 are accepted too)",
-        too_low=None,
-        too_high=None,
         pitfalls="float32 and float64 results differ in the last digits; that is normal. "
                  "float64 rarely improves accuracy.",
         cost="float64 takes twice the memory (parameters, optimizer state, activations, "
              "data copies) and its matrix products run about half as fast.",
     ),
-    "shuffle": FieldDoc(
+    Hyperparameter(
+        "shuffle", type="bool", default=True,
         kind="training",
         summary="Whether the training samples are reshuffled (seeded) before every epoch, "
                 "so the batches differ from epoch to epoch.",
-        allowed="True | False",
-        too_low=None,
-        too_high=None,
         pitfalls="False with sorted data (say all of class 0 first) makes batches "
                  "unrepresentative and training erratic; keep True unless you need a "
                  "fixed order.",
         cost="A random permutation per epoch and gathering the rows of each batch: small.",
     ),
-    "seed": FieldDoc(
+    Hyperparameter(
+        "seed", type="int", default=0, low=0, none_ok=True,
         kind="training",
         summary="Seeds every random choice: the initial weights, the validation split, "
                 "the shuffling and the dropout masks. The same seed, data, "
                 "hyperparameters and BLAS thread count give bit-identical parameters. "
                 "None draws fresh entropy (and the seed used is recorded).",
-        allowed="None, or an int >= 0",
-        too_low=None,
-        too_high=None,
         pitfalls="Results change with the seed: a difference between two settings that is "
                  "smaller than the spread across seeds is noise. Try a few seeds before "
                  "drawing conclusions.",
         cost="None.",
     ),
-}
+)
+
+#: Each declared hyperparameter by name.
+SPECS = {h.name: h for h in DECLARED}
+
+#: Every field of :class:`HyperParams`, in order, with its documentation (derived
+#: from :data:`DECLARED`).
+FIELDS = {h.name: h.doc for h in DECLARED}
 
 _PARAMETERS_TEXT = """\
 Model parameters vs hyperparameters
@@ -499,45 +619,6 @@ def _unknown_field_error(key, what="field"):
     return ValueError(f"unknown hyperparameter {what} {key!r}{hint}")
 
 
-def _is_bool(value):
-    return isinstance(value, (bool, np.bool_))
-
-
-def _as_int(name, value):
-    if _is_bool(value):
-        raise TypeError(f"{name} must be an integer, got the bool {value!r}")
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        if math.isfinite(value) and float(value).is_integer():
-            return int(value)
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    raise TypeError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}")
-
-
-def _as_float(name, value, allowed="a finite number"):
-    if _is_bool(value):
-        raise TypeError(f"{name} must be a number, got the bool {value!r}")
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        if isinstance(value, np.floating) and value.dtype.itemsize < 8:
-            # np.float32(0.01) means 0.01: keep its shortest decimal form rather
-            # than the binary expansion 0.009999999776482582.
-            result = float(str(value))
-        else:
-            result = float(value)
-        if not math.isfinite(result):
-            raise ValueError(f"{name} must be {allowed}, got {value!r}")
-        return result
-    raise TypeError(f"{name} must be a number, got {value!r} of type {type(value).__name__}")
-
-
-def _float_field(name, value, ok, allowed):
-    result = _as_float(name, value, allowed)
-    if not ok(result):
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    return result
-
-
 def _as_choice(name, value, options):
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, one of {', '.join(map(repr, options))}; "
@@ -550,37 +631,59 @@ def _as_choice(name, value, options):
 
 
 def _as_hidden_layers(value):
-    if _is_bool(value):
+    if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"hidden_layers must be a tuple of ints, got the bool {value!r}")
     if isinstance(value, (int, np.integer)):
         if value < 1:
             raise ValueError(f"hidden_layers must be a tuple of layer sizes >= 1 (or one "
-                             f"int >= 1), got {value!r}; use () for no hidden layer")
-        return (int(value),)
-    if isinstance(value, (str, bytes, dict, set, frozenset)) or not hasattr(value, "__iter__"):
+                             f"int >= 1), got {V.shown(value)}; use () for no hidden layer")
+        sizes = (int(value),)
+    elif isinstance(value, (str, bytes, dict, set, frozenset)) or not hasattr(value, "__iter__"):
         raise TypeError(f"hidden_layers must be a tuple of ints (or one int), got {value!r} "
                         f"of type {type(value).__name__}")
-    if isinstance(value, np.ndarray) and value.ndim != 1:
+    elif isinstance(value, np.ndarray) and value.ndim != 1:
         raise TypeError(f"hidden_layers must be a flat sequence of ints, got an array of "
                         f"shape {value.shape}")
-    sizes = []
-    for item in value:
-        try:
-            size = _as_int("hidden_layers", item)
-        except TypeError:
-            raise TypeError(f"hidden_layers must contain ints, got {value!r} "
-                            f"(bad item {item!r})") from None
-        if size < 1:
-            raise ValueError(f"hidden_layers sizes must be >= 1, got {value!r} "
-                             f"(bad item {item!r}); use () for no hidden layer")
-        sizes.append(size)
-    return tuple(sizes)
+    else:
+        sizes = []
+        for item in value:
+            try:
+                size = V.check_int("hidden_layers", item, integral_float=True, size=False)
+            except TypeError:
+                raise TypeError(f"hidden_layers must contain ints, got {value!r} "
+                                f"(bad item {item!r})") from None
+            if size < 1:
+                raise ValueError(f"hidden_layers sizes must be >= 1, got {value!r} "
+                                 f"(bad item {item!r}); use () for no hidden layer")
+            sizes.append(size)
+        sizes = tuple(sizes)
+    _check_addressable(sizes)
+    return sizes
+
+
+def _check_addressable(sizes):
+    """Refuse layers whose parameters cannot exist on any computer.
+
+    Even with one input, one output and float32, the weights and biases and
+    their gradients take ``2 * 4 * sum((n_in + 1) * n_out)`` bytes; beyond
+    what a 64-bit address space holds, no build could ever succeed. (What
+    does not fit in *this* computer's memory is refused when the Trainer
+    builds the network, once the data's shape is known.)
+    """
+    widths = (1, *sizes, 1)
+    n_params = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
+    need = 2 * 4 * n_params
+    if need > V.MAX_SIZE:
+        raise ValueError(
+            f"hidden_layers={V.shown(sizes)} would need at least {V.format_bytes(need)} for "
+            "its parameters and their gradients (with one input, one output and float32), "
+            "more than a 64-bit computer can address; use fewer or narrower layers")
 
 
 def _as_dtype(value):
     if isinstance(value, str):
         return _as_choice("dtype", value, DTYPES)
-    if value is None or _is_bool(value):
+    if value is None or isinstance(value, (bool, np.bool_)):
         raise TypeError(f"dtype must be 'float32' or 'float64', got {value!r}")
     try:
         name = np.dtype(value).name
@@ -590,11 +693,6 @@ def _as_dtype(value):
     if name not in DTYPES:
         raise ValueError(f"dtype must be 'float32' or 'float64', got {value!r} ({name})")
     return name
-
-
-def _check_range(name, value, ok, allowed):
-    if not ok:
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
 
 
 # --------------------------------------------------------------------------
@@ -611,7 +709,42 @@ class _class_or_instance_method:
         return types.MethodType(self.__func__, owner if instance is None else instance)
 
 
-@dataclass(frozen=True)
+def _declared_fields(cls):
+    """Give ``cls`` one dataclass field per declared hyperparameter, and write the
+    Parameters section of its docstring from the same declarations."""
+    cls.__annotations__ = {h.name: Optional[_PY_TYPES[h.type]] if h.none_ok
+                           else _PY_TYPES[h.type] for h in DECLARED}
+    for h in DECLARED:
+        setattr(cls, h.name, h.default)
+    if cls.__doc__:            # None under python -OO
+        cls.__doc__ = cls.__doc__.replace("%(parameters)s", parameters_section())
+    return dataclass(frozen=True)(cls)
+
+
+_PY_TYPES = {"int": int, "float": float, "choice": str, "bool": bool, "layers": tuple,
+             "dtype": str}
+
+
+def parameters_section(indent=4, width=84):
+    """The numpydoc Parameters entries of every hyperparameter, from :data:`DECLARED`.
+
+    Each entry is ``name : type, default value`` followed by what the field
+    does and what is allowed: the same words as :func:`explain`.
+    """
+    pad = " " * indent
+    entries = []
+    for h in DECLARED:
+        if h.type in ("choice", "bool", "dtype"):          # the type lists the values
+            text = h.summary + (f" ({h.note}.)" if h.note else "")
+        else:
+            text = f"{h.summary} Allowed: {h.allowed}."
+        body = textwrap.fill(text, width=width, initial_indent=pad + "    ",
+                             subsequent_indent=pad + "    ")
+        entries.append(f"{pad}{h.name} : {h.type_text}, default {h.default!r}\n{body}")
+    return "\n".join(entries)
+
+
+@_declared_fields
 class HyperParams:
     r"""Every hyperparameter of a training run, validated when created.
 
@@ -623,49 +756,7 @@ class HyperParams:
 
     Parameters
     ----------
-    hidden_layers : tuple of int, default (64,)
-        Sizes of the hidden dense layers; ``()`` = none. A list or a single int
-        is accepted and stored as a tuple.
-    activation : str, default "relu"
-        One of :data:`ACTIVATIONS`.
-    loss : str, default "cross_entropy"
-        One of :data:`LOSSES`.
-    optimizer : str, default "adam"
-        One of :data:`OPTIMIZERS`.
-    learning_rate : float, default 1e-3
-        Step size, > 0.
-    momentum : float, default 0.9
-        For ``momentum`` and ``nesterov``; in [0, 1).
-    beta_1, beta_2 : float, default 0.9, 0.999
-        For ``adam`` and ``adamw``; in [0, 1).
-    epsilon : float, default 1e-8
-        For ``adam`` and ``adamw``; > 0.
-    weight_decay : float, default 0.0
-        >= 0; applied to weights, never biases.
-    batch_size : int, default 32
-        >= 1; clipped to the number of training samples.
-    epochs : int, default 10
-        >= 1.
-    dropout : float, default 0.0
-        Drop probability of hidden units, in [0, 1).
-    validation_split : float, default 0.2
-        Fraction held out for validation, in [0, 1); 0 = none.
-    patience : int or None, default None
-        Early stopping on ``val_loss`` after this many epochs without improvement.
-    lr_schedule : str, default "constant"
-        One of :data:`LR_SCHEDULES`; see :meth:`lr_at`.
-    lr_step_size : int, default 10
-        Epochs between decays of the ``step`` schedule, >= 1.
-    lr_gamma : float, default 0.1
-        Decay factor of the ``step`` schedule, > 0.
-    init : str, default "auto"
-        One of :data:`INITS`.
-    dtype : str, default "float32"
-        One of :data:`DTYPES`; ``numpy.float32`` / ``numpy.float64`` are accepted.
-    shuffle : bool, default True
-        Reshuffle the training samples every epoch.
-    seed : int or None, default 0
-        Seeds every random choice; ``None`` for fresh entropy.
+%(parameters)s
 
     Raises
     ------
@@ -673,8 +764,10 @@ class HyperParams:
         A value of the wrong type (bools are not numbers; a non-integral float
         for an integer field).
     ValueError
-        A value out of its allowed range or not among the allowed names. The
-        message names the field, quotes the value and says what is allowed.
+        A value out of its allowed range or not among the allowed names, or
+        hidden layers whose parameters no computer could hold (what does not
+        fit in this computer's memory is refused when the network is built).
+        The message names the field, quotes the value and says what is allowed.
 
     Notes
     -----
@@ -692,76 +785,11 @@ class HyperParams:
     True
     """
 
-    hidden_layers: tuple = (64,)
-    activation: str = "relu"
-    loss: str = "cross_entropy"
-    optimizer: str = "adam"
-    learning_rate: float = 1e-3
-    momentum: float = 0.9
-    beta_1: float = 0.9
-    beta_2: float = 0.999
-    epsilon: float = 1e-8
-    weight_decay: float = 0.0
-    batch_size: int = 32
-    epochs: int = 10
-    dropout: float = 0.0
-    validation_split: float = 0.2
-    patience: Optional[int] = None
-    lr_schedule: str = "constant"
-    lr_step_size: int = 10
-    lr_gamma: float = 0.1
-    init: str = "auto"
-    dtype: str = "float32"
-    shuffle: bool = True
-    seed: Optional[int] = 0
+    # The fields (name, default) come from DECLARED, added by _declared_fields.
 
     def __post_init__(self):
-        values = {}
-        values["hidden_layers"] = _as_hidden_layers(self.hidden_layers)
-        values["activation"] = _as_choice("activation", self.activation, ACTIVATIONS)
-        values["loss"] = _as_choice("loss", self.loss, LOSSES)
-        values["optimizer"] = _as_choice("optimizer", self.optimizer, OPTIMIZERS)
-
-        values["learning_rate"] = _float_field(
-            "learning_rate", self.learning_rate, lambda v: v > 0, "a finite number > 0")
-        for name in ("momentum", "beta_1", "beta_2", "dropout", "validation_split"):
-            values[name] = _float_field(name, getattr(self, name), lambda v: 0 <= v < 1,
-                                        "in [0, 1)")
-        values["epsilon"] = _float_field(
-            "epsilon", self.epsilon, lambda v: v > 0, "a finite number > 0")
-        values["weight_decay"] = _float_field(
-            "weight_decay", self.weight_decay, lambda v: v >= 0, "a finite number >= 0")
-        values["lr_gamma"] = _float_field(
-            "lr_gamma", self.lr_gamma, lambda v: v > 0, "a finite number > 0")
-
-        for name in ("batch_size", "epochs", "lr_step_size"):
-            raw = getattr(self, name)
-            v = _as_int(name, raw)
-            _check_range(name, raw, v >= 1, "an integer >= 1")
-            values[name] = v
-        if self.patience is None:
-            values["patience"] = None
-        else:
-            p = _as_int("patience", self.patience)
-            _check_range("patience", self.patience, p >= 1, "None or an integer >= 1")
-            values["patience"] = p
-
-        values["lr_schedule"] = _as_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        values["init"] = _as_choice("init", self.init, INITS)
-        values["dtype"] = _as_dtype(self.dtype)
-        if not _is_bool(self.shuffle):
-            raise TypeError(f"shuffle must be True or False, got {self.shuffle!r} "
-                            f"of type {type(self.shuffle).__name__}")
-        values["shuffle"] = bool(self.shuffle)
-        if self.seed is None:
-            values["seed"] = None
-        else:
-            s = _as_int("seed", self.seed)
-            _check_range("seed", self.seed, s >= 0, "None or an integer >= 0")
-            values["seed"] = s
-
-        for name, value in values.items():
-            object.__setattr__(self, name, value)
+        for spec in DECLARED:
+            object.__setattr__(self, spec.name, spec.check(getattr(self, spec.name)))
 
     # -- derived settings -------------------------------------------------
     def replace(self, **changes):
@@ -907,9 +935,7 @@ class HyperParams:
         >>> [h.lr_at(e) for e in range(5)]
         [0.1, 0.1, 0.05, 0.05, 0.025]
         """
-        epoch = _as_int("epoch", epoch)
-        if epoch < 0:
-            raise ValueError(f"epoch must be an integer >= 0, got {epoch!r}")
+        epoch = V.check_int("epoch", epoch, 0, integral_float=True)
         if self.lr_schedule == "constant":
             return self.learning_rate
         if self.lr_schedule == "step":
@@ -949,7 +975,7 @@ class HyperParams:
 
 
 def _default(name):
-    return next(f.default for f in dataclasses.fields(HyperParams) if f.name == name)
+    return SPECS[name].default
 
 
 def _wrap(label, text, width=88):
@@ -999,7 +1025,11 @@ def explain(name):
 
     Examples
     --------
-    >>> print(explain("batch_size"))     # doctest: +SKIP
+    >>> print(explain("batch_size"))
+    batch_size  [training]  default: 32
+    ...
+      allowed:  an int >= 1; often a power of two, 16 ... 512
+    ...
     """
     if not isinstance(name, str):
         raise TypeError(f"explain() needs a hyperparameter name (str), got {name!r}")

@@ -3,6 +3,7 @@ import numpy as np
 
 from hpframe._layout import EVAL_ROWS, network_layout, team_scratch_size
 from hpframe._threads import team_size
+from hpframe._validation import check_int
 from hpframe.hparams import HyperParams
 
 __all__ = ["estimate_memory"]
@@ -60,8 +61,7 @@ def estimate_memory(hparams, n_features, n_outputs, n_samples):
         raise TypeError(f"hparams must be a HyperParams or dict; got {type(hparams).__name__}")
     for name, value, low in (("n_features", n_features, 1), ("n_outputs", n_outputs, 1),
                              ("n_samples", n_samples, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+        check_int(name, value, low)
     item = np.dtype(hparams.dtype).itemsize
     n_val = int(round(hparams.validation_split * n_samples))
     n_train = n_samples - n_val

@@ -32,6 +32,7 @@ import numbers
 import numpy as np
 
 from hpframe._core import _blas
+from hpframe._validation import check_int
 from hpframe._core import activations as _activations
 from hpframe._core import dropout as _dropout
 from hpframe._core import losses as _losses
@@ -114,11 +115,7 @@ def _check_real(value, name, low=None, high=None, low_open=False, high_open=Fals
 
 
 def _check_int(value, name, low):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
+    return check_int(name, value, low)
 
 
 def _check_seed(seed):

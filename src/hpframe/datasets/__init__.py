@@ -18,7 +18,7 @@ from importlib import resources
 
 import numpy as np
 
-from hpframe._validation import check_seed
+from hpframe._validation import check_float, check_int, check_seed
 
 __all__ = ["load_digits", "make_spirals", "make_moons", "make_blobs",
            "make_regression", "describe"]
@@ -31,22 +31,12 @@ _DESCRIPTIONS = ("digits",)
 # ---------------------------------------------------------------------------
 
 def _check_int(name, value, minimum):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
+    return check_int(name, value, minimum)
 
 
 def _check_real(name, value, minimum=0.0, strict=False):
     """A finite number >= minimum (> minimum when ``strict``)."""
-    allowed = f"{'>' if strict else '>='} {minimum:g}"
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number {allowed}, got {value!r}")
-    value = float(value)
-    if not np.isfinite(value) or value < minimum or (strict and value == minimum):
-        raise ValueError(f"{name} must be a finite number {allowed}, got {value!r}")
-    return value
+    return check_float(name, value, float(minimum), low_open=strict)
 
 
 def _rng(seed):

@@ -87,6 +87,7 @@ class SearchResult:
         self.timed_out = bool(timed_out)
         self.rungs = None
         self.records = None
+        self.sampled_space = None
 
     # -- ranking ------------------------------------------------------------
     def _rank_key(self, trial):
@@ -177,6 +178,100 @@ class SearchResult:
         first = self.metric.objectives[0]
         return sorted(front, key=lambda t: (first.sort_key(values[t.number][0]), t.number))
 
+    def importance(self, objective=None, seed=0):
+        r"""Which knob mattered: the share of the metric's variance each hyperparameter
+        explains on its own.
+
+        The method is functional ANOVA (fANOVA; Hutter et al., 2014) on a
+        random-forest model of the metric fitted to the successful trials (see
+        :mod:`hpframe.search.importance`): hyperparameter :math:`i`'s share is the
+        variance of the model averaged over every other hyperparameter, as a
+        function of :math:`x_i` alone, over the variance of the model, both with
+        every hyperparameter drawn from its search distribution. Shares add up to
+        at most 1; the rest is interactions. Like any model fitted to a few dozen
+        trials it is an estimate: a knob the search barely varied, or a metric
+        with a lot of noise, gives uncertain shares.
+
+        Parameters
+        ----------
+        objective : int or str, optional
+            With several objectives, which one (index or name); default the first.
+        seed : int, default 0
+            Seeds the forest and the Monte Carlo draws.
+
+        Returns
+        -------
+        dict of str to float
+            Hyperparameter name -> share, largest first.
+
+        Raises
+        ------
+        ImportError
+            scikit-learn is not installed (``pip install scikit-learn``).
+        ValueError
+            Fewer than 4 successful trials, or an unknown objective.
+
+        Examples
+        --------
+        >>> result.importance()                                 # doctest: +SKIP
+        {'learning_rate': 0.81, 'dropout': 0.04, 'batch_size': 0.01}
+        """
+        from hpframe.search import importance as _importance
+        j = self._objective_index(objective)
+        trials = [t for t in (self.records or self.trials) if t.ok and t.rung == 0] \
+            if self.rungs is not None else [t for t in self.trials if t.ok]
+        if len(trials) < 4:
+            raise ValueError(f"importance() needs at least 4 successful trials to fit its "
+                             f"model; this search has {len(trials)}")
+        space = self.sampled_space
+        draw = None
+        if space is not None and all(isinstance(d, Distribution) for part in
+                                     (space if isinstance(space, list) else [space])
+                                     for d in part.values()):
+            def draw(rng):
+                part = space[int(rng.integers(len(space)))] if isinstance(space, list) \
+                    else space
+                return {k: part[k].sample(rng) for k in sorted(part)}
+        return _importance.importance(self.space, [t.params for t in trials],
+                                      [self.objective_values(t)[j] for t in trials],
+                                      seed=seed, draw=draw)
+
+    def _objective_index(self, objective):
+        names = self.metric.names
+        if objective is None:
+            return 0
+        if isinstance(objective, int) and not isinstance(objective, bool) \
+                and 0 <= objective < len(names):
+            return objective
+        if objective in names:
+            return names.index(objective)
+        raise ValueError(f"objective must be one of {names} or an index below "
+                         f"{len(names)}; got {objective!r}")
+
+    def plot_importance(self, objective=None, seed=0):
+        """Bar chart of :meth:`importance`: each hyperparameter's share of the variance.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        plt = pyplot("SearchResult.plot_importance()")
+        shares = self.importance(objective, seed)
+        name = self.metric.names[self._objective_index(objective)]
+        fig, ax = plt.subplots(figsize=(5.5, 0.5 + 0.45 * len(shares)))
+        keys = list(shares)[::-1]
+        ax.barh(keys, [shares[k] for k in keys], color="C0")
+        for i, k in enumerate(keys):
+            ax.text(shares[k], i, f" {shares[k]:.0%}", va="center", fontsize="small")
+        rest = max(0.0, 1.0 - sum(shares.values()))
+        ax.set_xlim(0, 1.1)
+        ax.set_xlabel(f"share of the variance of {name} explained alone "
+                      f"({rest:.0%} left to interactions)")
+        ax.set_title(f"{self.strategy}: which knob mattered (fANOVA, random forest)",
+                     fontsize="medium")
+        fig.tight_layout()
+        return fig
+
     def __len__(self):
         return len(self.trials)
 
@@ -198,7 +293,8 @@ class SearchResult:
     def to_records(self):
         """One flat dict per trial (what :meth:`to_dataframe` and :meth:`to_csv` hold).
 
-        Columns: ``number``, ``status``, ``value``, ``params_<name>`` for each searched
+        Columns: ``number``, ``status``, ``value`` (``value_sd`` with ``cv`` or
+        ``repeats``), ``params_<name>`` for each searched
         hyperparameter, ``seed``, ``epochs``, ``rung``, ``train_time``, ``peak_memory``,
         ``memory_source``, every metric (final values and ``best_<name>``), ``error``.
 
@@ -212,6 +308,8 @@ class SearchResult:
         rows = []
         for trial in self.trials:
             row = {"number": trial.number, "status": trial.status, "value": trial.value}
+            if any(t.value_sd is not None for t in self.trials):
+                row["value_sd"] = trial.value_sd
             for key in self.space:
                 value = trial.params.get(key)
                 row[f"params_{key}"] = str(value) if isinstance(value, tuple) else value
@@ -254,6 +352,7 @@ class SearchResult:
         Parameters
         ----------
         path : str or path-like
+            Replaced atomically: a crash or a full disk leaves the previous file.
         """
         rows = self.to_records()
         columns = list(rows[0]) if rows else ["number", "status", "value"]
@@ -295,6 +394,8 @@ class SearchResult:
             rows.append([str(rank) if trial.ok else "-", str(trial.number)]
                         + [_fmt_param(trial, k) for k in keys]
                         + ([_fmt_value(self.objective_values(trial)[j])
+                            + (f" ± {trial.value_sd:.2g}" if j == 0 and trial.value_sd
+                               is not None else "")
                             for j in shown_objectives]
                            if trial.ok else ["-"] * len(names))
                         + ([str(trial.epochs)] if halving else [])

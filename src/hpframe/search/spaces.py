@@ -15,10 +15,10 @@ cluster.
 import itertools
 import json
 import math
-import numbers
 
 import numpy as np
 
+from hpframe._validation import check_float, check_int
 from hpframe.hparams import HyperParams
 
 __all__ = ["Distribution", "Uniform", "LogUniform", "IntUniform", "Choice",
@@ -27,18 +27,11 @@ __all__ = ["Distribution", "Uniform", "LogUniform", "IntUniform", "Choice",
 
 
 def _number(name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value
+    return check_float(name, value)
 
 
 def _integer(name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    return int(value)
+    return check_int(name, value)
 
 
 class Distribution:

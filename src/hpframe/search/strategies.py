@@ -11,6 +11,7 @@ import hashlib
 import math
 import numbers
 import os
+import time
 import warnings
 
 import numpy as np
@@ -19,20 +20,21 @@ from hpframe import _validation as V
 from hpframe.hparams import HyperParams
 from hpframe.trainer import DivergenceWarning
 from hpframe.search import spaces as S
+from hpframe.search import tpe
 from hpframe.search.log import SearchLog, decode_number, normalise
 from hpframe.search.progress import Progress
 from hpframe.search.result import SearchResult
 from hpframe.search import runner as _runner
 from hpframe.search.runner import check_n_jobs, execute, make_pool
-from hpframe.search.trial import Metric, Task, Trial, single_blas_thread
+from hpframe.search.trial import Metric, Run, Task, Trial, single_blas_thread
 
-__all__ = ["random_search", "grid_search", "successive_halving"]
+__all__ = ["random_search", "grid_search", "successive_halving", "tpe_search"]
 
 
 # --------------------------------------------------------------------------
 # Checking the common arguments
 # --------------------------------------------------------------------------
-def _check_base(base):
+def _check_base(base, held_out=False):
     if base is None:
         base = HyperParams()
     elif isinstance(base, dict):
@@ -40,21 +42,21 @@ def _check_base(base):
     elif not isinstance(base, HyperParams):
         raise TypeError(f"base must be a HyperParams or a dict of its fields; got "
                         f"{type(base).__name__}")
-    if base.validation_split == 0:
+    if held_out:
+        # validation_data or cv takes the place of the held-out split
+        base = base.replace(validation_split=0.0)
+    elif base.validation_split == 0:
         raise ValueError("a search compares trials on validation data, but "
                          "base.validation_split is 0 (no validation data); set it in (0, 1), "
-                         "e.g. base=hp.HyperParams(validation_split=0.2)")
+                         "e.g. base=hp.HyperParams(validation_split=0.2), or pass "
+                         "validation_data=(X_val, y_val) or cv=k")
     if base.seed is None:
         base = base.replace(seed=0)     # every trial gets its own seed anyway
     return base
 
 
 def _check_int(name, value, low):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {low}; got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
-    return int(value)
+    return V.check_int(name, value, low)
 
 
 def _check_common(seed, timeout, verbose):
@@ -111,13 +113,130 @@ def _check_objective_fits(metric, base, space):
 
 
 # --------------------------------------------------------------------------
+# Scoring: validation data, cross-validation, repeats
+# --------------------------------------------------------------------------
+def _held_out(validation_data, cv):
+    return validation_data is not None or cv is not None
+
+
+class _Scoring:
+    """How each trial is scored: on ``base.validation_split``, on ``validation_data``,
+    or by the mean over ``cv`` folds and/or ``repeats`` seeds."""
+
+    def __init__(self, X, y, base, space, validation_data, cv, repeats, seed):
+        self.repeats = _check_int("repeats", repeats, 1)
+        if cv is not None:
+            cv = _check_int("cv", cv, 2)
+            if validation_data is not None:
+                raise ValueError("pass validation_data or cv, not both: cv=k validates each "
+                                 "model on a fold of X")
+            if cv > len(X):
+                raise ValueError(f"cv={cv} folds need at least {cv} samples; X has {len(X)}")
+        self.cv = cv
+        if _held_out(validation_data, cv) and "validation_split" in S.keys(space):
+            raise ValueError("space searches validation_split, but validation_data or cv "
+                             "takes its place; remove validation_split from the space")
+        self.validation = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError(f"validation_data must be a tuple (X_val, y_val); got "
+                                f"{type(validation_data).__name__}")
+            X_val = V.check_features(validation_data[0], None, name="X_val")
+            y_val = V.to_numpy(validation_data[1], "y_val")
+            V.check_length(X_val, y_val, "X_val", "y_val")
+            if X_val.shape[1:] != X.shape[1:]:
+                raise ValueError(f"validation_data: X_val has {X_val.shape[1]} features, X has "
+                                 f"{X.shape[1]}")
+            self.validation = (X_val, y_val)
+        self.stratify = False
+        self.folds = []                 # per repeat: list of (train, val) index arrays
+        if cv is not None:
+            losses = [base.loss] + [v for part in (space if isinstance(space, list)
+                                                   else [space])
+                                    for v in S._values(part.get("loss", [base.loss]))]
+            self.stratify = y.ndim == 1 and not any(
+                loss in ("mse", "mae", "huber") for loss in losses)
+            self.folds = [kfold_indices(y, cv, seed, r, self.stratify)
+                          for r in range(self.repeats)]
+
+    @property
+    def several(self):
+        return self.cv is not None or self.repeats > 1
+
+    def header(self):
+        """What the log records (nothing for the default, so older logs still match)."""
+        out = {}
+        if self.validation is not None:
+            out["validation_data"] = _fingerprint(*self.validation)
+        if self.cv is not None:
+            out["cv"] = {"folds": self.cv, "stratified": self.stratify}
+        if self.repeats > 1:
+            out["repeats"] = self.repeats
+        return out
+
+    def runs(self, trial_seed):
+        """The runs of a trial whose own seed is ``trial_seed`` (None: one model)."""
+        if not self.several:
+            return None
+        runs = []
+        for r in range(self.repeats):
+            seed = None if r == 0 else repeat_seed(trial_seed, r)
+            if self.cv is None:
+                runs.append(Run(seed=seed, repeat=r if self.repeats > 1 else None))
+            else:
+                for k, (train, val) in enumerate(self.folds[r]):
+                    runs.append(Run(train=train, val=val, seed=seed, fold=k,
+                                    repeat=r if self.repeats > 1 else None))
+        return runs
+
+
+def repeat_seed(trial_seed, repeat):
+    """The training seed of repeat ``repeat`` (>= 1) of a trial whose seed is ``trial_seed``."""
+    state = np.random.SeedSequence(trial_seed, spawn_key=(repeat,)).generate_state(1, np.uint32)
+    return int(state[0])
+
+
+def kfold_indices(y, k, seed, repeat=0, stratify=True):
+    """``k`` folds of the rows of ``y``: a list of ``(train, val)`` index arrays.
+
+    Rows are shuffled by a generator seeded by ``(seed, repeat)`` alone - every trial
+    of a search sees the same folds - then dealt to the folds in turn. Stratified:
+    each class's rows are shuffled and dealt in turn, one class after the other, so
+    that every fold holds each class in the proportion of the whole (to one row)
+    and fold sizes differ by at most one.
+
+    Raises
+    ------
+    ValueError
+        Stratified, and a class has fewer than ``k`` rows.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1 << 31, repeat)))
+    n = len(y)
+    if stratify:
+        classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+        if counts.min() < k:
+            c = classes[int(np.argmin(counts))]
+            c = c.item() if isinstance(c, np.generic) else c
+            raise ValueError(f"cv={k} stratified folds need at least {k} samples of every "
+                             f"class; class {c!r} has {counts.min()}. Use a smaller cv")
+        order = np.concatenate([rng.permutation(np.flatnonzero(inverse.ravel() == c))
+                                for c in range(len(classes))])
+    else:
+        order = rng.permutation(n)
+    fold = np.empty(n, dtype=np.intp)
+    fold[order] = np.arange(n) % k
+    return [(np.flatnonzero(fold != i), np.flatnonzero(fold == i)) for i in range(k)]
+
+
+# --------------------------------------------------------------------------
 # The engine
 # --------------------------------------------------------------------------
 class _Search:
     """State shared by the strategies: data, configurations, log, pool, records."""
 
     def __init__(self, strategy, X, y, space_json, configs, base, metric, seed, n_jobs,
-                 executor, timeout, log, verbose, extra_header=None):
+                 executor, timeout, log, verbose, extra_header=None, scoring=None):
+        self.scoring = scoring
         self.strategy = strategy
         self.X, self.y = X, y
         self.base, self.metric, self.seed = base, metric, seed
@@ -128,8 +247,10 @@ class _Search:
         self.configs = configs                  # number -> (values, HyperParams or error)
         self.header = {"strategy": strategy, "space": space_json,
                        "base": base.to_dict(), "seed": seed, "metric": metric.to_json(),
-                       "data": _fingerprint(X, y), **(extra_header or {})}
+                       "data": _fingerprint(X, y), **(extra_header or {}),
+                       **(scoring.header() if scoring is not None else {})}
         self.log = SearchLog(log, self.header) if log is not None else None
+        self.store = None
         self.records = {}                       # (number, rung) -> Trial from the log
         self.trials = {}                        # number -> latest Trial
         self.stopped = None
@@ -145,7 +266,8 @@ class _Search:
                      train_time=outcome["train_time"], peak_memory=outcome["peak_memory"],
                      error=outcome["error"], memory_source=outcome["memory_source"],
                      rung=outcome["rung"], epochs=outcome["epochs"],
-                     values=outcome.get("values"))
+                     values=outcome.get("values"), value_sd=outcome.get("value_sd"),
+                     scores=outcome.get("scores"))
 
     def _invalid(self, number, error, rung=0):
         """The record of a configuration HyperParams refused: failed without running."""
@@ -167,12 +289,13 @@ class _Search:
             self.log.close()
             raise
 
-    def _take(self, lines):
+    def _take(self, lines, where=None):
+        where = where or (self.log.path if self.log is not None else "the log")
         for line, record in lines:
             number, rung = record.get("number"), record.get("rung", 0)
             if not isinstance(number, int) or number not in self.configs:
                 continue                            # beyond this call's n_trials
-            trial = _trial_from_record(record, self.log.path, line)
+            trial = _trial_from_record(record, where, line)
             if trial.status == "failed" and (trial.error or "").startswith(
                     _runner.UNCONFIRMED_DEATH):
                 continue        # maybe a worker killed from outside: run the trial again
@@ -182,7 +305,7 @@ class _Search:
             got = {"params": trial.params, "hparams": trial.hparams.to_dict()}
             if isinstance(hparams, HyperParams) and normalise(got) != normalise(expected):
                 raise ValueError(
-                    f"{self.log.path}, line {line}: trial {number} tried {trial.params}, but "
+                    f"{where}, line {line}: trial {number} tried {trial.params}, but "
                     f"this search draws {dict(values)} for it; the log comes from a different "
                     "search. Pass a new log path, or delete the file to start over")
             self.records.setdefault((number, rung), trial)
@@ -195,6 +318,8 @@ class _Search:
         self.trials[trial.number] = trial
         if self.log is not None:
             self.log.append(trial.to_dict())
+        if self.store is not None and trial.rung == 0:
+            self.store.finish(trial.to_dict())
         self.progress.update(trial)
 
     # -- running ---------------------------------------------------------------
@@ -228,6 +353,10 @@ class _Search:
                 runnable.append(task)
             else:
                 self.finish(self._invalid(task.number, hparams, task.rung))
+        return self.run_source(runnable, pool)
+
+    def run_source(self, runnable, pool):
+        """Run a list of runnable tasks, or a :class:`~hpframe.search.runner.TaskSource`."""
         # One BLAS limit for the whole run: limiting and restoring around every trial
         # wakes OpenBLAS's thread pools in between, whose spinning threads then
         # compete with the trials for the cores.
@@ -252,13 +381,23 @@ class _Search:
              prior_time=0.0):
         _, hparams = self.configs[number]
         hdict = hparams.to_dict() if isinstance(hparams, HyperParams) else None
+        runs = validation = None
+        if self.scoring is not None and hdict is not None:
+            runs = self.scoring.runs(hdict["seed"])
+            validation = self.scoring.validation
         return Task(number=number, hparams=hdict, data=(self.X, self.y), metric=self.metric,
+                    runs=runs, validation=validation,
                     fits=list(fits), rung=rung, checkpoint=checkpoint,
                     keep_state=keep_state, prior_time=prior_time,
                     measure_memory=not pool.shares_process, quiet=not pool.shares_process,
                     stop=pool.stop, driver_pid=os.getpid())
 
     def result(self, space):
+        result = self._result(space)
+        result.sampled_space = space
+        return result
+
+    def _result(self, space):
         return SearchResult(
             trials=[self.trials[n] for n in sorted(self.trials)], metric=self.metric,
             space=S.merged(space), strategy=self.strategy, seed=self.seed, base=self.base,
@@ -276,8 +415,10 @@ def _trial_from_record(record, path, line):
         record["history"] = {k: [decode_number(v) for v in col]
                              for k, col in record.get("history", {}).items()}
         record["params"] = {k: _untuple(v) for k, v in record.get("params", {}).items()}
-        if record.get("values") is not None:
-            record["values"] = [decode_number(v) for v in record["values"]]
+        for key in ("values", "scores"):
+            if record.get(key) is not None:
+                record[key] = [decode_number(v) for v in record[key]]
+        record["value_sd"] = decode_number(record.get("value_sd"))
         return Trial.from_dict(record)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}, line {line}: not a valid trial record ({exc})") from None
@@ -300,8 +441,10 @@ def _configs(base, seed, draws):
     return configs
 
 
-def _run_plain(search, space_for_result):
+def _run_plain(search, space_for_result, storage=None):
     """Random and grid search: one fit per trial, the missing trials only."""
+    if storage is not None:
+        return _run_stored(search, space_for_result, storage)
     search.read_log()
     missing = [n for n in sorted(search.configs) if (n, 0) not in search.records]
     done = [search.trials[n] for n in sorted(search.trials)]
@@ -313,11 +456,78 @@ def _run_plain(search, space_for_result):
     return search.result(space_for_result)
 
 
+def _open_store(search, storage):
+    from hpframe.search.storage import open_storage
+    if search.log is not None:
+        raise ValueError("pass log= or storage=, not both: the storage keeps every finished "
+                         "trial, as the log would")
+    search.store = open_storage(storage, search.header)
+    return search.store
+
+
+def _absorb(search, numbers):
+    """Take the trials of ``numbers`` that other processes finished into the search."""
+    store = search.store
+    wanted = set(numbers)
+    fresh = [(f"trial {n}", r) for n, r in store.records()
+             if n in wanted and (n, 0) not in search.records]
+    search._take(fresh, where=store.path)
+    progress = getattr(search, "progress", None)
+    for _, record in fresh:
+        if progress is not None and (record["number"], 0) in search.records:
+            progress.update(search.records[(record["number"], 0)])
+
+
+def _run_round(search, numbers, pool):
+    """Run the trials ``numbers`` (one fit each) together with the other processes of
+    ``search.store`` until every one is done; returns why it stopped early, or None."""
+    from hpframe.search.storage import POLL_SECONDS
+    store = search.store
+
+    def next_task():
+        while True:
+            number = store.claim([n for n in numbers if (n, 0) not in search.records])
+            if number is None:
+                return None
+            _, hparams = search.configs[number]
+            if isinstance(hparams, HyperParams):
+                return search.task(number, [hparams.epochs], pool)
+            search.finish(search._invalid(number, hparams))
+    while True:
+        stopped = search.run_source(_runner.TaskSource(next_task), pool)
+        if stopped:
+            return stopped
+        _absorb(search, numbers)
+        left = [n for n in numbers if (n, 0) not in search.records]
+        if not left:
+            return None
+        if store.running_elsewhere(left):
+            time.sleep(POLL_SECONDS)
+        # else: a dead process's claim, ours to take on the next pass
+
+
+def _run_stored(search, space, storage):
+    """Random and grid search shared by many processes through ``storage``."""
+    _open_store(search, storage)
+    numbers = sorted(search.configs)
+    try:
+        search._take([(f"trial {n}", r) for n, r in search.store.records()],
+                     where=search.store.path)
+        done = [search.trials[n] for n in sorted(search.trials)]
+        with search.session(len(numbers), done) as pool:
+            _run_round(search, numbers, pool)
+    finally:
+        search.store.close()
+        search.store = None
+    return search.result(space)
+
+
 # --------------------------------------------------------------------------
 # Public strategies
 # --------------------------------------------------------------------------
 def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0, n_jobs=1,
-                  executor=None, timeout=None, log=None, verbose=1):
+                  executor=None, timeout=None, log=None, verbose=1, validation_data=None,
+                  cv=None, repeats=1, storage=None):
     r"""Try ``n_trials`` random configurations and keep the best on validation data.
 
     Every trial trains a fresh :class:`~hpframe.Trainer` with ``base`` plus values
@@ -380,6 +590,32 @@ def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0
         0 silent; 1 a progress bar over trials with the best value so far and the
         time remaining (a line per trial when the output is not a terminal); 2 a
         line per trial.
+    validation_data : tuple (X_val, y_val), optional
+        Score every trial on this data instead of a held-out part of ``(X, y)``:
+        trials train on all of ``X``. It takes the place of
+        ``base.validation_split`` (set to 0 in every trial's hyperparameters; no
+        error when it is 0).
+    cv : int, optional
+        ``k >= 2``: k-fold cross-validation. Each trial trains ``k`` models, each
+        validated on one fold and trained on the others, and is scored by the mean
+        of the ``k`` values (``trial.value_sd`` keeps their standard deviation,
+        ``trial.scores`` each fold's value). Folds are stratified by class for
+        classification (1-D labels, no regression loss searched), shuffled by
+        ``seed`` alone, and the same for every trial. Takes the place of
+        ``base.validation_split``, like ``validation_data``.
+    repeats : int, default 1
+        Train each configuration ``repeats`` times with different seeds (repeat 0
+        with the trial's own seed) and score it by the mean, keeping the standard
+        deviation, so that a small difference between trials is not read as a win.
+        With ``cv``: repeated k-fold, each repeat with its own shuffle.
+    storage : str, optional
+        ``"sqlite:///study.db"``: several processes (terminals, a batch scheduler's
+        array job) running this same call share the search through that SQLite
+        file. Each claims trials nobody has (never two processes the same one),
+        a dead process's claimed trial is claimed again, and every process
+        returns the whole search's result once all trials are done - the same
+        as one process alone would find. Replaces ``log`` (pass one or the
+        other); rerunning the call resumes. See :mod:`hpframe.search.storage`.
 
     Returns
     -------
@@ -421,21 +657,23 @@ def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0
     >>> result.best_params                                              # doctest: +SKIP
     {'hidden_layers': (64,), 'learning_rate': 0.0071...}
     """
-    base = _check_base(base)
+    base = _check_base(base, _held_out(validation_data, cv))
     metric = Metric(metric)
     seed = _check_common(seed, timeout, verbose)
     n_trials = _check_int("n_trials", n_trials, 1)
     space = S.check_space(space, base)
     _check_metric_fits(metric, base, space)
     X, y = _check_data(X, y)
+    scoring = _Scoring(X, y, base, space, validation_data, cv, repeats, seed)
     configs = _configs(base, seed, ((i, S.sample(space, seed, i)) for i in range(n_trials)))
     search = _Search("random_search", X, y, S.space_to_json(space), configs, base, metric,
-                     seed, n_jobs, executor, timeout, log, verbose)
-    return _run_plain(search, space)
+                     seed, n_jobs, executor, timeout, log, verbose, scoring=scoring)
+    return _run_plain(search, space, storage)
 
 
 def grid_search(X, y, grid, base=None, metric="val_loss", seed=0, n_jobs=1, executor=None,
-                timeout=None, log=None, verbose=1):
+                timeout=None, log=None, verbose=1, validation_data=None, cv=None, repeats=1,
+                storage=None):
     """Try every combination of the listed values.
 
     Parameters
@@ -447,23 +685,174 @@ def grid_search(X, y, grid, base=None, metric="val_loss", seed=0, n_jobs=1, exec
         1e-2], "batch_size": [16, 64]}`` (4 trials). Trials are numbered in
         ``itertools.product`` order, the last key varying fastest. A list of grids
         (as scikit-learn's ``ParameterGrid``): each grid's points in turn.
-    base, metric, seed, n_jobs, executor, timeout, log, verbose
+    base, metric, seed, n_jobs, executor, timeout, log, verbose, validation_data, cv, repeats, storage
         As for :func:`random_search`; ``seed`` gives each trial its training seed.
 
     Returns
     -------
     SearchResult
     """
-    base = _check_base(base)
+    base = _check_base(base, _held_out(validation_data, cv))
     metric = Metric(metric)
     seed = _check_common(seed, timeout, verbose)
     grid = S.check_grid(grid, base)
     _check_metric_fits(metric, base, grid)
     X, y = _check_data(X, y)
+    scoring = _Scoring(X, y, base, grid, validation_data, cv, repeats, seed)
     configs = _configs(base, seed, enumerate(S.grid_points(grid)))
     search = _Search("grid_search", X, y, S.space_to_json(grid), configs, base, metric,
-                     seed, n_jobs, executor, timeout, log, verbose)
-    return _run_plain(search, grid)
+                     seed, n_jobs, executor, timeout, log, verbose, scoring=scoring)
+    return _run_plain(search, grid, storage)
+
+
+def tpe_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0, n_jobs=1,
+               executor=None, timeout=None, log=None, verbose=1, validation_data=None,
+               cv=None, repeats=1, n_startup_trials=10, batch=None, storage=None):
+    r"""Search where good trials were found: the Tree-structured Parzen Estimator.
+
+    The first ``n_startup_trials`` trials are random search's (the same draws).
+    After them, every trial's values come from TPE (Bergstra et al., 2011; see
+    :mod:`hpframe.search.tpe`): the finished trials are split into the best
+    15% (at least 1, at most 25) and the rest, each hyperparameter gets a density
+    :math:`\ell(x)` over the good trials' values and :math:`g(x)` over the others',
+    and of 24 candidates drawn from :math:`\ell` the one with the largest
+    :math:`\ell(x)/g(x)` is tried - the candidate with the largest expected
+    improvement under the model.
+
+    Parameters
+    ----------
+    X, y, space, n_trials, base, metric, seed, n_jobs, executor, timeout, log, verbose
+        As for :func:`random_search`. ``space`` may be a list of dicts (which dict
+        is then one more choice TPE learns). With several objectives, TPE ranks
+        trials by the first.
+    validation_data, cv, repeats, storage
+        As for :func:`random_search`. With ``storage``, the processes share each
+        batch's trials and wait for the batch to finish before proposing the next,
+        so every process proposes, and returns, the same trials.
+    n_startup_trials : int, default 10
+        Random trials before TPE starts (its densities need observations).
+    batch : int, optional
+        Trials proposed at once after the start-up trials, each from the trials
+        finished before its batch; the next batch waits for the whole batch.
+        Default: the number of trials run at once (``n_jobs``, or the executor's
+        workers), so that every worker is busy. The result depends on ``seed`` and
+        ``batch`` only - never on which trial of a batch finished first - so pass
+        the same ``batch`` to get the same trials serially, in threads, in
+        processes or on dask.
+
+    Returns
+    -------
+    SearchResult
+
+    Notes
+    -----
+    Resuming from ``log`` proposes exactly the same trials again (a trial's
+    proposal is a function of the finished trials before its batch, which are
+    deterministic), checks the logged ones against them, and runs the missing
+    ones. A larger ``n_trials`` only adds trials. A metric that measures time or
+    memory is not deterministic, so neither are the proposals made from it.
+
+    Examples
+    --------
+    >>> import hpframe as hp
+    >>> X, y = hp.datasets.load_digits()
+    >>> result = hp.tpe_search(X, y, {"learning_rate": hp.LogUniform(1e-4, 1e-1)},
+    ...                        n_trials=20, base=hp.HyperParams(epochs=5),
+    ...                        verbose=0)                             # doctest: +SKIP
+    """
+    base = _check_base(base, _held_out(validation_data, cv))
+    metric = Metric(metric)
+    seed = _check_common(seed, timeout, verbose)
+    n_trials = _check_int("n_trials", n_trials, 1)
+    n_startup = _check_int("n_startup_trials", n_startup_trials, 1)
+    space = S.check_space(space, base)
+    _check_metric_fits(metric, base, space)
+    X, y = _check_data(X, y)
+    scoring = _Scoring(X, y, base, space, validation_data, cv, repeats, seed)
+    if batch is None:
+        n = check_n_jobs(n_jobs)
+        batch = n if executor is None or n > 1 else _runner._executor_width(executor)
+    batch = _check_int("batch", batch, 1)
+    search = _TPE("tpe_search", X, y, S.space_to_json(space), {}, base, metric, seed,
+                  n_jobs, executor, timeout, log, verbose,
+                  extra_header={"n_startup_trials": n_startup, "batch": batch},
+                  scoring=scoring)
+    return search.optimise(space, n_trials, n_startup, batch, storage)
+
+
+class _TPE(_Search):
+    """TPE on the shared engine: proposals batch by batch, each from the trials before."""
+
+    def read_log(self):
+        self._lines = []
+        if self.log is None:
+            return
+        self._lines = self.log.open()
+
+    def _where(self):
+        return self.store.path if self.store is not None else \
+            (self.log.path if self.log is not None else None)
+
+    def _ranked_params(self, upto):
+        """The searched values of trials 0..upto-1, best first (failed ones last)."""
+        trials = [self.trials[n] for n in range(upto)]
+        ok = sorted((t for t in trials if t.ok),
+                    key=lambda t: (self.metric.sort_key(t.value), t.number))
+        rest = [t for t in trials if not t.ok]
+        return [t.params for t in ok + rest]
+
+    def optimise(self, space, n_trials, n_startup, batch, storage=None):
+        if storage is not None:
+            _open_store(self, storage)
+            self._lines = [(f"trial {n}", r) for n, r in self.store.records()]
+            try:
+                return self._optimise(space, n_trials, n_startup, batch)
+            finally:
+                self.store.close()
+                self.store = None
+        self.read_log()
+        return self._optimise(space, n_trials, n_startup, batch)
+
+    def _optimise(self, space, n_trials, n_startup, batch):
+        done = {}
+        for line, record in self._lines:
+            number = record.get("number")
+            if isinstance(number, int) and number < n_trials and number not in done:
+                try:
+                    done[number] = _trial_from_record(record, self._where(), line)
+                except ValueError:
+                    pass                    # reported when the trial's batch is checked
+        try:
+            with self.session(n_trials, list(done.values())) as pool:
+                number = 0
+                while number < n_trials:
+                    end = min(n_trials, n_startup if number < n_startup else number + batch)
+                    ranked = self._ranked_params(number) if number >= n_startup else None
+                    draws = [(n, S.sample(space, self.seed, n) if n < n_startup
+                              else tpe.propose(space, ranked, self.seed, n))
+                             for n in range(number, end)]
+                    self.configs.update(_configs(self.base, self.seed, draws))
+                    numbers = set(range(number, end))
+                    self._take([(line, r) for line, r in self._lines
+                                if r.get("number") in numbers], where=self._where())
+                    if self.store is not None:
+                        stopped = _run_round(self, sorted(numbers), pool)
+                    else:
+                        tasks = [self.task(n, [self.configs[n][1].epochs]
+                                           if isinstance(self.configs[n][1], HyperParams)
+                                           else [1], pool)
+                                 for n in range(number, end) if (n, 0) not in self.records]
+                        stopped = self.run(tasks, pool)
+                    if stopped or any(n not in self.trials for n in numbers):
+                        break
+                    number = end
+        except BaseException:
+            if self.log is not None:
+                self.log.close()
+            raise
+        result = self.result(space)
+        result.n_trials = n_trials
+        return result
 
 
 def rung_epochs(min_epochs, max_epochs, eta):
@@ -481,7 +870,8 @@ def rung_epochs(min_epochs, max_epochs, eta):
 
 def successive_halving(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, eta=3,
                        base=None, metric="val_loss", seed=0, n_jobs=1, executor=None,
-                       timeout=None, log=None, verbose=1):
+                       timeout=None, log=None, verbose=1, validation_data=None, cv=None,
+                       repeats=1):
     r"""Successive halving: train many configurations briefly, continue only the best.
 
     Rung 0 trains all ``n_trials`` configurations for ``min_epochs`` epochs; each
@@ -507,9 +897,10 @@ def successive_halving(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, 
         ``hparams.epochs`` is set to it, so a cosine schedule spans the whole budget.
     eta : int, default 3
         The reduction factor (>= 2).
-    base, metric, seed, n_jobs, executor, timeout, log, verbose
+    base, metric, seed, n_jobs, executor, timeout, log, verbose, validation_data, cv, repeats
         As for :func:`random_search`. Rungs run one after another; the trials of a
-        rung run in parallel.
+        rung run in parallel. With ``cv`` or ``repeats`` a promoted trial continues
+        every one of its models.
 
     Returns
     -------
@@ -525,7 +916,7 @@ def successive_halving(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, 
     the same model (training is deterministic), before continuing.
     ``patience`` (early stopping) applies within each rung's training.
     """
-    base = _check_base(base)
+    base = _check_base(base, _held_out(validation_data, cv))
     if max_epochs is None:
         max_epochs = base.epochs
     min_epochs = _check_int("min_epochs", min_epochs, 1)
@@ -544,11 +935,13 @@ def successive_halving(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, 
     space = S.check_space(space, base)
     _check_metric_fits(metric, base, space)
     X, y = _check_data(X, y)
+    scoring = _Scoring(X, y, base, space, validation_data, cv, repeats, seed)
     rungs = rung_epochs(min_epochs, max_epochs, eta)
     configs = _configs(base, seed, ((i, S.sample(space, seed, i)) for i in range(n_trials)))
     search = _Halving("successive_halving", X, y, S.space_to_json(space), configs, base,
                       metric, seed, n_jobs, executor, timeout, log, verbose,
-                      extra_header={"n_trials": n_trials, "rungs": rungs, "eta": eta})
+                      extra_header={"n_trials": n_trials, "rungs": rungs, "eta": eta},
+                      scoring=scoring)
     return search.halve(rungs, eta, space)
 
 

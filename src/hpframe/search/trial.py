@@ -43,7 +43,7 @@ from hpframe.callbacks import Callback
 from hpframe.hparams import HyperParams
 from hpframe.trainer import DivergenceWarning, Trainer
 
-__all__ = ["Trial", "Metric", "Task", "run_trial", "single_blas_thread", "STATUSES"]
+__all__ = ["Trial", "Metric", "Task", "Run", "run_trial", "single_blas_thread", "STATUSES"]
 
 STATUSES = ("ok", "diverged", "failed")
 
@@ -101,6 +101,13 @@ class Trial:
     values : list of float or None
         Several objectives (``metric=("val_loss", "time")``): the value of each, in
         order (``value`` is the first); None for a single objective.
+    value_sd : float or None
+        With ``cv`` or ``repeats``: the standard deviation (``ddof=1``) of the
+        first objective over the trial's runs (``value`` is their mean); None for
+        one run.
+    scores : list of float or None
+        With ``cv`` or ``repeats``: the first objective of each run (folds of
+        repeat 0 first, then of repeat 1, ...).
     """
 
     number: int
@@ -118,6 +125,8 @@ class Trial:
     rung: int = 0
     epochs: int = 0
     values: Optional[list] = None
+    value_sd: Optional[float] = None
+    scores: Optional[list] = None
 
     @property
     def ok(self):
@@ -446,6 +455,11 @@ class Task:
         worker) leaves BLAS single-threaded there after it ends: restoring the
         thread count between trials wakes BLAS thread pools whose spinning threads
         slow down the trials running next to them.
+    runs : list of Run or None
+        Several models per trial (``cv`` folds, ``repeats`` seeds), scored by their
+        mean; then ``checkpoint`` is a list, one per run. None: one model.
+    validation : tuple (X_val, y_val) or None
+        The search's ``validation_data``.
     quiet : bool
         Silence the trainer's ``DivergenceWarning`` during the trial: the status and
         ``error`` record the divergence, once. False when trials run as threads of
@@ -466,6 +480,44 @@ class Task:
     stop: Any = None
     driver_pid: Optional[int] = None
     quiet: bool = True
+    runs: Optional[list] = None
+    validation: Any = None
+
+
+@dataclass
+class Run:
+    """One model of a trial: a cross-validation fold and/or a repeat's seed.
+
+    Attributes
+    ----------
+    train, val : ndarray of int or None
+        Rows of ``X`` to train on and to validate on (a fold); None: all of ``X``,
+        validated as the trial says (``validation_data`` or ``validation_split``).
+    seed : int or None
+        The training seed (None: the trial's own).
+    fold, repeat : int or None
+        Where the run comes from, for messages.
+    """
+
+    train: Any = None
+    val: Any = None
+    seed: Optional[int] = None
+    fold: Optional[int] = None
+    repeat: Optional[int] = None
+
+    def data(self, X, y, validation):
+        """``(X_train, y_train, validation_data)`` of this run."""
+        if self.train is None:
+            return X, y, validation
+        return X[self.train], y[self.train], (X[self.val], y[self.val])
+
+    def describe(self):
+        parts = []
+        if self.fold is not None:
+            parts.append(f"fold {self.fold}")
+        if self.repeat is not None:
+            parts.append(f"repeat {self.repeat}")
+        return ", ".join(parts) or "the run"
 
 
 class _Stop(Callback):
@@ -498,6 +550,10 @@ def _estimate(trainer, n_samples):
 def run_trial(task):
     """Train one trial and describe the outcome; never raises (except on Ctrl-C).
 
+    A trial with several runs (``cv`` folds, ``repeats`` seeds) trains one model
+    per run and is scored by the mean over the runs; ``value_sd`` keeps their
+    standard deviation and ``scores`` each run's value.
+
     Parameters
     ----------
     task : Task
@@ -505,9 +561,10 @@ def run_trial(task):
     Returns
     -------
     dict
-        ``number``, ``rung``, ``status``, ``value``, ``metrics``, ``history``,
-        ``train_time``, ``peak_memory``, ``memory_source``, ``error``, ``epochs``
-        and ``checkpoint`` (bytes or None).
+        ``number``, ``rung``, ``status``, ``value``, ``values``, ``value_sd``,
+        ``scores``, ``metrics``, ``history``, ``train_time``, ``peak_memory``,
+        ``memory_source``, ``error``, ``epochs`` and ``checkpoint`` (bytes, a list
+        of bytes for several runs, or None).
     """
     X, y = task.data
     if task.driver_pid is not None and task.driver_pid != os.getpid():
@@ -516,39 +573,58 @@ def run_trial(task):
     outcome = {"number": task.number, "rung": task.rung, "status": "failed", "value": None,
                "metrics": {}, "history": {}, "train_time": task.prior_time,
                "peak_memory": None, "memory_source": None, "error": None, "epochs": 0,
-               "checkpoint": None, "values": None}
+               "checkpoint": None, "values": None, "value_sd": None, "scores": None}
+    runs = task.runs or [Run()]
+    checkpoints = task.checkpoint if isinstance(task.checkpoint, list) else [task.checkpoint]
     trainer = None
-    values = None
+    per_run = []                              # (values, metrics) of each finished run
+    blobs = []
     quiet = warnings.catch_warnings() if task.quiet else contextlib.nullcontext()
     with single_blas_thread(), _MemoryProbe(task.measure_memory) as probe, quiet:
         if task.quiet:
             warnings.simplefilter("ignore", DivergenceWarning)
         try:
-            if task.checkpoint is not None:
-                trainer = _load_trainer(task.checkpoint)
-            else:
-                trainer = Trainer(HyperParams.from_dict(task.hparams))
-            *replay, new = task.fits
-            for epochs in replay:
-                trainer.fit(X, y, verbose=0, epochs=epochs, callbacks=callbacks)
-            start = time.perf_counter()
-            if not trainer.history.diverged:
-                trainer.fit(X, y, verbose=0, epochs=new, callbacks=callbacks)
-            outcome["train_time"] = task.prior_time + (time.perf_counter() - start)
-            outcome["history"] = {k: list(v) for k, v in trainer.history.history.items()}
-            outcome["epochs"] = trainer.epoch_
-            if trainer.history.diverged:
-                outcome["status"] = "diverged"
-                outcome["error"] = trainer.history.message
-                _, outcome["metrics"] = _summarise(trainer, task.metric, value=False)
-            else:
-                values, outcome["metrics"] = _summarise(trainer, task.metric)
+            spent = 0.0
+            for r, run in enumerate(runs):
+                X_fit, y_fit, validation = run.data(X, y, task.validation)
+                blob = checkpoints[r] if r < len(checkpoints) else None
+                if blob is not None:
+                    trainer = _load_trainer(blob)
+                else:
+                    hparams = dict(task.hparams)
+                    if run.seed is not None:
+                        hparams["seed"] = run.seed
+                    trainer = Trainer(HyperParams.from_dict(hparams))
+                *replay, new = task.fits
+                for epochs in replay:
+                    trainer.fit(X_fit, y_fit, validation_data=validation, verbose=0,
+                                epochs=epochs, callbacks=callbacks)
+                start = time.perf_counter()
+                if not trainer.history.diverged:
+                    trainer.fit(X_fit, y_fit, validation_data=validation, verbose=0,
+                                epochs=new, callbacks=callbacks)
+                spent += time.perf_counter() - start
+                if r == 0:
+                    outcome["history"] = {k: list(v)
+                                          for k, v in trainer.history.history.items()}
+                    outcome["epochs"] = trainer.epoch_
+                if trainer.history.diverged:
+                    outcome["status"] = "diverged"
+                    where = f"(run {r + 1} of {len(runs)}: {run.describe()}) " \
+                        if len(runs) > 1 else ""
+                    outcome["error"] = where + trainer.history.message
+                    _, outcome["metrics"] = _summarise(trainer, task.metric, value=False)
+                    break
+                per_run.append(_summarise(trainer, task.metric))
                 if task.keep_state:
-                    outcome["checkpoint"] = _dump_trainer(trainer)
+                    blobs.append(_dump_trainer(trainer))
+            outcome["train_time"] = task.prior_time + spent
+            if task.keep_state and len(blobs) == len(runs):
+                outcome["checkpoint"] = blobs if task.runs else blobs[0]
         except Exception:
             outcome["status"] = "failed"
             outcome["error"] = traceback.format_exc()
-            values = None
+            per_run = []
     if probe.peak is not None:
         outcome["peak_memory"], outcome["memory_source"] = probe.peak, "tracemalloc"
     elif trainer is not None:
@@ -558,23 +634,37 @@ def run_trial(task):
             outcome["peak_memory"] = None
         if outcome["peak_memory"] is not None:
             outcome["memory_source"] = "estimate"
-    if values is not None and outcome["status"] == "failed" and outcome["error"] is None:
-        _score(outcome, task.metric, values)
+    if per_run and len(per_run) == len(runs) and outcome["status"] == "failed" \
+            and outcome["error"] is None:
+        _score(outcome, task.metric, per_run)
     if outcome["status"] != "ok":
         outcome["checkpoint"] = None
     return outcome
 
 
-def _score(outcome, metric, values):
-    """Set ``value`` (and ``values``) and the status ``ok`` when every objective is finite."""
+def _score(outcome, metric, per_run):
+    """Set ``value`` (and ``values``, ``value_sd``, ``scores``) and the status ``ok``
+    when every objective is finite: the mean over the runs of each objective."""
     measured = {"time": outcome["train_time"], "peak_memory": outcome["peak_memory"]}
-    values = [measured[o.measured] if o.measured else v
-              for o, v in zip(metric.objectives, values)]
-    for objective, value in zip(metric.objectives, values):
-        if value is None or not math.isfinite(value):
-            outcome["error"] = f"the metric {objective.name!r} is {value} (not a finite number)"
-            return
-    values = [float(v) for v in values]
-    outcome["status"], outcome["value"] = "ok", values[0]
+    rows = [[measured[o.measured] if o.measured else v
+             for o, v in zip(metric.objectives, values)] for values, _ in per_run]
+    for row in rows:
+        for objective, value in zip(metric.objectives, row):
+            if value is None or not math.isfinite(value):
+                outcome["error"] = (f"the metric {objective.name!r} is {value} (not a finite "
+                                    "number)")
+                return
+    means = [float(np.mean([float(row[j]) for row in rows]))
+             for j in range(len(metric.objectives))]
+    outcome["status"], outcome["value"] = "ok", means[0]
     if metric.multi:
-        outcome["values"] = values
+        outcome["values"] = means
+    metrics = dict(per_run[0][1])
+    if len(rows) > 1:
+        first = [float(row[0]) for row in rows]
+        outcome["scores"] = first
+        outcome["value_sd"] = float(np.std(first, ddof=1))
+        for key, value in metrics.items():
+            if key not in ("epochs", "best_epoch") and isinstance(value, float):
+                metrics[key] = float(np.mean([m[key] for _, m in per_run]))
+    outcome["metrics"] = metrics
