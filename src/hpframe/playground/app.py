@@ -203,8 +203,8 @@ class Playground:
                     html_id="tabs")
         header = Div(text=(
             "<h2 style='margin:0'>hpframe playground</h2><p style='margin:0'>Turn the knobs "
-            "and watch hpframe's compiled core learn. Any change of a setting starts over "
-            "from epoch 0.</p>"), width=1200)
+            "and watch hpframe's compiled core learn. Changing a setting (but the speed) "
+            "starts over from epoch 0.</p>"), width=1200)
         self.layout = column(header, row(controls, tabs))
 
     # ---- callbacks -------------------------------------------------------------------
