@@ -117,6 +117,17 @@ def test_shown_code_reproduces_the_run_bit_for_bit(settings):
     assert "epochs=12" in session.code()
 
 
+def test_changing_the_speed_mid_run_changes_no_result():
+    session = Session(epochs=30, speed=100)
+    session.start()
+    time.sleep(0.05)
+    session.configure(speed=0)               # pacing only: the run goes on, not over
+    _wait(session)
+    assert session.snapshot()["epoch"] == 30 and session.settings["speed"] == 0
+    assert _same_params(_run_code(session.code())["trainer"], session.trainer)
+    assert "speed" not in session.code()
+
+
 def test_tabs_training_at_once_still_reproduce_bit_for_bit():
     """Two pages training and a trial search at the same time (one process, as the server)."""
     pytest.importorskip("PIL")
