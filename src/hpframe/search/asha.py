@@ -218,7 +218,7 @@ def hyperband(X, y, space, min_epochs=1, max_epochs=None, eta=3, base=None,
     Bracket :math:`s` starts many configurations with few epochs (the most
     aggressive, :math:`s = s_{max}`, with ``min_epochs``) or a few with many
     (:math:`s = 0`: ``max_epochs`` from the start, no halving), as
-    :func:`hyperband_brackets` lists; each bracket halves with ASHA's rule and all
+    :func:`~hpframe.search.asha.hyperband_brackets` lists; each bracket halves with ASHA's rule and all
     share the workers. Configurations are numbered bracket after bracket, each the
     draw of the random-search trial with its number.
 

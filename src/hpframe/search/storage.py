@@ -9,7 +9,7 @@ library) holds the search's header and one row per trial:
   transaction, so two processes never claim the same trial;
 * while it trains, a background thread refreshes the claim's heartbeat;
 * a claim whose process is gone - on the same machine its process id no longer
-  runs, elsewhere its heartbeat is older than :data:`STALE_SECONDS` - is claimed
+  runs, elsewhere its heartbeat is older than ``STALE_SECONDS`` (60 s) - is claimed
   again by the next process that looks, so a killed process's trial is retried;
 * a finished trial's record (the same JSON as a log line) is written in the
   transaction that marks it done.
