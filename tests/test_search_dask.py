@@ -10,17 +10,12 @@ import pytest
 import hpframe as hp
 from hpframe.search import Choice, LogUniform, random_search, successive_halving
 
+from helpers import blobs
+
 distributed = pytest.importorskip("distributed")
 
 
-def blobs(n=200, k=3, d=5, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0, 2, size=(k, d))
-    y = np.arange(n) % k
-    return centers[y] + rng.normal(size=(n, d)), y
-
-
-X, Y = blobs()
+X, Y = blobs(n=200, spread=2.0)
 BASE = hp.HyperParams(hidden_layers=(8,), epochs=2, validation_split=0.25)
 SPACE = {"learning_rate": LogUniform(1e-3, 1e-1), "batch_size": Choice([16, 32])}
 
