@@ -165,3 +165,19 @@ def test_two_processes_share_one_successive_halving(tmp_path):
         rungs = con.execute("SELECT rung, COUNT(*) FROM hpframe_trials WHERE state = 'done' "
                             "GROUP BY rung").fetchall()
     assert rungs == [(0, 8), (1, 4), (2, 2)]
+
+
+def test_a_model_promoted_by_another_process_is_not_continued_from_an_older_one(tmp_path):
+    # This process trains every rung 0 and keeps those models; another process (its
+    # rows are already in the database) trained rung 1. The trials of rung 2 must
+    # continue from rung 1's models - retrained here - never from the rung-0 models.
+    db = tmp_path / "halving.db"
+    url = f"sqlite:///{db}"
+    alone = halving(n_trials=8)
+    halving(n_trials=8, storage=url)
+    with sqlite3.connect(db) as con:
+        con.execute("DELETE FROM hpframe_trials WHERE rung IN (0, 2)")
+    again = halving(n_trials=8, storage=url)
+    assert _plain(again) == _plain(alone)
+    assert [(t.number, t.rung, t.value) for t in again.records] == \
+        [(t.number, t.rung, t.value) for t in alone.records]

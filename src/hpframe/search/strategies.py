@@ -315,7 +315,8 @@ class _Search:
     def finish(self, trial):
         """Record a finished trial: keep it, log it at once, show progress."""
         self.records[(trial.number, trial.rung)] = trial
-        self.trials[trial.number] = trial
+        if trial.number not in self.trials or self.trials[trial.number].rung <= trial.rung:
+            self.trials[trial.number] = trial
         if self.log is not None:
             self.log.append(trial.to_dict())
         if self.store is not None:
@@ -371,10 +372,10 @@ class _Search:
 
     def _done(self, task, outcome):
         trial = self._trial(task.number, outcome)
-        self.checkpoints_out(task.number, outcome.get("checkpoint"))
+        self.checkpoints_out(task.number, outcome.get("checkpoint"), task.rung)
         self.finish(trial)
 
-    def checkpoints_out(self, number, blob):
+    def checkpoints_out(self, number, blob, rung):
         """Hook for successive halving, which keeps the trained models it may promote."""
 
     def task(self, number, fits, pool, rung=0, checkpoint=None, keep_state=False,
@@ -967,9 +968,9 @@ def rung_sizes(n_trials, n_rungs, eta):
 class _Halving(_Search):
     """Successive halving on top of the shared engine: rungs, promotions, checkpoints."""
 
-    def checkpoints_out(self, number, blob):
+    def checkpoints_out(self, number, blob, rung):
         if blob is not None:
-            self._checkpoints[number] = blob
+            self._checkpoints[number] = (rung, blob)
 
     def halve(self, rungs, eta, space, storage=None):
         self._checkpoints = {}
@@ -1004,7 +1005,10 @@ class _Halving(_Search):
                     if not candidates:
                         break
                 def make(n, k, pool=pool):
-                    blob = self._checkpoints.pop(n, None)
+                    # only a model of the rung just below continues (with other processes,
+                    # this one may hold an older model of a trial someone else promoted)
+                    saved = self._checkpoints.pop(n, None)
+                    blob = saved[1] if saved is not None and saved[0] == k - 1 else None
                     prior = self.records[(n, k - 1)].train_time if k > 0 else 0.0
                     fits = increments[k:k + 1] if blob is not None else increments[:k + 1]
                     return self.task(n, fits, pool, rung=k, checkpoint=blob,
