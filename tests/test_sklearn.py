@@ -23,8 +23,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import hpframe as hp
 from hpframe.sklearn import HPClassifier, HPRegressor
 
+from helpers import blobs
+
 FIELDS = [f.name for f in dataclasses.fields(hp.HyperParams)]
 HP_DEFAULTS = hp.HyperParams().to_dict()
+# scikit-learn's names that are not hyperparameters (DESIGN.md fixes them)
+SKLEARN_OPTIONS = ["warm_start", "early_stopping", "validation_fraction", "n_iter_no_change",
+                   "tol"]
 
 SUBSET_REASON = (
     "float32 (the default dtype): BLAS adds up each row's products in an order that "
@@ -69,14 +74,6 @@ def test_subset_variation_is_one_float32_rounding(Estimator):
 
 # ---- helpers ---------------------------------------------------------------------
 
-def blobs(n=240, k=3, d=5, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0, 3, size=(k, d))
-    y = np.arange(n) % k
-    X = centers[y] + rng.normal(size=(n, d))
-    return X, y
-
-
 def digits(n=600):
     X, y = hp.datasets.load_digits()
     return X[:n], y[:n]
@@ -105,8 +102,10 @@ def assert_same_params(a, b):
 @pytest.mark.parametrize("Estimator", [HPClassifier, HPRegressor])
 def test_every_hyperparameter_is_a_constructor_argument(Estimator):
     params = Estimator().get_params()
-    assert list(params) == sorted(FIELDS + ["verbose"])
-    own = {"epochs": 100, "validation_split": 0.0, "verbose": 0}
+    assert list(params) == sorted(FIELDS + ["verbose"] + SKLEARN_OPTIONS)
+    own = {"epochs": 100, "validation_split": 0.0, "verbose": 0, "warm_start": False,
+           "early_stopping": False, "validation_fraction": 0.1, "n_iter_no_change": None,
+           "tol": 1e-4}
     if Estimator is HPRegressor:
         own["loss"] = "mse"
     for name, value in params.items():

@@ -37,15 +37,20 @@ scikit-learn says              hpframe means
 scikit-learn is needed only for this module (it is in hpframe's ``test`` extra,
 not a runtime dependency): ``pip install scikit-learn``.
 """
+import copy
+import math
 import numbers
 import textwrap
+import warnings
 
 import numpy as np
 
 try:
     from scipy.special import expit, log_expit, log_softmax, softmax
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.exceptions import DataConversionWarning
+    from sklearn.metrics import accuracy_score, r2_score
+    from sklearn.utils.multiclass import check_classification_targets, type_of_target
     from sklearn.utils.validation import check_is_fitted, validate_data
 except ImportError as exc:      # pragma: no cover - depends on the environment
     raise ImportError(
@@ -53,6 +58,8 @@ except ImportError as exc:      # pragma: no cover - depends on the environment
         "pip install scikit-learn") from exc
 
 from hpframe import io as hpio
+from hpframe.callbacks import EarlyStopping
+from hpframe.data import holdout_indices
 from hpframe.hparams import FIELDS, SPECS, HyperParams, _suggest, _FIELD_ALIASES
 from hpframe.trainer import REGRESSION_LOSSES, Trainer
 
@@ -61,6 +68,11 @@ __all__ = ["HPClassifier", "HPRegressor"]
 #: The HyperParams fields, in declared order: every one is a constructor argument.
 FIELD_NAMES = tuple(SPECS)
 CLASSIFICATION_LOSSES = ("cross_entropy", "binary_cross_entropy")
+
+#: scikit-learn's n_iter_no_change, used when early_stopping=True and n_iter_no_change=None.
+SKLEARN_N_ITER_NO_CHANGE = 10
+#: Hyperparameters a warm start cannot change: they decide the network's shape and task.
+_ARCHITECTURE = ("hidden_layers", "loss")
 
 # Where the estimators' defaults differ from HyperParams, and why.
 _SKLEARN_DEFAULTS = {
@@ -112,7 +124,44 @@ def _parameters_doc(loss_default, loss_note):
                  "        Not a hyperparameter: what ``fit`` prints. 0 silent (the default "
                  "here, as\n        in scikit-learn), 1 a progress bar over epochs, "
                  "2 one line per epoch.")
+    for name, kind, default, text in _SKLEARN_OPTIONS_DOC:
+        lines.append(f"    {name} : {kind}, default={default!r}\n" + _wrap(text))
     return "\n".join(lines)
+
+
+# scikit-learn's names for warm starts and early stopping: not HyperParams fields, but
+# options of how the estimator's fit drives the Trainer.
+_SKLEARN_OPTIONS_DOC = (
+    ("warm_start", "bool", False,
+     "scikit-learn's meaning: True makes a second ``fit`` continue from the learned model "
+     "parameters (for ``epochs`` more epochs) instead of a fresh initialisation. With the "
+     "same hyperparameters it continues exactly where the last fit stopped (optimizer "
+     "state included), so two warm fits of n epochs equal one fit of 2n. Changed "
+     "hyperparameters (``set_params``) apply to the continued training, with a fresh "
+     "optimizer state, as in scikit-learn; ``hidden_layers`` and ``loss`` cannot change. "
+     "The classes (or targets) must be the same as in the previous fit."),
+    ("early_stopping", "bool", False,
+     "scikit-learn's meaning: hold out ``validation_fraction`` of the training data "
+     "(stratified for single-label classes; it takes the place of ``validation_split``) "
+     "and stop when the validation score (accuracy for HPClassifier - the subset "
+     "accuracy for multi-label -, R^2 for HPRegressor) has not improved by at least "
+     "``tol`` for ``n_iter_no_change`` epochs in a row (10 if None); the parameters of "
+     "the epoch with the best score are restored at the end. Not for ``partial_fit``."),
+    ("validation_fraction", "float", 0.1,
+     "Share of the training data held out for ``early_stopping``, in (0, 1). Only used "
+     "with ``early_stopping=True``."),
+    ("n_iter_no_change", "int or None", None,
+     "Epochs in a row without an improvement of at least ``tol`` after which training "
+     "stops (scikit-learn: stops once the count exceeds it). With ``early_stopping=False`` "
+     "the training loss is watched. None (the default here; scikit-learn's is 10): no "
+     "tolerance-based stopping unless ``early_stopping=True`` (which then uses 10) - "
+     "hpframe treats ``epochs`` as the learner's choice. ``numpy.inf`` never stops."),
+    ("tol", "float", 1e-4,
+     "The smallest improvement that counts, for ``n_iter_no_change``: the training loss "
+     "must fall by ``tol`` (``early_stopping=False``) or the validation score rise by "
+     "``tol`` (``early_stopping=True``). It is EarlyStopping's ``min_delta``; see "
+     "``stopping_``."),
+)
 
 
 # --------------------------------------------------------------------------
@@ -146,9 +195,98 @@ def _constraints(spec):
 def _constraints_for(losses):
     out = {name: _constraints(spec) for name, spec in SPECS.items()}
     from sklearn.utils._param_validation import StrOptions
+    from sklearn.utils._param_validation import Interval, Options
     out["loss"] = [StrOptions(set(losses))]
     out["verbose"] = [numbers.Integral]
+    out["warm_start"] = ["boolean"]
+    out["early_stopping"] = ["boolean"]
+    out["validation_fraction"] = [Interval(numbers.Real, 0, 1, closed="neither")]
+    out["n_iter_no_change"] = [Interval(numbers.Integral, 1, None, closed="left"),
+                               Options(numbers.Real, {np.inf}), None]
+    out["tol"] = [Interval(numbers.Real, 0, None, closed="left")]
     return out
+
+
+def _check_options(est):
+    """Check the scikit-learn options of ``est``, naming the bad value and what is allowed."""
+    for name in ("warm_start", "early_stopping"):
+        value = getattr(est, name)
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name} must be True or False; got {value!r}")
+    fraction = est.validation_fraction
+    if isinstance(fraction, (bool, np.bool_)) or not isinstance(fraction, numbers.Real) \
+            or not 0 < fraction < 1:
+        raise ValueError(f"validation_fraction must be a number in (0, 1); got {fraction!r}")
+    n = est.n_iter_no_change
+    if n is not None and not (n == math.inf and isinstance(n, numbers.Real)) and (
+            isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral) or n < 1):
+        raise ValueError(f"n_iter_no_change must be None, an integer >= 1 or numpy.inf; "
+                         f"got {n!r}")
+    tol = est.tol
+    if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, numbers.Real) or \
+            not 0 <= tol < math.inf:
+        raise ValueError(f"tol must be a finite number >= 0; got {tol!r}")
+
+
+class _ToleranceStopping(EarlyStopping):
+    """scikit-learn's MLP stopping rule, on hpframe's EarlyStopping.
+
+    After every epoch the watched value - the training ``loss`` (``score=None``)
+    or ``score(trainer)``, the validation score - is compared with the best so
+    far: an epoch that does not improve it by at least ``min_delta`` (scikit-learn's
+    ``tol``) adds one to ``wait``, any other sets it to 0; the best value (and, with
+    a score, the best parameters) follow every strict improvement. Training stops
+    when ``wait`` exceeds ``n_iter_no_change``, i.e. reaches ``patience =
+    n_iter_no_change + 1``. With a score, the best parameters are loaded when
+    training ends, stopped or not. The state carries over from one fit to the next
+    (a warm start), as scikit-learn's does.
+    """
+
+    def __init__(self, n_iter_no_change, tol, score=None):
+        finite = n_iter_no_change != math.inf
+        super().__init__(monitor="loss" if score is None else "validation score",
+                         min_delta=tol, patience=int(n_iter_no_change) + 1 if finite else 1,
+                         restore_best_weights=score is not None,
+                         mode="min" if score is None else "max")
+        if not finite:
+            self.patience = math.inf
+        self.n_iter_no_change = n_iter_no_change
+        self.score = score
+        self.scores = []
+
+    def on_train_begin(self, logs=None):
+        """Keep the state of the previous fit (scikit-learn's warm start does)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Count the epochs without an improvement of ``min_delta``; stop past the limit."""
+        trainer = self._trainer()
+        if self.score is None:
+            current = float(logs["loss"])
+            enough = current <= self.best - self.min_delta
+            better = current < self.best
+        else:
+            current = float(self.score(trainer))
+            self.scores.append(current)
+            enough = current >= self.best + self.min_delta
+            better = current > self.best
+        self.wait = 0 if enough else self.wait + 1
+        if better:
+            self.best, self.best_epoch = current, epoch
+            if self.restore_best_weights:
+                self.best_weights = dict(trainer.params)
+        if self.wait >= self.patience:
+            trainer.stop_training = True
+            self.stopped_epoch = epoch
+
+    def on_train_end(self, logs=None):
+        """Load the best parameters (with a validation score), as scikit-learn does."""
+        if self.restore_best_weights and self.best_weights is not None:
+            self._trainer().load_params(self.best_weights)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["trainer"] = state["score"] = None     # re-attached by the next fit
+        return state
 
 
 # --------------------------------------------------------------------------
@@ -204,11 +342,116 @@ class _HPEstimator(BaseEstimator):
                     f"Valid parameters are: {sorted(valid)!r}.")
         return super().set_params(**params)
 
+    # ---- training ---------------------------------------------------------------
+    def _warm(self):
+        """True when this ``fit`` continues the fitted model (``warm_start``)."""
+        _check_options(self)
+        return bool(self.warm_start) and hasattr(self, "trainer_")
+
+    def _warm_trainer(self, hparams):
+        """The fitted trainer to continue: itself if only ``epochs`` changed, else a new
+        trainer with ``hparams`` holding the learned parameters (fresh optimizer state,
+        as scikit-learn's warm start)."""
+        old = self.trainer_
+        if old.hparams.replace(epochs=hparams.epochs) == hparams:
+            return old
+        for name in _ARCHITECTURE:
+            if getattr(old.hparams, name) != getattr(hparams, name):
+                raise ValueError(
+                    f"warm_start=True continues the fitted network, but {name} changed from "
+                    f"{getattr(old.hparams, name)!r} to {getattr(hparams, name)!r}, which "
+                    "needs a new network: set warm_start=False to train one from scratch")
+        trainer = Trainer(hparams).build(old.n_features_in_, old.n_outputs_)
+        if old.classes_ is not None:
+            trainer.classes_ = old.classes_
+        return trainer.load_params(old.params)
+
+    def _holdout(self, trainer, X, y, stratify):
+        """``early_stopping``'s split: the one ``validation_split=validation_fraction``
+        makes in the Trainer (same seed stream), done here so the score can be computed."""
+        seed = int(trainer._seed_children()[2].generate_state(1)[0])
+        fraction = self.validation_fraction
+        try:
+            train_idx, val_idx = holdout_indices(y, fraction, seed=seed, stratify=stratify)
+        except ValueError as exc:
+            raise ValueError(f"early_stopping=True holds out validation_fraction={fraction} "
+                             f"of the {len(X)} samples, which fails: {exc}") from None
+        if len(val_idx) < 2:
+            raise ValueError(f"The validation set is too small for early_stopping=True: "
+                             f"validation_fraction={fraction} of {len(X)} samples leaves "
+                             f"{len(val_idx)}; increase validation_fraction or use more data")
+        return X[train_idx], y[train_idx], X[val_idx], y[val_idx]
+
+    def _stopping_for(self, warm, validation):
+        """The scikit-learn-rule stopping callback for this fit, or None."""
+        n = self.n_iter_no_change
+        if not self.early_stopping and n is None:
+            return None
+        n = SKLEARN_N_ITER_NO_CHANGE if n is None else n
+        score = None
+        if self.early_stopping:
+            X_val, y_val = validation
+            score = lambda trainer: self._validation_score(trainer, X_val, y_val)  # noqa: E731
+        previous = getattr(self, "stopping_", None) if warm else None
+        if previous is not None and (previous.score is None) == (score is None):
+            previous.n_iter_no_change, previous.min_delta = n, float(self.tol)
+            previous.patience = n + 1 if n != math.inf else math.inf
+            previous.score = score
+            return previous
+        return _ToleranceStopping(n, float(self.tol), score)
+
+    def _train(self, X, y, hparams, warm, stratify):
+        """``fit``'s work: a fresh or continued trainer, early stopping, checks."""
+        if self.early_stopping:
+            hparams = hparams.replace(validation_split=self.validation_fraction)
+        trainer = self._warm_trainer(hparams) if warm else Trainer(hparams)
+        start = len(trainer.history)
+        validation = None
+        if self.early_stopping:
+            X, y, *validation = self._holdout(trainer, X, y, stratify)
+        stopping = self._stopping_for(warm, validation)
+        trainer.fit(X, y, validation_data=None if validation is None else tuple(validation),
+                    callbacks=None if stopping is None else [stopping],
+                    verbose=self.verbose, epochs=hparams.epochs)
+        self._check_finite(trainer, "fit")
+        self._set_fitted(trainer, start, warm, stopping)
+        self.n_iter_ = len(trainer.history) - start
+        return trainer
+
+    def _check_finite(self, trainer, method):
+        """Refuse a model whose parameters are NaN or infinite (scikit-learn raises too)."""
+        bad = [key for key, a in trainer.params.items() if not np.isfinite(a).all()]
+        if not bad:
+            return
+        if method == "fit":                  # no half-fitted estimator is left behind
+            for name in ("trainer_", "history_", "n_iter_", "loss_curve_", "best_loss_",
+                         "validation_scores_", "best_validation_score_", "stopping_"):
+                self.__dict__.pop(name, None)
+        why = trainer.history.message or "the training loss became NaN or infinite"
+        scale = "X (e.g. StandardScaler)" + (" and y" if self._kind == "regressor" else "")
+        raise ValueError(
+            f"{type(self).__name__}.{method} ended with model parameters that are not "
+            f"finite (NaN or infinity in {', '.join(bad[:4])}), so the model would predict "
+            f"NaN. {why} Try a smaller learning_rate (e.g. {trainer.hparams.learning_rate / 10:.3g}), "
+            f"scale {scale}, or early_stopping=True to keep the best finite parameters.")
+
     # ---- fitted state -----------------------------------------------------------
-    def _set_fitted(self, trainer):
+    def _set_fitted(self, trainer, start=0, warm=False, stopping=None):
+        """The fitted attributes from ``trainer``, whose epochs from ``start`` on are new."""
         self.trainer_ = trainer
         self.history_ = trainer.history
         self.n_iter_ = trainer.epoch_
+        previous = list(getattr(self, "loss_curve_", [])) if warm else []
+        self.loss_curve_ = previous + list(trainer.history.history.get("loss", [])[start:])
+        self.stopping_ = stopping
+        if stopping is not None and stopping.score is not None:
+            self.validation_scores_ = list(stopping.scores)
+            self.best_validation_score_ = stopping.best
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = self.best_validation_score_ = None
+            self.best_loss_ = min((v for v in self.loss_curve_ if not math.isnan(v)),
+                                  default=math.inf)
 
     def _validate_X(self, X):
         check_is_fitted(self)
@@ -233,7 +476,10 @@ class _HPEstimator(BaseEstimator):
         data = state.pop("_trainer_npz", None)
         super().__setstate__(state)
         if data is not None:
-            self._set_fitted(hpio.from_bytes(data, cls=Trainer))
+            self.trainer_ = hpio.from_bytes(data, cls=Trainer)
+            self.history_ = self.trainer_.history
+            if getattr(self, "stopping_", None) is not None:
+                self.stopping_.set_trainer(self.trainer_)
 
 
 # --------------------------------------------------------------------------
@@ -313,6 +559,7 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = self.loss != "binary_cross_entropy"
+        tags.classifier_tags.multi_label = True
         return tags
 
     def __init__(self, hidden_layers=(64,), activation="relu", loss="cross_entropy",
@@ -320,7 +567,8 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
                  beta_2=0.999, epsilon=1e-8, weight_decay=0.0, batch_size=32, epochs=100,
                  dropout=0.0, validation_split=0.0, patience=None, lr_schedule="constant",
                  lr_step_size=10, lr_gamma=0.1, init="auto", dtype="float32", shuffle=True,
-                 seed=0, verbose=0):
+                 seed=0, verbose=0, warm_start=False, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=None, tol=1e-4):
         self.hidden_layers = hidden_layers
         self.activation = activation
         self.loss = loss
@@ -344,6 +592,36 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
         self.shuffle = shuffle
         self.seed = seed
         self.verbose = verbose
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+
+    def _targets(self, y):
+        """``y`` checked as class labels; ``(y, multilabel)``, a 2-D 0/1 ``y`` being multi-label."""
+        check_classification_targets(y)
+        if type_of_target(y) == "multilabel-indicator":
+            return np.asarray(y.toarray() if hasattr(y, "toarray") else y), True
+        if y.ndim == 2:
+            if y.shape[1] != 1:
+                raise ValueError(
+                    f"{type(self).__name__} takes class labels (a 1-D y) or a multi-label "
+                    f"0/1 indicator matrix; got a {type_of_target(y)} y of shape {y.shape}")
+            warnings.warn("A column-vector y was passed when a 1d array was expected: "
+                          "it is used as y.ravel()", DataConversionWarning, stacklevel=3)
+            y = y.ravel()
+        return y, False
+
+    @staticmethod
+    def _multilabel_hyperparams(hparams):
+        """Multi-label trains one sigmoid per label: the default loss becomes binary."""
+        return hparams.replace(loss="binary_cross_entropy")
+
+    @property
+    def _multilabel(self):
+        hparams = self.trainer_.hparams
+        return hparams.loss == "binary_cross_entropy" and self.trainer_.n_outputs_ > 1
 
     def _check_classes(self, classes, loss, what="y"):
         if len(classes) < 2:
@@ -352,28 +630,61 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
         if loss == "binary_cross_entropy" and len(classes) > 2:
             raise ValueError(f"Only binary classification is supported with "
                              f"loss='binary_cross_entropy' (one logit); {what} has "
-                             f"{len(classes)} classes. Use loss='cross_entropy' for more.")
+                             f"{len(classes)} classes. Use loss='cross_entropy' for more, or "
+                             "a 0/1 indicator matrix y for multi-label.")
+
+    def _check_warm_classes(self, y, multilabel):
+        """scikit-learn's rule: a warm start needs the classes of the previous fit."""
+        if multilabel != self._multilabel:
+            kinds = {True: "a multi-label indicator matrix", False: "class labels"}
+            raise ValueError(f"warm_start can only be used where y is of the same kind as in "
+                             f"the previous call to fit: it was {kinds[self._multilabel]}, "
+                             f"y is {kinds[multilabel]}")
+        now = np.arange(y.shape[1]) if multilabel else np.unique(y)
+        if len(now) != len(self.classes_) or not np.array_equal(now, self.classes_):
+            raise ValueError("warm_start can only be used where `y` has the same classes as "
+                             f"in the previous call to fit. Previously got {self.classes_}, "
+                             f"`y` has {now}")
+
+    def _validation_score(self, trainer, X_val, y_val):
+        """The score ``early_stopping`` watches: accuracy (subset accuracy, multi-label)."""
+        return accuracy_score(y_val, trainer.predict(X_val))
 
     def fit(self, X, y):
-        """Train a fresh network on ``(X, y)`` for ``epochs`` epochs.
+        """Train a fresh network on ``(X, y)`` for ``epochs`` epochs (or continue: ``warm_start``).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Training data (numbers; a DataFrame is fine).
-        y : array-like of shape (n_samples,)
-            Class labels: ints, strings or bools, at least two classes.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels (ints, strings or bools, at least two classes), or a 0/1
+            indicator matrix for multi-label classification: one sigmoid output
+            per label, trained with binary cross-entropy (also when ``loss`` is the
+            default ``'cross_entropy'``), as scikit-learn's MLPClassifier does.
 
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            A bad hyperparameter or input; or the trained parameters are not
+            finite (training diverged): the message says what to try.
         """
         hparams = self._hyperparams()
-        X, y = validate_data(self, X, y, dtype=np.dtype(hparams.dtype))
-        check_classification_targets(y)
-        self._check_classes(np.unique(y), hparams.loss)
-        trainer = Trainer(hparams).fit(X, y, verbose=self.verbose)
-        self._set_fitted(trainer)
+        warm = self._warm()
+        X, y = validate_data(self, X, y, reset=not warm, dtype=np.dtype(hparams.dtype),
+                             multi_output=True)
+        y, multilabel = self._targets(y)
+        if multilabel:
+            hparams = self._multilabel_hyperparams(hparams)
+        else:
+            self._check_classes(np.unique(y), hparams.loss)
+        if warm:
+            self._check_warm_classes(y, multilabel)
+        trainer = self._train(X, y, hparams, warm, stratify=not multilabel)
         self.classes_ = trainer.classes_
         return self
 
@@ -390,11 +701,13 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             One batch of training data.
-        y : array-like of shape (n_samples,)
-            Its class labels, all in ``classes``.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Its class labels, all in ``classes``; or a 0/1 indicator matrix
+            (multi-label).
         classes : array-like of shape (n_classes,), optional
             Every class label; required on the first call, and if given later,
-            the same as ``classes_``.
+            the same as ``classes_``. Multi-label: the column indices
+            ``0, ..., n_labels - 1``, as in scikit-learn.
 
         Returns
         -------
@@ -404,10 +717,16 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
         -----
         ``partial_fit`` runs one epoch of ``fit``'s procedure on the batch:
         with ``validation_split > 0`` it holds out that share of every batch,
-        so leave it at 0 here. ``patience`` has no effect (each call is a
-        single epoch). ``epochs`` of these calls on the same data give the
-        same model parameters as ``fit``.
+        so leave it at 0 here. ``patience`` and ``n_iter_no_change`` have no
+        effect (each call is a single epoch) and ``early_stopping=True`` is
+        refused, as in scikit-learn. ``epochs`` of these calls on the same data
+        give the same model parameters as ``fit``. Unlike scikit-learn's,
+        ``n_iter_`` counts every epoch trained so far.
         """
+        _check_options(self)
+        if self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True (each call is "
+                             "one epoch on one batch); set early_stopping=False")
         first = not hasattr(self, "trainer_")
         if first:
             hparams = self._hyperparams()
@@ -415,25 +734,45 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
                 raise ValueError("classes must be passed on the first call to partial_fit "
                                  "(every class label, e.g. classes=np.unique(y_all)), so "
                                  "the network can be built with one output per class")
-        X, y = validate_data(self, X, y, reset=first,
+        X, y = validate_data(self, X, y, reset=first, multi_output=True,
                              dtype=np.dtype(hparams.dtype if first else self.trainer_.hparams.dtype))
-        check_classification_targets(y)
+        y, multilabel = self._targets(y)
         if first:
             classes = np.unique(np.asarray(classes))
-            self._check_classes(classes, hparams.loss, what="classes")
-            trainer = Trainer(hparams)
-            n_outputs = 1 if hparams.loss == "binary_cross_entropy" else len(classes)
-            trainer.build(X.shape[1], n_outputs)
-            trainer.classes_ = classes        # build() numbers them 0..k-1
+            if multilabel:
+                self._check_label_indices(classes, y.shape[1])
+                trainer = Trainer(self._multilabel_hyperparams(hparams))
+                trainer.build(X.shape[1], y.shape[1])
+            else:
+                self._check_classes(classes, hparams.loss, what="classes")
+                trainer = Trainer(hparams)
+                n_outputs = 1 if hparams.loss == "binary_cross_entropy" else len(classes)
+                trainer.build(X.shape[1], n_outputs)
+                trainer.classes_ = classes        # build() numbers them 0..k-1
         else:
             trainer = self.trainer_
-            if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            if multilabel != self._multilabel:
+                kind = "multi-label" if self._multilabel else "single-label"
+                raise ValueError(f"y {'is' if multilabel else 'is not'} a multi-label "
+                                 f"indicator matrix, but the model was built {kind}")
+            if classes is not None and multilabel:
+                self._check_label_indices(np.unique(classes), y.shape[1])
+            elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
                 raise ValueError(f"classes={np.asarray(classes).tolist()!r} differs from the "
                                  f"classes_ of the first call, {self.classes_.tolist()!r}")
+        start = len(trainer.history)
         trainer.fit(X, y, verbose=self.verbose, epochs=1)
-        self._set_fitted(trainer)
+        self._set_fitted(trainer, start, warm=not first)
         self.classes_ = trainer.classes_
+        self._check_finite(trainer, "partial_fit")
         return self
+
+    @staticmethod
+    def _check_label_indices(classes, k):
+        if not np.array_equal(classes, np.arange(k)):
+            raise ValueError(f"For a multi-label y with {k} columns, classes must be the "
+                             f"column indices 0, ..., {k - 1} (as in scikit-learn); got "
+                             f"{np.asarray(classes).tolist()!r}")
 
     def decision_function(self, X):
         """Confidence scores: the network's logits.
@@ -447,17 +786,18 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
         ndarray of shape (n_samples,) or (n_samples, n_classes)
             Binary: one score per sample, positive for ``classes_[1]`` (its
             log-odds). More classes: one logit per class, in ``classes_`` order.
+            Multi-label: one logit (log-odds) per label.
         """
         X = self._validate_X(X)
         z = self.trainer_.decision_function(X).astype(np.float64)
-        if len(self.classes_) > 2:
+        if len(self.classes_) > 2 or self._multilabel:
             return z
         if z.shape[1] == 1:                 # binary_cross_entropy: one logit
             return z[:, 0]
         return z[:, 1] - z[:, 0]            # cross_entropy: two logits
 
     def predict(self, X):
-        """Predict the class of each sample.
+        """Predict the class of each sample (multi-label: the set of labels).
 
         Parameters
         ----------
@@ -465,10 +805,13 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples,)
-            Labels from ``classes_``.
+        ndarray of shape (n_samples,) or (n_samples, n_labels)
+            Labels from ``classes_``; multi-label: the 0/1 indicator matrix
+            (label ``j`` where its logit is positive, i.e. its probability > 0.5).
         """
         d = self.decision_function(X)
+        if self._multilabel:
+            return (d > 0).astype(np.int64)
         index = d.argmax(axis=1) if d.ndim == 2 else (d > 0).astype(np.intp)
         return self.classes_[index]
 
@@ -480,7 +823,8 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
             p_k = \frac{e^{z_k}}{\sum_j e^{z_j}}, \qquad
             \text{binary: } p_1 = \sigma(d) = \frac{1}{1 + e^{-d}},\ p_0 = \sigma(-d)
 
-        computed in float64 from :meth:`decision_function`.
+        computed in float64 from :meth:`decision_function`. Multi-label: each
+        label's own probability :math:`\sigma(z_j)` (rows need not sum to 1).
 
         Parameters
         ----------
@@ -489,9 +833,11 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
-            Columns in ``classes_`` order; rows sum to 1.
+            Columns in ``classes_`` order; rows sum to 1 (not for multi-label).
         """
         d = self.decision_function(X)
+        if self._multilabel:
+            return expit(d)
         if d.ndim == 2:
             return softmax(d, axis=1)
         return np.column_stack([expit(-d), expit(d)])
@@ -508,6 +854,8 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
         ndarray of shape (n_samples, n_classes)
         """
         d = self.decision_function(X)
+        if self._multilabel:
+            return log_expit(d)
         if d.ndim == 2:
             return log_softmax(d, axis=1)
         return np.column_stack([log_expit(-d), log_expit(d)])
@@ -585,7 +933,8 @@ class HPRegressor(RegressorMixin, _HPEstimator):
                  beta_2=0.999, epsilon=1e-8, weight_decay=0.0, batch_size=32, epochs=100,
                  dropout=0.0, validation_split=0.0, patience=None, lr_schedule="constant",
                  lr_step_size=10, lr_gamma=0.1, init="auto", dtype="float32", shuffle=True,
-                 seed=0, verbose=0):
+                 seed=0, verbose=0, warm_start=False, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=None, tol=1e-4):
         self.hidden_layers = hidden_layers
         self.activation = activation
         self.loss = loss
@@ -609,6 +958,11 @@ class HPRegressor(RegressorMixin, _HPEstimator):
         self.shuffle = shuffle
         self.seed = seed
         self.verbose = verbose
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -634,11 +988,20 @@ class HPRegressor(RegressorMixin, _HPEstimator):
         self
         """
         hparams = self._hyperparams()
-        X, y = self._validate_Xy(X, y, reset=True, dtype=np.dtype(hparams.dtype))
-        trainer = Trainer(hparams).fit(X, y, verbose=self.verbose)
-        self._set_fitted(trainer)
-        self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
+        warm = self._warm()
+        X, y = self._validate_Xy(X, y, reset=not warm, dtype=np.dtype(hparams.dtype))
+        n_outputs = 1 if y.ndim == 1 else y.shape[1]
+        if warm and n_outputs != self.n_outputs_:
+            raise ValueError(f"warm_start can only be used where y has the same number of "
+                             f"targets as in the previous call to fit: {self.n_outputs_}, "
+                             f"y has {n_outputs}")
+        self._train(X, y, hparams, warm, stratify=False)
+        self.n_outputs_ = n_outputs
         return self
+
+    def _validation_score(self, trainer, X_val, y_val):
+        """The score ``early_stopping`` watches: R^2, as scikit-learn's ``score``."""
+        return r2_score(y_val, trainer.predict(X_val).astype(np.float64))
 
     def partial_fit(self, X, y):
         """Train one epoch on ``(X, y)``, continuing from the current model parameters.
@@ -666,6 +1029,10 @@ class HPRegressor(RegressorMixin, _HPEstimator):
         single epoch). ``epochs`` of these calls on the same data give the
         same model parameters as ``fit``.
         """
+        _check_options(self)
+        if self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True (each call is "
+                             "one epoch on one batch); set early_stopping=False")
         first = not hasattr(self, "trainer_")
         if first:
             hparams = self._hyperparams()
@@ -679,9 +1046,11 @@ class HPRegressor(RegressorMixin, _HPEstimator):
             if n_outputs != self.n_outputs_:
                 raise ValueError(f"y has {n_outputs} target column(s), but "
                                  f"{type(self).__name__} was fitted with {self.n_outputs_}")
+        start = len(trainer.history)
         trainer.fit(X, y, verbose=self.verbose, epochs=1)
-        self._set_fitted(trainer)
+        self._set_fitted(trainer, start, warm=not first)
         self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
+        self._check_finite(trainer, "partial_fit")
         return self
 
     def predict(self, X):
