@@ -256,3 +256,152 @@ def test_warm_start_after_pickling_continues_the_same():
     copy.fit(X, y)
     assert_same_params(copy.trainer_.params, clf.trainer_.params)
     assert copy.loss_curve_ == clf.loss_curve_
+
+
+# ---- 4. early stopping by scikit-learn's names ---------------------------------------
+
+def replay_stop(values, n_iter_no_change, tol, higher_is_better):
+    """scikit-learn's rule, replayed on a recorded curve: the number of epochs trained
+    (len(values) if it never fires)."""
+    best, count = (-math.inf if higher_is_better else math.inf), 0
+    for epoch, v in enumerate(values):
+        enough = v >= best + tol if higher_is_better else v <= best - tol
+        count = 0 if enough else count + 1
+        if (v > best) if higher_is_better else (v < best):
+            best = v
+        if count > n_iter_no_change:
+            return epoch + 1
+    return len(values)
+
+
+@pytest.mark.parametrize("Estimator", [HPClassifier, HPRegressor])
+def test_early_stopping_as_scikit_learn_tests_it(Estimator):
+    X, y = digits_binary()
+    tol = 0.2
+    est = Estimator(tol=tol, epochs=3000, early_stopping=True).fit(X, y)
+    assert est.n_iter_ < 3000
+    assert est.best_loss_ is None
+    assert isinstance(est.validation_scores_, list)
+    scores = est.validation_scores_
+    assert len(scores) == est.n_iter_ == len(est.loss_curve_)
+    assert max(scores) == est.best_validation_score_
+    assert est.best_validation_score_ + tol > scores[-2]
+    assert est.best_validation_score_ + tol > scores[-1]
+    # the rule replayed by hand stops at the same epoch (n_iter_no_change None -> 10)
+    assert est.stopping_.n_iter_no_change == 10
+    assert est.n_iter_ == replay_stop(scores, 10, tol, higher_is_better=True) < 3000
+
+    est = Estimator(tol=tol, epochs=30, early_stopping=False).fit(X, y)
+    assert est.validation_scores_ is None and est.best_validation_score_ is None
+    assert est.best_loss_ == min(est.loss_curve_)
+    assert est.n_iter_ == 30                   # n_iter_no_change=None: no tol-stopping
+
+
+@pytest.mark.parametrize("Estimator, metric, score",
+                         [(HPClassifier, "val_accuracy", accuracy_score),
+                          (HPRegressor, "val_r2", r2_score)])
+def test_early_stopping_holds_out_the_validation_split_and_scores_it(Estimator, metric, score):
+    # The held-out part is the one validation_split=validation_fraction makes: the
+    # Trainer's own validation metrics (written independently of scikit-learn's
+    # metrics) are the same curve as validation_scores_.
+    X, y = digits_binary(200)
+    est = Estimator(hidden_layers=(8,), epochs=40, early_stopping=True,
+                    validation_fraction=0.25, n_iter_no_change=5, tol=0.0).fit(X, y)
+    assert est.trainer_.hparams.validation_split == 0.25
+    n = est.n_iter_
+    split = Estimator(hidden_layers=(8,), epochs=n, validation_split=0.25).fit(X, y)
+    assert split.history_.history["val_loss"] == est.history_.history["val_loss"]
+    np.testing.assert_allclose(est.validation_scores_, split.history_.history[metric],
+                               rtol=1e-6, atol=1e-9)
+    # the best epoch's parameters are restored: a fit that ends there has them
+    best = int(np.argmax(est.validation_scores_))
+    assert est.stopping_.best_epoch == best
+    again = Estimator(hidden_layers=(8,), epochs=best + 1, validation_split=0.25).fit(X, y)
+    assert_same_params(est.trainer_.params, again.trainer_.params)
+
+
+def test_validation_fraction_takes_the_place_of_validation_split():
+    X, y = digits_binary(200)
+    a = HPClassifier(epochs=3, early_stopping=True, validation_split=0.3).fit(X, y)
+    b = HPClassifier(epochs=3, early_stopping=True).fit(X, y)
+    assert a.trainer_.hparams.validation_split == 0.1
+    assert_same_params(a.trainer_.params, b.trainer_.params)
+
+
+def test_n_iter_no_change_on_the_training_loss():
+    # scikit-learn's test_n_iter_no_change: early_stopping=False watches the loss.
+    X, y = digits_binary()
+    tol = 0.01
+    for n in (2, 5, 10):
+        clf = HPClassifier(tol=tol, epochs=3000, optimizer="sgd", learning_rate=0.1,
+                           n_iter_no_change=n).fit(X, y)
+        assert clf.n_iter_ < 3000
+        assert clf.stopping_.wait == n + 1             # scikit-learn: _no_improvement_count
+        assert clf.n_iter_ == replay_stop(clf.loss_curve_, n, tol, higher_is_better=False)
+        assert clf.stopping_.monitor == "loss" and clf.stopping_.min_delta == tol
+        assert clf.best_loss_ == min(clf.loss_curve_)
+
+
+def test_n_iter_no_change_inf_never_stops():
+    # scikit-learn's test_n_iter_no_change_inf: every epoch counts as no improvement
+    # after the first, and training runs all its epochs.
+    X, y = digits_binary()
+    clf = HPClassifier(tol=1e9, epochs=60, n_iter_no_change=np.inf).fit(X, y)
+    assert clf.n_iter_ == 60
+    assert clf.stopping_.wait == clf.n_iter_ - 1
+
+
+def test_early_stopping_stratified_split_needs_two_of_each_class():
+    X = [[1, 2], [2, 3], [3, 4], [4, 5]]
+    with pytest.raises(ValueError, match=r"only 1 member.*too few members are: \['1'\]"):
+        HPClassifier(early_stopping=True, validation_fraction=0.5).fit(X, [0, 0, 0, 1])
+    with pytest.raises(ValueError, match="validation set is too small"):
+        HPClassifier(early_stopping=True).fit(X, [0, 0, 1, 1])
+
+
+def test_early_stopping_with_string_labels_and_multilabel():
+    X, y = iris()
+    labels = np.array(["class_a", "class_b", "class_c"], dtype=object)[y]
+    clf = HPClassifier(early_stopping=True, epochs=50, seed=42).fit(X, labels)
+    assert len(clf.validation_scores_) == clf.n_iter_
+    assert np.isfinite(clf.validation_scores_).all()
+    # multi-label: not stratified, scored by subset accuracy
+    X, Y = multilabel(100)
+    clf = HPClassifier(early_stopping=True, epochs=5, validation_fraction=0.2).fit(X, Y)
+    assert clf.predict(X).shape == Y.shape
+    split = HPClassifier(epochs=5, validation_split=0.2).fit(X, Y)
+    assert split.history_.history["val_loss"] == clf.history_.history["val_loss"]
+
+
+@pytest.mark.parametrize("Estimator", [HPClassifier, HPRegressor])
+def test_warm_start_with_early_stopping_extends_the_scores(Estimator):
+    X, y = iris()
+    est = Estimator(epochs=10, seed=0, warm_start=True, early_stopping=True)
+    est.fit(X, y)
+    n_scores = len(est.validation_scores_)
+    est.set_params(epochs=20).fit(X, y)
+    assert len(est.validation_scores_) > n_scores
+    assert len(est.validation_scores_) == len(est.loss_curve_)
+
+
+@pytest.mark.parametrize("Estimator", [HPClassifier, HPRegressor])
+def test_partial_fit_refuses_early_stopping(Estimator):
+    X, y = iris()
+    est = Estimator(early_stopping=True, epochs=3).fit(X, y)
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+        est.partial_fit(X, y)
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"early_stopping": "yes"}, "early_stopping"),
+    ({"warm_start": 1}, "warm_start"),
+    ({"validation_fraction": 1.0}, "validation_fraction"),
+    ({"validation_fraction": 0}, "validation_fraction"),
+    ({"n_iter_no_change": 0}, "n_iter_no_change"),
+    ({"n_iter_no_change": 2.5}, "n_iter_no_change"),
+    ({"tol": -1.0}, "tol"),
+    ({"tol": math.nan}, "tol"),
+])
+def test_bad_scikit_learn_options_are_named(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        HPClassifier(**kwargs).fit(*iris())
