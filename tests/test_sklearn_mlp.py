@@ -405,3 +405,90 @@ def test_partial_fit_refuses_early_stopping(Estimator):
 def test_bad_scikit_learn_options_are_named(kwargs, field):
     with pytest.raises(ValueError, match=field):
         HPClassifier(**kwargs).fit(*iris())
+
+
+# ---- 5. no silent NaN model -----------------------------------------------------------
+
+def regression(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    return X, X @ rng.normal(size=5)
+
+
+@pytest.mark.parametrize("Estimator", [HPClassifier, HPRegressor])
+def test_a_fit_ending_with_non_finite_parameters_raises(Estimator):
+    X, y = iris() if Estimator is HPClassifier else regression()
+    est = Estimator(learning_rate=1e38, batch_size=8)
+    with pytest.warns(hp.DivergenceWarning):
+        with pytest.raises(ValueError, match=r"not finite \(NaN or infinity in dense_0") as info:
+            est.fit(X, y)
+    message = str(info.value)
+    assert "diverged" in message and "smaller learning_rate (e.g. 1e+37)" in message
+    # the Trainer the estimator ran has such parameters: the error is about them
+    trainer = hp.Trainer(learning_rate=1e38, batch_size=8, epochs=100, validation_split=0.0,
+                         loss="cross_entropy" if Estimator is HPClassifier else "mse")
+    with pytest.warns(hp.DivergenceWarning):
+        trainer.fit(X, y, verbose=0)
+    assert not all(np.isfinite(a).all() for a in trainer.params.values())
+    # no half-fitted estimator is left behind
+    from sklearn.exceptions import NotFittedError
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+    # partial_fit raises too
+    with pytest.warns(hp.DivergenceWarning), pytest.raises(ValueError, match="partial_fit"):
+        if Estimator is HPClassifier:
+            Estimator(learning_rate=1e38, batch_size=8).partial_fit(X, y, classes=[0, 1, 2])
+        else:
+            Estimator(learning_rate=1e38, batch_size=8).partial_fit(X, y)
+
+
+def test_a_diverged_run_that_restored_finite_best_parameters_does_not_raise():
+    X, y = iris()
+    clf = HPClassifier(hidden_layers=(8,), epochs=5, early_stopping=True, warm_start=True,
+                       batch_size=8).fit(X, y)
+    best = clf.trainer_.params
+    with pytest.warns(hp.DivergenceWarning):
+        clf.set_params(learning_rate=1e38).fit(X, y)       # diverges in its first epoch
+    assert clf.history_.diverged
+    assert all(np.isfinite(a).all() for a in clf.trainer_.params.values())
+    assert_same_params(clf.trainer_.params, best)          # the best epoch's, restored
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_trainer_predict_on_non_finite_parameters_warns_by_name():
+    X, y = regression()
+    trainer = hp.Trainer(loss="mse", learning_rate=1e38, batch_size=8, validation_split=0.0)
+    with pytest.warns(hp.DivergenceWarning):
+        trainer.fit(X, y, verbose=0)
+    with pytest.warns(hp.DivergenceWarning, match=r"not finite \(NaN or infinity in dense_0"):
+        out = trainer.predict(X)
+    assert not np.isfinite(out).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                       # a sound model: no warning
+        hp.Trainer(loss="mse", validation_split=0.0).fit(X, y, verbose=0).predict(X)
+
+
+def test_trainer_predict_warns_when_outputs_overflow_with_finite_parameters():
+    trainer = hp.Trainer(hidden_layers=(), loss="mse").build(2, 1)
+    trainer.load_params({"dense_0.weight": np.full((2, 1), 1e30), "dense_0.bias": np.zeros(1)})
+    X = np.array([[1.0, 1.0], [1e20, 1e20]])
+    with pytest.warns(RuntimeWarning, match="overflowed float32") as record:
+        out = trainer.predict(X)
+    assert not any(isinstance(w.message, hp.DivergenceWarning) for w in record)
+    assert np.isfinite(out[0]) and not np.isfinite(out[1])     # 2e30 fits, 2e50 does not
+
+
+@pytest.mark.parametrize("loss, y_kind", [("cross_entropy", "labels"), ("mse", "values")])
+def test_history_of_a_first_epoch_divergence_keeps_its_val_keys(loss, y_kind):
+    X, y = regression()
+    if y_kind == "labels":
+        y = (y > 0).astype(int)
+    trainer = hp.Trainer(loss=loss, learning_rate=1e38, batch_size=8, validation_split=0.2)
+    with pytest.warns(hp.DivergenceWarning):
+        trainer.fit(X, y, verbose=0)
+    h = trainer.history
+    assert h.diverged and len(h) == 1
+    expected = {"val_loss", "val_accuracy"} if y_kind == "labels" else \
+        {"val_loss", "val_mae", "val_r2"}
+    assert {k for k in h.history if k.startswith("val_")} == expected
+    assert all(math.isnan(h.history[k][0]) for k in expected)

@@ -434,7 +434,8 @@ class _HPEstimator(BaseEstimator):
             return
         if method == "fit":                  # no half-fitted estimator is left behind
             for name in ("trainer_", "history_", "n_iter_", "loss_curve_", "best_loss_",
-                         "validation_scores_", "best_validation_score_", "stopping_"):
+                         "validation_scores_", "best_validation_score_", "stopping_",
+                         "classes_", "n_outputs_", "n_features_in_", "feature_names_in_"):
                 self.__dict__.pop(name, None)
         why = trainer.history.message or "the training loss became NaN or infinite"
         scale = "X (e.g. StandardScaler)" + (" and y" if self._kind == "regressor" else "")
@@ -463,7 +464,7 @@ class _HPEstimator(BaseEstimator):
                                   default=math.inf)
 
     def _validate_X(self, X):
-        check_is_fitted(self)
+        check_is_fitted(self, "trainer_")
         return validate_data(self, X, reset=False, dtype=np.dtype(self.trainer_.hparams.dtype))
 
     def __sklearn_tags__(self):
