@@ -158,7 +158,7 @@ html_theme_options = {
 # Pages without sub-pages need no left sidebar: the room goes to code and output.
 html_sidebars = {page: [] for page in [
     "index", "getting_started", "parameters_vs_hyperparameters", "time_and_memory",
-    "trial_and_error", "inside_the_core", "whats_new"]}
+    "tuning_workflow", "trial_and_error", "inside_the_core", "whats_new"]}
 html_show_sourcelink = False
 html_copy_source = False
 

@@ -243,15 +243,6 @@ def test_history_from_dict_rejects_malformed_input():
 
 
 # -- History.plot ------------------------------------------------------------
-@pytest.fixture
-def plt():
-    mpl = pytest.importorskip("matplotlib")
-    mpl.use("Agg")
-    import matplotlib.pyplot as pyplot
-    yield pyplot
-    pyplot.close("all")
-
-
 def _lines(ax):
     return {line.get_label(): (list(line.get_xdata()), list(line.get_ydata()))
             for line in ax.get_lines()}

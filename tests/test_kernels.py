@@ -13,6 +13,8 @@ import pytest
 from hpframe import ops
 from hpframe import reference as ref
 
+from helpers import numerical_derivative
+
 DTYPES = [np.float32, np.float64]
 LAYOUTS = ["C", "F", "strided"]
 ACTIVATIONS = ["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "identity"]
@@ -44,11 +46,6 @@ def in_layout(a, layout):
     view[...] = a
     assert a.ndim == 0 or not view.flags.c_contiguous
     return view
-
-
-def numerical_derivative(f, x, h):
-    """4th-order central difference of the scalar function ``f`` at ``x``."""
-    return (-f(x + 2 * h) + 8 * f(x + h) - 8 * f(x - h) + f(x - 2 * h)) / (12 * h)
 
 
 def away_from(values, points, margin):

@@ -303,6 +303,8 @@ def test_a_model_file_holding_python_objects_is_refused_without_pickle_advice(tm
      r"X is a scipy.sparse csr_matrix: sparse input is not supported yet"),
     (lambda X, y: hp.Trainer().fit(np.full((4, 2), 1e39), [0, 1, 0, 1], verbose=0),
      ValueError, r"X has values too large for float32 .* became infinity when converted"),
+    (lambda X, y: hp.Trainer(loss="mse").fit(X, np.full(len(X), -1e39), verbose=0),
+     ValueError, r"y has values too large for float32 .* became infinity when converted"),
     (lambda X, y: hp.set_num_threads(10**6), ValueError,
      r"n=1000000 is more than 1024 threads"),
 ])

@@ -15,6 +15,8 @@ from threadpoolctl import threadpool_limits
 from hpframe import reference as ref
 from hpframe._core.network import Network
 
+from helpers import numerical_derivative
+
 ACTIVATIONS = ["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "identity"]
 LOSSES = ["cross_entropy", "binary_cross_entropy", "mse", "mae", "huber"]
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam", "adamw"]
@@ -75,11 +77,6 @@ def make_data(sizes, loss, n, dtype, seed=2):
 def parameters(net):
     return [net.weight(l) for l in range(net.n_layers)] + \
            [net.bias(l) for l in range(net.n_layers)]
-
-
-def numerical_derivative(f, x, h):
-    """4th-order central difference of the scalar function ``f`` at ``x``."""
-    return (-f(x + 2 * h) + 8 * f(x + h) - 8 * f(x - h) + f(x - 2 * h)) / (12 * h)
 
 
 # ---- gradients of the whole network equal finite differences -----------------------

@@ -28,15 +28,10 @@ from hpframe.search.log import SearchLog
 from hpframe.search import (Choice, IntUniform, LogUniform, SearchResult, Trial, Uniform,
                             grid_search, random_search, successive_halving)
 
-
-def blobs(n=200, k=3, d=5, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0, 2, size=(k, d))
-    y = np.arange(n) % k
-    return centers[y] + rng.normal(size=(n, d)), y
+from helpers import blobs
 
 
-X, Y = blobs()
+X, Y = blobs(n=200, spread=2.0)
 BASE = hp.HyperParams(hidden_layers=(8,), epochs=2, batch_size=32, validation_split=0.25)
 SPACE = {"learning_rate": LogUniform(1e-3, 1e-1), "batch_size": Choice([16, 32]),
          "dropout": Uniform(0.0, 0.3)}

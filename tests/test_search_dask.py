@@ -10,17 +10,12 @@ import pytest
 import hpframe as hp
 from hpframe.search import Choice, LogUniform, random_search, successive_halving
 
+from helpers import blobs
+
 distributed = pytest.importorskip("distributed")
 
 
-def blobs(n=200, k=3, d=5, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0, 2, size=(k, d))
-    y = np.arange(n) % k
-    return centers[y] + rng.normal(size=(n, d)), y
-
-
-X, Y = blobs()
+X, Y = blobs(n=200, spread=2.0)
 BASE = hp.HyperParams(hidden_layers=(8,), epochs=2, validation_split=0.25)
 SPACE = {"learning_rate": LogUniform(1e-3, 1e-1), "batch_size": Choice([16, 32])}
 
@@ -62,3 +57,24 @@ def test_successive_halving_on_dask_matches_serial(client):
     on_dask = successive_halving(X, Y, SPACE, executor=client.get_executor(), **kwargs)
     assert signature(on_dask) == signature(serial)
     assert sorted(t.epochs for t in on_dask.trials) == [1, 1, 2, 2]
+
+
+def test_tpe_cv_and_asha_on_dask(client):
+    from hpframe.search import asha, tpe_search
+    kwargs = dict(n_trials=8, base=BASE, verbose=0, n_startup_trials=4, batch=2)
+    serial = tpe_search(X, Y, SPACE, **kwargs)
+    assert signature(tpe_search(X, Y, SPACE, executor=client.get_executor(), **kwargs)) == \
+        signature(serial)
+    cv = random_search(X, Y, SPACE, n_trials=3, base=BASE, verbose=0, cv=2, repeats=2)
+    on_dask = random_search(X, Y, SPACE, n_trials=3, base=BASE, verbose=0, cv=2, repeats=2,
+                            executor=client.get_executor())
+    assert signature(on_dask) == signature(cv)
+    assert [t.scores for t in on_dask.trials] == [t.scores for t in cv.trials]
+    reference = {(t.number, t.rung): t.value
+                 for t in asha(X, Y, SPACE, n_trials=6, min_epochs=1, max_epochs=4, eta=2,
+                               base=BASE, verbose=0).records}
+    result = asha(X, Y, SPACE, n_trials=6, min_epochs=1, max_epochs=4, eta=2, base=BASE,
+                  verbose=0, executor=client.get_executor())
+    assert sum(t.rung == 0 for t in result.records) == 6
+    assert all(t.value == reference[(t.number, t.rung)] for t in result.records
+               if (t.number, t.rung) in reference)

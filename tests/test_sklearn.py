@@ -23,6 +23,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import hpframe as hp
 from hpframe.sklearn import HPClassifier, HPRegressor
 
+from helpers import blobs
+
 FIELDS = [f.name for f in dataclasses.fields(hp.HyperParams)]
 HP_DEFAULTS = hp.HyperParams().to_dict()
 # scikit-learn's names that are not hyperparameters (DESIGN.md fixes them)
@@ -71,14 +73,6 @@ def test_subset_variation_is_one_float32_rounding(Estimator):
 
 
 # ---- helpers ---------------------------------------------------------------------
-
-def blobs(n=240, k=3, d=5, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0, 3, size=(k, d))
-    y = np.arange(n) % k
-    X = centers[y] + rng.normal(size=(n, d))
-    return X, y
-
 
 def digits(n=600):
     X, y = hp.datasets.load_digits()

@@ -10,13 +10,7 @@ import pytest
 
 import hpframe as hp
 
-
-def blobs(n=240, k=3, d=5, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0, 3, size=(k, d))
-    y = np.arange(n) % k
-    X = centers[y] + rng.normal(size=(n, d))
-    return X, y
+from helpers import blobs
 
 
 def fit_params(X, y, **fields):

@@ -7,6 +7,7 @@ whole-matrix draw.
 """
 import io
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -14,12 +15,7 @@ import pytest
 import hpframe as hp
 from hpframe import tasks
 
-
-def blobs(n=240, k=3, d=5, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0, 3, size=(k, d))
-    y = np.arange(n) % k
-    return centers[y] + rng.normal(size=(n, d)), y
+from helpers import blobs
 
 
 # ---- public shapes -------------------------------------------------------------------
@@ -143,3 +139,103 @@ def test_initialisation_in_pieces_is_the_whole_matrix_draw(init, activation):
             limit = np.sqrt(6.0 / (n_in + n_out))
             expected = rng.uniform(-limit, limit, size=(n_in, n_out))
         np.testing.assert_array_equal(t.params[f"dense_{l}.weight"], expected)
+
+
+# ---- the promises the tutorial makes ----------------------------------------------------
+
+def test_fit_epochs_trains_past_hparams_epochs_and_says_so():
+    X, y = hp.datasets.load_digits()
+    t = hp.Trainer(hidden_layers=(16,), epochs=2).fit(X, y, verbose=0)
+    t.fit(X, y, verbose=0, epochs=3)
+    assert t.epoch_ == 5 and t.history.epoch == [0, 1, 2, 3, 4]
+    assert "trained for 5 epoch(s) (hparams.epochs=2; fit(epochs=...) trained past it)" \
+        in t.summary()
+
+
+def test_continuing_a_cosine_schedule_past_its_end_warns():
+    X, y = hp.datasets.load_digits()
+    t = hp.Trainer(hidden_layers=(16,), epochs=3, lr_schedule="cosine")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t.fit(X, y, verbose=0)                           # within the schedule: silent
+    before = t.params
+    with pytest.warns(UserWarning, match=r"epochs 4 to 5 of this fit train at learning rate 0"):
+        t.fit(X, y, verbose=0, epochs=2)
+    assert t.history.history["lr"][3:] == [0.0, 0.0]
+    for key, value in before.items():                    # what the warning says: no change
+        np.testing.assert_array_equal(t.params[key], value)
+
+
+@pytest.mark.parametrize("fields", [dict(), dict(activation="tanh"), dict(loss="mse"),
+                                    dict(hidden_layers=(32, 16), activation="gelu")])
+@pytest.mark.parametrize("trained", [False, True])
+def test_gradcheck_passes_on_the_bundled_digits(fields, trained):
+    # raw digits: constant-zero pixel columns give exactly-zero gradients, and many
+    # others are tiny; ReLU networks have kinks a difference quotient can straddle
+    X, y = hp.datasets.load_digits()
+    if fields.get("loss") == "mse":
+        y = y.astype(float)
+    t = hp.Trainer(seed=0, **fields)
+    if trained:
+        t.fit(X, y, verbose=0, epochs=3)
+    assert hp.gradcheck(t, X, y) < 1e-6
+
+
+@pytest.mark.parametrize("wrong", ["scaled", "one sign", "layer swapped"])
+def test_gradcheck_still_fails_on_a_wrong_gradient(monkeypatch, wrong):
+    X, y = hp.datasets.load_digits()
+    t = hp.Trainer(hidden_layers=(8,), seed=0)             # 610 parameters, all checked
+    right = hp.Trainer.gradients
+
+    def broken(self, X, y):
+        loss, grads = right(self, X, y)
+        if wrong == "scaled":
+            grads = {k: 1.01 * g for k, g in grads.items()}
+        elif wrong == "one sign":
+            grads["dense_1.bias"] = -grads["dense_1.bias"]
+        else:
+            grads["dense_0.bias"] = grads["dense_0.bias"][::-1].copy()
+        return loss, grads
+    monkeypatch.setattr(hp.Trainer, "gradients", broken)
+    assert hp.gradcheck(t, X, y, n_checks=610) > 1e-3
+
+
+def test_the_divergence_warning_names_the_input_scale_only_when_it_is_far_off():
+    X, y = hp.datasets.load_digits()
+    with pytest.warns(hp.DivergenceWarning) as raw:
+        hp.Trainer(learning_rate=5, epochs=2).fit(X * 10, y, verbose=0)
+    assert "far from standardised" in str(raw[0].message)
+    standard = (X - X.mean(axis=0)) / np.where(X.std(axis=0) > 0, X.std(axis=0), 1)
+    with pytest.warns(hp.DivergenceWarning) as scaled:
+        hp.Trainer(learning_rate=50, epochs=2).fit(standard, y, verbose=0)
+    assert "standardis" not in str(scaled[0].message)
+
+
+@pytest.mark.parametrize("bad, error", [(-0.1, ValueError), (float("nan"), ValueError),
+                                        ("0.1", TypeError), (True, TypeError)])
+def test_train_on_batch_refuses_a_bad_learning_rate(bad, error):
+    X, y = blobs(n=30)
+    t = hp.Trainer(hidden_layers=(4,)).build(5, 3)
+    before = t.params
+    with pytest.raises(error, match="learning_rate"):
+        t.train_on_batch(X, y, learning_rate=bad)
+    for key, value in before.items():
+        np.testing.assert_array_equal(t.params[key], value)
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+@pytest.mark.parametrize("state", ["unbuilt", "trained"])
+def test_a_trainer_pickles_and_deep_copies_as_its_model_file(how, state):
+    import copy
+    X, y = blobs()
+    t = hp.Trainer(hidden_layers=(6,), epochs=2, dropout=0.2, seed=4)
+    if state == "trained":
+        t.fit(X, y, verbose=0)
+    t.note = "kept"
+    twin = pickle.loads(pickle.dumps(t)) if how == "pickle" else copy.deepcopy(t)
+    assert twin.note == "kept" and twin.is_built == t.is_built and twin.seed_ == t.seed_
+    a, b = t.fit(X, y, verbose=0, epochs=1), twin.fit(X, y, verbose=0, epochs=1)
+    for key, value in a.params.items():                  # the copy trains on exactly
+        np.testing.assert_array_equal(b.params[key], value)
+    for key in ("loss", "val_loss", "accuracy", "val_accuracy", "lr"):
+        assert b.history.history[key] == a.history.history[key]

@@ -58,13 +58,18 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"{category.__name__}: {message}")
 
 
+def _format_warning(message, category, filename, lineno, line=None):
+    return f"{category.__name__}: {message}\n"
+
+
 def reset_warnings(gallery_conf, fname):
     """sphinx-gallery reset: show an example's warnings as "Category: message".
 
     Python's default adds the file's path and line, which would put the build
-    machine's folders into the gallery's output.
+    machine's folders into the gallery's output.  sphinx-gallery writes the
+    warnings an example raises with :func:`warnings.formatwarning`.
     """
-    warnings.showwarning = _show_warning
+    warnings.formatwarning = _format_warning
 
 
 class RunCode(SphinxDirective):

@@ -20,7 +20,7 @@ from hpframe.trainer import DivergenceWarning, LRFindResult, NotFittedError, Tra
 from hpframe._info import build_info, show_config
 from hpframe._threads import get_num_threads, set_num_threads
 from hpframe.search import (Choice, IntUniform, LogUniform, Uniform, grid_search,
-                            random_search, successive_halving, tpe_search)
+                            random_search, successive_halving, tpe_search, asha, hyperband)
 from hpframe.search import SearchResult, Trial
 # hp.playground(): the package is callable and imports its web framework on first use
 from hpframe import playground
@@ -30,7 +30,8 @@ __all__ = [
     "Callback", "EarlyStopping", "History", "ProgressBar", "DivergenceWarning", "NotFittedError",
     "LRFindResult", "data", "datasets", "io", "ops", "reference", "build_info", "show_config",
     "set_num_threads", "get_num_threads",
-    "random_search", "grid_search", "successive_halving", "tpe_search", "Uniform", "LogUniform",
+    "random_search", "grid_search", "successive_halving", "tpe_search", "asha", "hyperband",
+    "Uniform", "LogUniform",
     "IntUniform", "Choice", "__version__",
     "SearchResult", "Trial", "playground",
 ]

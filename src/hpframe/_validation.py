@@ -84,7 +84,7 @@ def all_finite(a):
 def _sum(a):
     """``a.sum()``; a big array in one piece per thread (numpy's sum releases
     the GIL), so that checking a large training set costs little next to an
-    epoch (60,000 x 784 float32: 7.4 ms on one thread, 4.3 ms on two)."""
+    epoch."""
     n = min(threads_allowed(), a.size // (1 << 20))       # pieces of >= 1M values
     if n < 2:
         return a.sum()
@@ -121,8 +121,14 @@ def check_targets(y, dtype, name="y"):
                          f"got shape {y.shape}")
     if not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_):
         raise TypeError(f"{name} must hold numbers for a regression loss; got dtype {y.dtype}")
-    y2 = np.ascontiguousarray(y.reshape(len(y), -1), dtype=dtype)
+    with np.errstate(over="ignore"):     # reported below
+        y2 = np.ascontiguousarray(y.reshape(len(y), -1), dtype=dtype)
     if not all_finite(y2):
+        if np.isfinite(y).all():         # finite before the conversion: out of dtype's range
+            raise ValueError(f"{name} has values too large for {np.dtype(dtype).name} "
+                             f"(beyond its largest {np.finfo(dtype).max:.3g}), which became "
+                             "infinity when converted; rescale the targets or use "
+                             "dtype='float64'")
         raise ValueError(f"{name} contains NaN or infinity; remove or impute them")
     return y2
 

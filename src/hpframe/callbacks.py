@@ -175,8 +175,7 @@ class History:
         TypeError
             ``epoch`` is not an integer, or a value is not a number.
         """
-        if isinstance(epoch, (bool, np.bool_)) or not isinstance(epoch, (int, np.integer)):
-            raise TypeError(f"epoch must be an integer, got {epoch!r}")
+        check_int("epoch", epoch)
         values = {}
         for key, value in (logs or {}).items():
             if isinstance(value, (bool, np.bool_)) or not isinstance(

@@ -16,9 +16,12 @@ from hpframe._text import pyplot
 
 __all__ = ["LRFindResult", "lr_find", "gradcheck", "dead_units", "divergence_message"]
 
+# A feature whose |mean| + standard deviation exceeds this is far from standardised.
+INPUT_SCALE = 5.0
+
 
 class LRFindResult(namedtuple("LRFindResult", ["learning_rates", "losses", "suggestion"])):
-    """Result of :meth:`Trainer.lr_find`: unpacks as ``(learning_rates, losses, suggestion)``."""
+    """Result of :meth:`~hpframe.Trainer.lr_find`: unpacks as ``(learning_rates, losses, suggestion)``."""
 
     def plot(self, ax=None):
         """Plot loss against learning rate (log axis) and mark the suggestion.
@@ -94,8 +97,7 @@ def lr_find(trainer, X, y, start_lr=1e-6, end_lr=1.0, n_steps=100, smoothing=0.9
     if not (0 < start_lr < end_lr) or not math.isfinite(end_lr):
         raise ValueError(f"need 0 < start_lr < end_lr; got start_lr={start_lr}, "
                          f"end_lr={end_lr}")
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 5:
-        raise ValueError(f"n_steps must be an integer >= 5; got {n_steps!r}")
+    n_steps = V.check_int("n_steps", n_steps, 5)
     if not 0 <= smoothing < 1:
         raise ValueError(f"smoothing must be in [0, 1); got {smoothing}")
     fresh = type(trainer)(trainer.hparams)
@@ -143,58 +145,81 @@ def gradcheck(trainer, X, y, n_checks=200, eps=1e-4, seed=0):
 
     Runs in float64 on a copy of the trainer's parameters, with dropout off,
     on (at most the first 64 rows of) ``(X, y)``: for up to ``n_checks``
-    randomly chosen parameters :math:`\theta_i`,
+    randomly chosen parameters :math:`\theta_i` and steps
+    :math:`h \in \{\epsilon, \epsilon/10, \epsilon/100\}`,
 
     .. math::
 
-        g_i^{num} = \frac{-L(\theta + 2\epsilon e_i) + 8L(\theta + \epsilon e_i)
-                    - 8L(\theta - \epsilon e_i) + L(\theta - 2\epsilon e_i)}{12\epsilon},
+        g_i^{h} = \frac{-L(\theta + 2h e_i) + 8L(\theta + h e_i)
+                  - 8L(\theta - h e_i) + L(\theta - 2h e_i)}{12h},
         \qquad
-        \text{error} = \max_i \frac{|g_i - g_i^{num}|}{\max(|g_i| + |g_i^{num}|, 10^{-8})}
+        e_i = \min_h \frac{|g_i - g_i^{h}|}{\max(|g_i| + |g_i^{h}|,\ \tau_h)},
+        \qquad
+        \text{error} = \max_i e_i
+
+    with :math:`\tau_h = \max(10^{-3} \lVert g \rVert_\infty,\
+    10^{6}\, u\, |L| / h)`, :math:`u = 2^{-53}`. The floor :math:`\tau_h` measures
+    small components against the scale of the whole gradient and of the
+    differences' own rounding (:math:`u |L| / h`), so a gradient that is zero or
+    tiny - an input column that is always 0 gives exact zeros - is not a false
+    alarm; the smaller steps let a difference that straddles a ReLU kink be
+    measured again on one side of it. A wrong gradient differs from every
+    difference quotient alike, so the minimum over steps still shows it.
 
     Parameters
     ----------
     trainer : Trainer
         A built or trained trainer.
     X, y : array-like
-        Data, as for :meth:`Trainer.fit`.
+        Data, as for :meth:`~hpframe.Trainer.fit`.
     n_checks : int
         How many parameters to check.
     eps : float
-        Finite-difference step (the stencil's error shrinks as ``eps**4``).
+        The largest finite-difference step (the stencil's error shrinks as ``eps**4``).
     seed : int
         Chooses the parameters checked.
 
     Returns
     -------
     float
-        The maximum relative error; below about 1e-6 means the gradients are right.
+        The maximum error; below about 1e-6 means the gradients are right.
     """
     from hpframe.trainer import Trainer
     if not isinstance(trainer, Trainer):
         raise TypeError(f"gradcheck needs a Trainer; got {type(trainer).__name__}")
+    if not (isinstance(eps, (int, float)) and 0 < eps < 1):
+        raise ValueError(f"eps must be a float in (0, 1); got {eps!r}")
     check, X = _fresh_copy(trainer, X, y, dtype="float64", dropout=0.0,
                            validation_split=0.0, patience=None)
     y = V.to_numpy(y, "y")
     V.check_length(X, y)
     X, y = X[:64], y[:64]
-    _, grads = check.gradients(X, y)
+    loss, grads = check.gradients(X, y)
     like = check.params
     theta, analytic = _flat(like), _flat(grads)
+    scale = 1e-3 * float(np.abs(analytic).max())
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(theta), size=min(n_checks, len(theta)), replace=False)
+
+    def loss_at(i, value):
+        theta[i] = value
+        check.load_params(_unflat(theta, like))
+        return check.gradients(X, y)[0]
+
     worst = 0.0
     for i in chosen:
-        saved = theta[i]
-        losses = []
-        for step in (2, 1, -1, -2):
-            theta[i] = saved + step * eps
-            check.load_params(_unflat(theta, like))
-            losses.append(check.gradients(X, y)[0])
+        saved, best = theta[i], math.inf
+        for h in (eps, eps / 10, eps / 100):
+            L = [loss_at(i, saved + step * h) for step in (2, 1, -1, -2)]
+            numeric = (-L[0] + 8 * L[1] - 8 * L[2] + L[3]) / (12 * h)
+            floor = max(scale, 1e6 * 2.0 ** -53 * abs(loss) / h)
+            best = min(best, abs(analytic[i] - numeric) /
+                       max(abs(analytic[i]) + abs(numeric), floor))
+            if best < 1e-9:
+                break
         theta[i] = saved
-        numeric = (-losses[0] + 8 * losses[1] - 8 * losses[2] + losses[3]) / (12 * eps)
-        err = abs(analytic[i] - numeric) / max(abs(analytic[i]) + abs(numeric), 1e-8)
-        worst = max(worst, err)
+        worst = max(worst, best)
+    check.load_params(_unflat(theta, like))
     return float(worst)
 
 
@@ -232,7 +257,8 @@ def divergence_message(trainer, loss, first, X_train, epoch, lr):
 
     It diverged when the epoch's training ``loss`` is NaN/inf or more than 10x
     ``first``, the loss of the very first batch. The message names the likely cause (the learning
-    rate) and the share of dead ReLU units on (at most 2,048 rows of) ``X_train``.
+    rate), the share of dead ReLU units on (at most 2,048 rows of) ``X_train``, and
+    the input scale when a feature's ``|mean| + std`` there exceeds ``INPUT_SCALE``.
     """
     if math.isfinite(loss) and not loss > 10 * first:
         return None
@@ -241,9 +267,17 @@ def divergence_message(trainer, loss, first, X_train, epoch, lr):
     msg = (f"Training diverged in epoch {epoch + 1}: the training loss {what}. The most "
            f"likely cause is a learning rate that is too high (learning_rate={lr:.3g}); "
            f"try about 10x smaller, e.g. {lr / 10:.3g}, or run trainer.lr_find(X, y).")
-    dead = dead_units(trainer, X_train[:2048])
-    if dead is not None:
+    sample = X_train[:2048]
+    dead = dead_units(trainer, sample)
+    if dead:                            # None (not ReLU) or 0.0 (none dead): nothing to say
         msg += (f" {dead:.0%} of the hidden {trainer.hparams.activation} units are dead "
                 "(output 0 for every training sample), so they no longer learn"
                 + (" - a sign of too large updates." if dead > 0.2 else "."))
+    with np.errstate(all="ignore"):
+        spread = float(np.max(np.abs(sample.mean(axis=0)) + sample.std(axis=0)))
+    if spread > INPUT_SCALE:
+        msg += (f" The inputs are far from standardised (a feature's |mean| + std reaches "
+                f"{spread:.3g}; the initialisation assumes about 1), which makes large "
+                "updates too: standardise each feature (subtract its mean, divide by its "
+                "standard deviation, both from the training set).")
     return msg

@@ -4,9 +4,11 @@ A neural network has two kinds of numbers. Its **parameters** (the weights and
 biases of every layer) are learned by training. Its **hyperparameters** (this
 module) are chosen by you before training starts: the architecture, the
 optimizer and its settings, and how training is run. :class:`HyperParams`
-holds them, checks every value when it is created, and documents each one in
-:data:`FIELDS`, the single table that :meth:`HyperParams.describe`,
-:func:`explain` and the documentation all read.
+holds them and checks every value when it is created. Each hyperparameter is
+declared once, in :data:`DECLARED` (its type, default, allowed values, kind
+and explanation); the fields of :class:`HyperParams`, their checks, the
+:data:`FIELDS` table, :meth:`HyperParams.describe`, :func:`explain` and the
+documentation are all derived from it.
 
 >>> import hpframe as hp
 >>> h = hp.HyperParams(hidden_layers=[128, 64], learning_rate=0.01)
@@ -14,7 +16,12 @@ holds them, checks every value when it is created, and documents each one in
 (128, 64)
 >>> h.replace(dropout=0.2).dropout
 0.2
->>> print(hp.explain("dropout"))          # doctest: +SKIP
+>>> print(hp.explain("dropout"))
+dropout  [model]  default: 0.0
+  what:     During training, each hidden unit's output is set to zero with this
+...
+  allowed:  a float in [0, 1); 0 = off; typical 0.1 ... 0.5
+...
 """
 import dataclasses
 import difflib
@@ -37,7 +44,7 @@ __all__ = [
     "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "LR_SCHEDULES", "INITS", "DTYPES",
 ]
 
-# The allowed names, in the order of the public contract (DESIGN.md section 3).
+# The allowed names, in the order of the public API.
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "identity")
 LOSSES = ("cross_entropy", "binary_cross_entropy", "mse", "mae", "huber")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
@@ -757,8 +764,10 @@ class HyperParams:
         A value of the wrong type (bools are not numbers; a non-integral float
         for an integer field).
     ValueError
-        A value out of its allowed range or not among the allowed names. The
-        message names the field, quotes the value and says what is allowed.
+        A value out of its allowed range or not among the allowed names, or
+        hidden layers whose parameters no computer could hold (what does not
+        fit in this computer's memory is refused when the network is built).
+        The message names the field, quotes the value and says what is allowed.
 
     Notes
     -----
@@ -966,7 +975,7 @@ class HyperParams:
 
 
 def _default(name):
-    return next(f.default for f in dataclasses.fields(HyperParams) if f.name == name)
+    return SPECS[name].default
 
 
 def _wrap(label, text, width=88):
@@ -1016,7 +1025,11 @@ def explain(name):
 
     Examples
     --------
-    >>> print(explain("batch_size"))     # doctest: +SKIP
+    >>> print(explain("batch_size"))
+    batch_size  [training]  default: 32
+    ...
+      allowed:  an int >= 1; often a power of two, 16 ... 512
+    ...
     """
     if not isinstance(name, str):
         raise TypeError(f"explain() needs a hyperparameter name (str), got {name!r}")

@@ -6,7 +6,7 @@ hyperparameters, the task, the shapes, the generators' states, the optimizer's
 step and the history - everything :func:`load` needs so that ``fit`` after
 loading continues exactly as if the trainer had never been saved.
 
-Writes to a path are atomic (:func:`hpframe._atomic.atomic_open`): a crash, a
+Writes to a path are atomic (``hpframe._atomic.atomic_open``): a crash, a
 kill or a full disk in the middle of :func:`save` leaves the previous file as it
 was. Loading never executes code: a file that is not an hpframe model, or whose
 metadata does not agree with its arrays, is refused with a ``ValueError`` naming
@@ -25,6 +25,7 @@ import json
 import math
 import numbers
 import os
+import threading
 import zipfile
 
 import numpy as np
@@ -105,6 +106,32 @@ def from_bytes(data, cls=None):
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"from_bytes needs bytes; got {type(data).__name__}")
     return load(io.BytesIO(data), cls=cls, _name="the model bytes")
+
+
+# What a model file holds of a trainer; everything else in its __dict__ is pickled as is.
+_IN_THE_FILE = ("_hparams", "_dtype", "seed_", "_net", "_task", "_n_features", "epoch_",
+                "history")
+
+
+def pickle_state(trainer):
+    """``trainer.__getstate__``: a built trainer travels as its model file's bytes (arrays
+    and JSON); the lock and the running-fit marker never travel."""
+    state = {k: v for k, v in trainer.__dict__.items() if k not in ("_lock", "_fitting")}
+    if trainer.is_built:
+        state = {k: v for k, v in state.items() if k not in _IN_THE_FILE}
+        state["_model_file"] = to_bytes(trainer)
+    return state
+
+
+def restore_state(trainer, state):
+    """``trainer.__setstate__``: the inverse of :func:`pickle_state`."""
+    state = dict(state)
+    data = state.pop("_model_file", None)
+    if data is not None:
+        trainer.__dict__.update(from_bytes(data, cls=type(trainer)).__dict__)
+    else:
+        trainer.__dict__.update(_lock=threading.RLock(), _fitting=None)
+    trainer.__dict__.update(state)
 
 
 def _describe(file):

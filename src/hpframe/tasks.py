@@ -1,14 +1,10 @@
 r"""What a network's outputs mean: one small class per kind of task.
 
-=============  ==========================  =====================================
-task           loss                        outputs
-=============  ==========================  =====================================
-multiclass     ``cross_entropy``           one logit per class (softmax)
-binary         ``binary_cross_entropy``    one logit; ``y`` holds two classes
-multilabel     ``binary_cross_entropy``    ``k`` independent logits; ``y`` is
-                                           ``(n, k)`` of 0/1
-regression     ``mse``, ``mae``, ``huber``  one value per target column
-=============  ==========================  =====================================
+* multiclass - ``cross_entropy``: one logit per class (softmax);
+* binary - ``binary_cross_entropy``, ``y`` of two classes: one logit;
+* multilabel - ``binary_cross_entropy``, ``y`` of shape ``(n, k)`` in 0/1: ``k``
+  independent logits;
+* regression - ``mse``, ``mae`` or ``huber``: one value per target column.
 
 Each class answers the same five questions - which task ``y`` implies
 (:func:`infer`), how targets reach the core (``encode``), what the outputs

@@ -139,7 +139,7 @@ class Trainer:
         Trainer
             ``self``.
         """
-        self._refuse_while_fitting("reset")
+        _refuse_while_fitting(self, "reset")
         with self._lock:
             self._net = None
             self._task = None
@@ -170,10 +170,6 @@ class Trainer:
         """Output units of the built model (classes, 1 for binary, or targets)."""
         self._require_built("n_outputs_")
         return self._task.n_outputs
-
-    @property
-    def _n_outputs(self):
-        return None if self._task is None else self._task.n_outputs
 
     @property
     def classes_(self):
@@ -245,8 +241,7 @@ class Trainer:
         return self
 
     def _seed_children(self):
-        """Independent streams from ``seed_``: initial weights, the network's
-        shuffling/dropout, the validation split."""
+        """Streams from ``seed_``: initial weights, shuffling/dropout, validation split."""
         return np.random.SeedSequence(self.seed_).spawn(3)
 
     def _new_network(self, n_features, n_outputs, capacity):
@@ -266,39 +261,10 @@ class Trainer:
     def _ensure_capacity(self, rows):
         """Grow the per-batch buffers to ``rows`` rows, keeping everything learned."""
         if rows > self._net.capacity:
-            new = self._new_network(self._n_features, self._n_outputs, max(rows, EVAL_ROWS))
+            new = self._new_network(self._n_features, self._task.n_outputs, max(rows, EVAL_ROWS))
             self._net = copy_network(self._net, new)
 
-    # ---- data ---------------------------------------------------------------
-    def _prepare_fit_data(self, X, y):
-        """Check X and y; build on first use; return them as arrays."""
-        X_arr = V.check_features(X, self._dtype,
-                                 self._n_features if self._net is not None else None)
-        y_arr = V.to_numpy(y, "y")
-        V.check_length(X_arr, y_arr)
-        if self._net is not None and self._task.name in (MULTICLASS, BINARY):
-            # Continued training: the classes are known, and a batch may hold only
-            # some of them; encode checks every label against classes_.
-            return X_arr, y_arr
-        task = tasks.infer(self._hparams.loss, y_arr, self._dtype)
-        if self._net is None:
-            rows = max(min(self._hparams.batch_size, len(X_arr)), EVAL_ROWS)
-            self._allocate(X_arr.shape[1], task, rows)
-        elif task.name != self._task.name or \
-                (task.name == MULTILABEL and task.n_outputs != self._n_outputs):
-            raise ValueError(f"y implies a {task.name} model with {task.n_outputs} outputs, "
-                             f"but this trainer was built as {self._task.name} with "
-                             f"{self._n_outputs}; call reset() to train a new model")
-        return X_arr, y_arr
-
     # ---- training ------------------------------------------------------------
-    def _refuse_while_fitting(self, what):
-        owner = self._fitting
-        if owner is not None and owner != threading.get_ident():
-            raise RuntimeError(f"{what} while this Trainer is being trained by fit in "
-                               "another thread: wait for that fit to return (predict and "
-                               "evaluate may run meanwhile)")
-
     def fit(self, X, y, validation_data=None, callbacks=None, verbose=1, epochs=None):
         """Learn the parameters from ``(X, y)``.
 
@@ -330,28 +296,28 @@ class Trainer:
         return _fit(self, X, y, validation_data, callbacks, verbose, epochs)
 
     def train_on_batch(self, X, y, learning_rate=None):
-        """One optimizer step on ``(X, y)`` as a single batch (dropout on, rows in order).
-
-        ``epoch_`` and ``history`` are not changed: this is the building block of
-        :meth:`lr_find`, and a way to watch single steps.
+        """One optimizer step on ``(X, y)`` as one batch (dropout on, rows in order); ``epoch_``
+        and ``history`` stay as they are (the building block of :meth:`lr_find`).
 
         Parameters
         ----------
         X, y : array-like
             One batch, as for :meth:`fit`; the model must be built.
         learning_rate : float, optional
-            Default: the schedule's rate at the current epoch.
+            A finite rate >= 0; default: the schedule's rate at the current epoch.
 
         Returns
         -------
         float
             The batch's mean loss before the step (NaN if it was not finite).
         """
-        self._refuse_while_fitting("train_on_batch")
-        lr = self._hparams.lr_at(self.epoch_) if learning_rate is None else float(learning_rate)
+        _refuse_while_fitting(self, "train_on_batch")
+        lr = self._hparams.lr_at(self.epoch_) if learning_rate is None else \
+            V.check_float("learning_rate", learning_rate, 0)
         with self._lock:
             batch = self._batch("train_on_batch", X, y)
-            loss_sum, _, n_seen, _, nan_loss = self._net.train_epoch(*batch, len(X), lr, False)
+            loss_sum, _, n_seen, _, nan_loss = self._net.train_epoch(
+                *batch, len(batch[0]), lr, False)
         return math.nan if nan_loss else loss_sum / (n_seen * self._task.elements)
 
     def gradients(self, X, y):
@@ -376,7 +342,7 @@ class Trainer:
     def _batch(self, what, X, y):
         """``(X, labels, targets)`` of one batch for a built model, buffers grown to fit."""
         self._require_built(what)
-        X, y = self._prepare_fit_data(X, y)
+        X, y = prepare_fit_data(self, X, y)
         self._ensure_capacity(len(X))
         return (X, *self._task.encode(y))
 
@@ -384,7 +350,7 @@ class Trainer:
     def _outputs(self, X):
         self._require_built("prediction")
         X = V.check_features(X, self._dtype, self._n_features)
-        out = np.empty((len(X), self._n_outputs), dtype=self._dtype)
+        out = np.empty((len(X), self._task.n_outputs), dtype=self._dtype)
         self._forward_into(X, out)
         if not V.all_finite(out):
             _warn_non_finite(self, out)
@@ -476,7 +442,7 @@ class Trainer:
         return self._metrics(X, labels, targets)
 
     def _metrics(self, X, labels, targets):
-        out = np.empty((len(X), self._n_outputs), dtype=self._dtype)
+        out = np.empty((len(X), self._task.n_outputs), dtype=self._dtype)
         self._forward_into(X, out)
         return self._task.metrics(out, labels, targets)
 
@@ -491,6 +457,12 @@ class Trainer:
         """
         self._require_built("summary")
         return _summary(self)
+
+    def __getstate__(self):        # pickle, deepcopy: a built model as its file's bytes
+        return io.pickle_state(self)
+
+    def __setstate__(self, state):
+        io.restore_state(self, state)
 
     def __repr__(self):
         changed = {k: v for k, v in self._hparams.to_dict().items()
@@ -544,6 +516,14 @@ class Trainer:
         return diagnostics.dead_units(self, X)
 
 
+def _refuse_while_fitting(trainer, what):
+    owner = trainer._fitting
+    if owner is not None and owner != threading.get_ident():
+        raise RuntimeError(f"{what} while this Trainer is being trained by fit in another "
+                           "thread: wait for that fit to return (predict and evaluate may "
+                           "run meanwhile)")
+
+
 def _fit(trainer, X, y, validation_data, callbacks, verbose, epochs):
     """:meth:`Trainer.fit`: check the arguments, build on first use, split, train."""
     hp = trainer.hparams
@@ -557,12 +537,18 @@ def _fit(trainer, X, y, validation_data, callbacks, verbose, epochs):
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be Callback instances; got {type(cb).__name__}")
+    end = trainer.epoch_ + epochs
+    if hp.lr_schedule == "cosine" and end > hp.epochs:
+        warnings.warn(f"lr_schedule='cosine' ends after epochs={hp.epochs}: epochs "
+                      f"{max(trainer.epoch_, hp.epochs) + 1} to {end} of this fit train at "
+                      "learning rate 0 and change nothing. To train on, use a Trainer with "
+                      "more epochs (or another lr_schedule)", UserWarning, stacklevel=3)
     with trainer._lock:
-        trainer._refuse_while_fitting("fit")
+        _refuse_while_fitting(trainer, "fit")
         outer, trainer._fitting = trainer._fitting, threading.get_ident()
     try:
         with trainer._lock:
-            X_all, y_all = trainer._prepare_fit_data(X, y)
+            X_all, y_all = prepare_fit_data(trainer, X, y)
             train, val = split(trainer, X_all, y_all, validation_data)
             batch = min(hp.batch_size, len(train[0]))
             trainer._ensure_capacity(batch)
@@ -660,6 +646,29 @@ def _with_own_callbacks(trainer, callbacks, has_val, verbose, epochs):
     for cb in callbacks:
         cb.set_trainer(trainer)
     return callbacks
+
+
+def prepare_fit_data(trainer, X, y):
+    """``(X, y)`` checked, as arrays; builds ``trainer`` on first use (its shapes, task
+    and classes from them)."""
+    X_arr = V.check_features(X, trainer._dtype,
+                             trainer._n_features if trainer._net is not None else None)
+    y_arr = V.to_numpy(y, "y")
+    V.check_length(X_arr, y_arr)
+    if trainer._net is not None and trainer._task.name in (MULTICLASS, BINARY):
+        # Continued training: the classes are known, and a batch may hold only
+        # some of them; encode checks every label against classes_.
+        return X_arr, y_arr
+    task = tasks.infer(trainer.hparams.loss, y_arr, trainer._dtype)
+    if trainer._net is None:
+        rows = max(min(trainer.hparams.batch_size, len(X_arr)), EVAL_ROWS)
+        trainer._allocate(X_arr.shape[1], task, rows)
+    elif task.name != trainer._task.name or \
+            (task.name == MULTILABEL and task.n_outputs != trainer._task.n_outputs):
+        raise ValueError(f"y implies a {task.name} model with {task.n_outputs} outputs, "
+                         f"but this trainer was built as {trainer._task.name} with "
+                         f"{trainer._task.n_outputs}; call reset() to train a new model")
+    return X_arr, y_arr
 
 
 def per_layer(net, flat):
@@ -800,7 +809,9 @@ def _summary(trainer):
     text.append(f"optimizer state ({hp.optimizer}): {_fmt_bytes(mem['optimizer_state'])}; "
                 f"gradients: {_fmt_bytes(mem['gradients'])}; per-batch activations "
                 f"(batch_size={hp.batch_size}): {_fmt_bytes(mem['activations'])}")
-    text.append(f"dtype {hp.dtype}; trained for {trainer.epoch_} epoch(s)")
+    past = (f" (hparams.epochs={hp.epochs}; fit(epochs=...) trained past it)"
+            if trainer.epoch_ > hp.epochs else "")
+    text.append(f"dtype {hp.dtype}; trained for {trainer.epoch_} epoch(s){past}")
     return Text("\n".join(text))
 
 

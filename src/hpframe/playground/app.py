@@ -61,7 +61,7 @@ class Playground:
     def __init__(self, doc, session=None):
         self.doc = doc
         self.session = session or Session()
-        self.shown_version = -1
+        self.shown_version = None
         self.search_thread = None
         self.search_stop = threading.Event()
         self.search_rows = None
@@ -283,20 +283,21 @@ class Playground:
         self.search_thread.start()
 
     def _destroyed(self, context):
+        # the page is gone: stop training (an epoch, at most, to wait for); a running
+        # search skips its remaining pictures and its thread ends by itself - joining it
+        # here would hold up the server for every other page
         self.search_stop.set()
         self.session.close()
-        if self.search_thread is not None:
-            self.search_thread.join()
 
     # ---- drawing -----------------------------------------------------------------------
     def update(self):
         """Copy the session's latest snapshot into the page (runs on the event loop)."""
         self._draw_trials()
         snap = self.session.snapshot()
-        if snap["version"] == self.shown_version and not self.session.error:
+        if (snap["version"], self.session.error) == self.shown_version:
             return
-        self.shown_version = snap["version"]
-        s, sess = self.session.settings, self.session
+        self.shown_version = (snap["version"], self.session.error)
+        sess = self.session
         self._draw_picture(snap)
         h = snap["history"]
         n = len(h.get("loss", []))

@@ -7,7 +7,8 @@ many. This package makes trying cheap, honest and safe:
   ``Choice``, checked against :class:`~hpframe.HyperParams`;
 * :mod:`~hpframe.search.strategies` - :func:`random_search`,
   :func:`grid_search`, :func:`successive_halving`, :func:`tpe_search`
-  (the model-based sampler, :mod:`~hpframe.search.tpe`);
+  (the model-based sampler, :mod:`~hpframe.search.tpe`), :func:`asha` and
+  :func:`hyperband` (asynchronous halving, :mod:`~hpframe.search.asha`);
 * :mod:`~hpframe.search.trial` - what one trial runs and records (:class:`Trial`);
 * :mod:`~hpframe.search.runner` - serial, local worker processes, or any
   ``concurrent.futures`` executor (dask.distributed for a cluster);
@@ -26,7 +27,9 @@ from hpframe.search.result import SearchResult
 from hpframe.search.spaces import Choice, IntUniform, LogUniform, Uniform
 from hpframe.search.strategies import grid_search, random_search, successive_halving, \
     tpe_search
+from hpframe.search.asha import asha, hyperband
 from hpframe.search.trial import Metric, Trial
 
-__all__ = ["random_search", "grid_search", "successive_halving", "tpe_search", "Uniform", "LogUniform",
+__all__ = ["random_search", "grid_search", "successive_halving", "tpe_search", "asha",
+           "hyperband", "Uniform", "LogUniform",
            "IntUniform", "Choice", "SearchResult", "Trial", "Metric"]

@@ -39,7 +39,7 @@ import warnings
 
 from hpframe.search import trial as _trial
 
-__all__ = ["Pool", "execute", "make_pool"]
+__all__ = ["Pool", "execute", "make_pool", "TaskSource"]
 
 # The clock the deadline is measured with (tests replace it with a fake one).
 _clock = time.monotonic
@@ -161,8 +161,9 @@ def execute(tasks, pool, on_outcome, deadline=None):
 
     Parameters
     ----------
-    tasks : list of Task
-        Launched in this order.
+    tasks : list of Task, or TaskSource
+        Launched in this order (a :class:`TaskSource` decides each when a worker
+        is free).
     pool : Pool
     on_outcome : callable
         Called in this thread, once per finished trial, in order of completion.
@@ -181,6 +182,36 @@ def execute(tasks, pool, on_outcome, deadline=None):
     return _execute_pool(tasks, pool, on_outcome, deadline)
 
 
+class TaskSource:
+    """Tasks decided one at a time, as workers free up (asynchronous halving).
+
+    ``next_task()`` returns the task to launch now, or None when nothing can be
+    launched until a running trial finishes; it is called in the search's thread,
+    after every finished trial has been handed to ``on_outcome``.
+    """
+
+    def __init__(self, next_task):
+        self._next = next_task
+        self._back = collections.deque()
+
+    def __bool__(self):
+        if not self._back:
+            task = self._next()
+            if task is not None:
+                self._back.append(task)
+        return bool(self._back)
+
+    def popleft(self):
+        return self._back.popleft()
+
+    def appendleft(self, task):
+        self._back.appendleft(task)
+
+    def __iter__(self):
+        while self:
+            yield self.popleft()
+
+
 def _execute_serial(tasks, on_outcome, deadline):
     for task in tasks:
         if deadline is not None and _clock() >= deadline:
@@ -194,7 +225,7 @@ def _execute_serial(tasks, on_outcome, deadline):
 
 
 def _execute_pool(tasks, pool, on_outcome, deadline):
-    pending = collections.deque(tasks)
+    pending = tasks if isinstance(tasks, TaskSource) else collections.deque(tasks)
     suspects = collections.deque()         # in flight when a process pool broke
     deaths = collections.Counter()         # trial number -> pools it broke
     running = {}                           # future -> task
@@ -210,7 +241,7 @@ def _execute_pool(tasks, pool, on_outcome, deadline):
                     if running:
                         break                       # a suspect runs alone
                     queue = suspects
-                elif pending and len(running) < pool.width:
+                elif len(running) < pool.width and pending:
                     queue = pending
                 else:
                     break

@@ -11,6 +11,7 @@ import hashlib
 import math
 import numbers
 import os
+import time
 import warnings
 
 import numpy as np
@@ -249,6 +250,7 @@ class _Search:
                        "data": _fingerprint(X, y), **(extra_header or {}),
                        **(scoring.header() if scoring is not None else {})}
         self.log = SearchLog(log, self.header) if log is not None else None
+        self.store = None
         self.records = {}                       # (number, rung) -> Trial from the log
         self.trials = {}                        # number -> latest Trial
         self.stopped = None
@@ -287,12 +289,13 @@ class _Search:
             self.log.close()
             raise
 
-    def _take(self, lines):
+    def _take(self, lines, where=None):
+        where = where or (self.log.path if self.log is not None else "the log")
         for line, record in lines:
             number, rung = record.get("number"), record.get("rung", 0)
             if not isinstance(number, int) or number not in self.configs:
                 continue                            # beyond this call's n_trials
-            trial = _trial_from_record(record, self.log.path, line)
+            trial = _trial_from_record(record, where, line)
             if trial.status == "failed" and (trial.error or "").startswith(
                     _runner.UNCONFIRMED_DEATH):
                 continue        # maybe a worker killed from outside: run the trial again
@@ -302,7 +305,7 @@ class _Search:
             got = {"params": trial.params, "hparams": trial.hparams.to_dict()}
             if isinstance(hparams, HyperParams) and normalise(got) != normalise(expected):
                 raise ValueError(
-                    f"{self.log.path}, line {line}: trial {number} tried {trial.params}, but "
+                    f"{where}, line {line}: trial {number} tried {trial.params}, but "
                     f"this search draws {dict(values)} for it; the log comes from a different "
                     "search. Pass a new log path, or delete the file to start over")
             self.records.setdefault((number, rung), trial)
@@ -315,6 +318,8 @@ class _Search:
         self.trials[trial.number] = trial
         if self.log is not None:
             self.log.append(trial.to_dict())
+        if self.store is not None and trial.rung == 0:
+            self.store.finish(trial.to_dict())
         self.progress.update(trial)
 
     # -- running ---------------------------------------------------------------
@@ -348,6 +353,10 @@ class _Search:
                 runnable.append(task)
             else:
                 self.finish(self._invalid(task.number, hparams, task.rung))
+        return self.run_source(runnable, pool)
+
+    def run_source(self, runnable, pool):
+        """Run a list of runnable tasks, or a :class:`~hpframe.search.runner.TaskSource`."""
         # One BLAS limit for the whole run: limiting and restoring around every trial
         # wakes OpenBLAS's thread pools in between, whose spinning threads then
         # compete with the trials for the cores.
@@ -432,8 +441,10 @@ def _configs(base, seed, draws):
     return configs
 
 
-def _run_plain(search, space_for_result):
+def _run_plain(search, space_for_result, storage=None):
     """Random and grid search: one fit per trial, the missing trials only."""
+    if storage is not None:
+        return _run_stored(search, space_for_result, storage)
     search.read_log()
     missing = [n for n in sorted(search.configs) if (n, 0) not in search.records]
     done = [search.trials[n] for n in sorted(search.trials)]
@@ -445,12 +456,78 @@ def _run_plain(search, space_for_result):
     return search.result(space_for_result)
 
 
+def _open_store(search, storage):
+    from hpframe.search.storage import open_storage
+    if search.log is not None:
+        raise ValueError("pass log= or storage=, not both: the storage keeps every finished "
+                         "trial, as the log would")
+    search.store = open_storage(storage, search.header)
+    return search.store
+
+
+def _absorb(search, numbers):
+    """Take the trials of ``numbers`` that other processes finished into the search."""
+    store = search.store
+    wanted = set(numbers)
+    fresh = [(f"trial {n}", r) for n, r in store.records()
+             if n in wanted and (n, 0) not in search.records]
+    search._take(fresh, where=store.path)
+    progress = getattr(search, "progress", None)
+    for _, record in fresh:
+        if progress is not None and (record["number"], 0) in search.records:
+            progress.update(search.records[(record["number"], 0)])
+
+
+def _run_round(search, numbers, pool):
+    """Run the trials ``numbers`` (one fit each) together with the other processes of
+    ``search.store`` until every one is done; returns why it stopped early, or None."""
+    from hpframe.search.storage import POLL_SECONDS
+    store = search.store
+
+    def next_task():
+        while True:
+            number = store.claim([n for n in numbers if (n, 0) not in search.records])
+            if number is None:
+                return None
+            _, hparams = search.configs[number]
+            if isinstance(hparams, HyperParams):
+                return search.task(number, [hparams.epochs], pool)
+            search.finish(search._invalid(number, hparams))
+    while True:
+        stopped = search.run_source(_runner.TaskSource(next_task), pool)
+        if stopped:
+            return stopped
+        _absorb(search, numbers)
+        left = [n for n in numbers if (n, 0) not in search.records]
+        if not left:
+            return None
+        if store.running_elsewhere(left):
+            time.sleep(POLL_SECONDS)
+        # else: a dead process's claim, ours to take on the next pass
+
+
+def _run_stored(search, space, storage):
+    """Random and grid search shared by many processes through ``storage``."""
+    _open_store(search, storage)
+    numbers = sorted(search.configs)
+    try:
+        search._take([(f"trial {n}", r) for n, r in search.store.records()],
+                     where=search.store.path)
+        done = [search.trials[n] for n in sorted(search.trials)]
+        with search.session(len(numbers), done) as pool:
+            _run_round(search, numbers, pool)
+    finally:
+        search.store.close()
+        search.store = None
+    return search.result(space)
+
+
 # --------------------------------------------------------------------------
 # Public strategies
 # --------------------------------------------------------------------------
 def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0, n_jobs=1,
                   executor=None, timeout=None, log=None, verbose=1, validation_data=None,
-                  cv=None, repeats=1):
+                  cv=None, repeats=1, storage=None):
     r"""Try ``n_trials`` random configurations and keep the best on validation data.
 
     Every trial trains a fresh :class:`~hpframe.Trainer` with ``base`` plus values
@@ -531,6 +608,14 @@ def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0
         with the trial's own seed) and score it by the mean, keeping the standard
         deviation, so that a small difference between trials is not read as a win.
         With ``cv``: repeated k-fold, each repeat with its own shuffle.
+    storage : str, optional
+        ``"sqlite:///study.db"``: several processes (terminals, a batch scheduler's
+        array job) running this same call share the search through that SQLite
+        file. Each claims trials nobody has (never two processes the same one),
+        a dead process's claimed trial is claimed again, and every process
+        returns the whole search's result once all trials are done - the same
+        as one process alone would find. Replaces ``log`` (pass one or the
+        other); rerunning the call resumes. See :mod:`hpframe.search.storage`.
 
     Returns
     -------
@@ -583,11 +668,12 @@ def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0
     configs = _configs(base, seed, ((i, S.sample(space, seed, i)) for i in range(n_trials)))
     search = _Search("random_search", X, y, S.space_to_json(space), configs, base, metric,
                      seed, n_jobs, executor, timeout, log, verbose, scoring=scoring)
-    return _run_plain(search, space)
+    return _run_plain(search, space, storage)
 
 
 def grid_search(X, y, grid, base=None, metric="val_loss", seed=0, n_jobs=1, executor=None,
-                timeout=None, log=None, verbose=1, validation_data=None, cv=None, repeats=1):
+                timeout=None, log=None, verbose=1, validation_data=None, cv=None, repeats=1,
+                storage=None):
     """Try every combination of the listed values.
 
     Parameters
@@ -599,7 +685,7 @@ def grid_search(X, y, grid, base=None, metric="val_loss", seed=0, n_jobs=1, exec
         1e-2], "batch_size": [16, 64]}`` (4 trials). Trials are numbered in
         ``itertools.product`` order, the last key varying fastest. A list of grids
         (as scikit-learn's ``ParameterGrid``): each grid's points in turn.
-    base, metric, seed, n_jobs, executor, timeout, log, verbose, validation_data, cv, repeats
+    base, metric, seed, n_jobs, executor, timeout, log, verbose, validation_data, cv, repeats, storage
         As for :func:`random_search`; ``seed`` gives each trial its training seed.
 
     Returns
@@ -616,12 +702,12 @@ def grid_search(X, y, grid, base=None, metric="val_loss", seed=0, n_jobs=1, exec
     configs = _configs(base, seed, enumerate(S.grid_points(grid)))
     search = _Search("grid_search", X, y, S.space_to_json(grid), configs, base, metric,
                      seed, n_jobs, executor, timeout, log, verbose, scoring=scoring)
-    return _run_plain(search, grid)
+    return _run_plain(search, grid, storage)
 
 
 def tpe_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0, n_jobs=1,
                executor=None, timeout=None, log=None, verbose=1, validation_data=None,
-               cv=None, repeats=1, n_startup_trials=10, batch=None):
+               cv=None, repeats=1, n_startup_trials=10, batch=None, storage=None):
     r"""Search where good trials were found: the Tree-structured Parzen Estimator.
 
     The first ``n_startup_trials`` trials are random search's (the same draws).
@@ -639,8 +725,10 @@ def tpe_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0, n
         As for :func:`random_search`. ``space`` may be a list of dicts (which dict
         is then one more choice TPE learns). With several objectives, TPE ranks
         trials by the first.
-    validation_data, cv, repeats
-        As for :func:`random_search`.
+    validation_data, cv, repeats, storage
+        As for :func:`random_search`. With ``storage``, the processes share each
+        batch's trials and wait for the batch to finish before proposing the next,
+        so every process proposes, and returns, the same trials.
     n_startup_trials : int, default 10
         Random trials before TPE starts (its densities need observations).
     batch : int, optional
@@ -689,7 +777,7 @@ def tpe_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0, n
                   n_jobs, executor, timeout, log, verbose,
                   extra_header={"n_startup_trials": n_startup, "batch": batch},
                   scoring=scoring)
-    return search.optimise(space, n_trials, n_startup, batch)
+    return search.optimise(space, n_trials, n_startup, batch, storage)
 
 
 class _TPE(_Search):
@@ -701,6 +789,10 @@ class _TPE(_Search):
             return
         self._lines = self.log.open()
 
+    def _where(self):
+        return self.store.path if self.store is not None else \
+            (self.log.path if self.log is not None else None)
+
     def _ranked_params(self, upto):
         """The searched values of trials 0..upto-1, best first (failed ones last)."""
         trials = [self.trials[n] for n in range(upto)]
@@ -709,14 +801,25 @@ class _TPE(_Search):
         rest = [t for t in trials if not t.ok]
         return [t.params for t in ok + rest]
 
-    def optimise(self, space, n_trials, n_startup, batch):
+    def optimise(self, space, n_trials, n_startup, batch, storage=None):
+        if storage is not None:
+            _open_store(self, storage)
+            self._lines = [(f"trial {n}", r) for n, r in self.store.records()]
+            try:
+                return self._optimise(space, n_trials, n_startup, batch)
+            finally:
+                self.store.close()
+                self.store = None
         self.read_log()
+        return self._optimise(space, n_trials, n_startup, batch)
+
+    def _optimise(self, space, n_trials, n_startup, batch):
         done = {}
         for line, record in self._lines:
             number = record.get("number")
             if isinstance(number, int) and number < n_trials and number not in done:
                 try:
-                    done[number] = _trial_from_record(record, self.log.path, line)
+                    done[number] = _trial_from_record(record, self._where(), line)
                 except ValueError:
                     pass                    # reported when the trial's batch is checked
         try:
@@ -731,12 +834,16 @@ class _TPE(_Search):
                     self.configs.update(_configs(self.base, self.seed, draws))
                     numbers = set(range(number, end))
                     self._take([(line, r) for line, r in self._lines
-                                if r.get("number") in numbers])
-                    tasks = [self.task(n, [self.configs[n][1].epochs]
-                                       if isinstance(self.configs[n][1], HyperParams)
-                                       else [1], pool)
-                             for n in range(number, end) if (n, 0) not in self.records]
-                    if self.run(tasks, pool) or any(n not in self.trials for n in numbers):
+                                if r.get("number") in numbers], where=self._where())
+                    if self.store is not None:
+                        stopped = _run_round(self, sorted(numbers), pool)
+                    else:
+                        tasks = [self.task(n, [self.configs[n][1].epochs]
+                                           if isinstance(self.configs[n][1], HyperParams)
+                                           else [1], pool)
+                                 for n in range(number, end) if (n, 0) not in self.records]
+                        stopped = self.run(tasks, pool)
+                    if stopped or any(n not in self.trials for n in numbers):
                         break
                     number = end
         except BaseException:

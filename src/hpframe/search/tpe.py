@@ -176,7 +176,7 @@ def propose(space, ranked, seed, number):
     Parameters
     ----------
     space : dict or list of dict
-        A checked space (:func:`hpframe.search.spaces.check_space`).
+        A checked space (``hpframe.search.spaces.check_space``).
     ranked : list of dict
         The searched values of the finished trials, best first (successful trials
         by the metric, then the others).

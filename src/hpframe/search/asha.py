@@ -1,0 +1,251 @@
+r"""Asynchronous successive halving (ASHA) and Hyperband's brackets on top of it.
+
+Synchronous successive halving (:func:`~hpframe.successive_halving`) waits for a
+whole rung before promoting anyone, so a few slow trials hold every worker idle.
+ASHA (Li et al., "A System for Massively Parallel Hyperparameter Tuning", MLSys
+2020) decides each time a worker is free: going down from the highest rung, the
+first trial that is among the best :math:`1/\eta` of the trials *finished so far*
+in its rung, and not yet promoted, is promoted to the next rung; if there is none,
+a new configuration starts at the bottom rung. No worker waits for a rung to fill.
+With every trial finished, each rung has promoted its best
+:math:`\lfloor n_k / \eta \rfloor` of its :math:`n_k` trials - and possibly a few
+more: a promotion decided early, on part of the rung, is never taken back, even if
+the trial later drops out of the rung's best. That is the price of never waiting.
+
+Hyperband (Li et al., JMLR 2017) hedges the one choice halving leaves open - how
+few epochs are enough to judge a trial - by running several *brackets*: bracket
+:math:`s` starts :math:`\lceil (s_{max}+1)\,\eta^s/(s+1) \rceil` configurations at
+:math:`max\_epochs \cdot \eta^{-s}` epochs and halves them from there; bracket 0 trains
+its few configurations fully from the start. Here every bracket is an ASHA
+bracket, all sharing the same workers.
+
+Which trial a free worker gets depends on which trials have finished, so the
+promotions - unlike every trial's training - depend on the order in which trials
+finish when several run at once; serially (``n_jobs=1``) the order, and so the
+result, is fixed by the seed. The log records every trial at every rung; resuming
+rebuilds the rungs from it and goes on with the same rule.
+"""
+import math
+
+from hpframe.hparams import HyperParams
+from hpframe.search import spaces as S
+from hpframe.search.runner import TaskSource
+from hpframe.search.strategies import (_check_base, _check_common, _check_data, _check_int,
+                                       _check_metric_fits, _configs, _held_out, _Scoring,
+                                       _Search, rung_epochs)
+from hpframe.search.trial import Metric
+
+__all__ = ["asha", "hyperband", "hyperband_brackets"]
+
+
+class _Bracket:
+    def __init__(self, numbers, first, rungs):
+        self.numbers = list(numbers)     # its configurations, in start order
+        self.first = first               # global index of its first rung
+        self.rungs = list(rungs)         # total epochs at each of its rungs
+        self.started = 0
+
+
+class _ASHA(_Search):
+    """Asynchronous promotions on the shared engine."""
+
+    def checkpoints_out(self, number, blob):
+        if blob is not None:
+            self._checkpoints[number] = blob
+
+    def _done(self, task, outcome):
+        self._running.discard((task.number, task.rung))
+        super()._done(task, outcome)
+
+    def _promotable(self, bracket):
+        eta = self._eta
+        for local in range(len(bracket.rungs) - 2, -1, -1):
+            k = bracket.first + local
+            finished = [self.records[(n, k)] for n in bracket.numbers if (n, k) in self.records]
+            ranked = sorted((t for t in finished if t.ok),
+                            key=lambda t: (self.metric.sort_key(t.value), t.number))
+            for trial in ranked[:len(finished) // eta]:
+                key = (trial.number, k + 1)
+                if key not in self.records and key not in self._running:
+                    return trial.number, local + 1
+        return None
+
+    def _task_at(self, bracket, number, local, pool):
+        k = bracket.first + local
+        increments = [bracket.rungs[0]] + [b - a for a, b in zip(bracket.rungs,
+                                                                 bracket.rungs[1:])]
+        blob = self._checkpoints.pop(number, None) if local > 0 else None
+        prior = self.records[(number, k - 1)].train_time if local > 0 else 0.0
+        fits = increments[local:local + 1] if blob is not None else increments[:local + 1]
+        self._running.add((number, k))
+        return self.task(number, fits, pool, rung=k, checkpoint=blob,
+                         keep_state=local < len(bracket.rungs) - 1, prior_time=prior)
+
+    def _next(self, pool):
+        for bracket in self._brackets:                      # promotions first
+            found = self._promotable(bracket)
+            if found is not None:
+                return self._task_at(bracket, found[0], found[1], pool)
+        for bracket in self._brackets:                      # then a new configuration
+            while bracket.started < len(bracket.numbers):
+                number = bracket.numbers[bracket.started]
+                bracket.started += 1
+                if (number, bracket.first) in self.records:
+                    continue                                # finished before a resume
+                _, hparams = self.configs[number]
+                if not isinstance(hparams, HyperParams):
+                    self.finish(self._invalid(number, hparams, bracket.first))
+                    continue
+                return self._task_at(bracket, number, 0, pool)
+        return None
+
+    def optimise(self, brackets, eta, rungs, space):
+        self._checkpoints, self._running = {}, set()
+        self._brackets, self._eta = brackets, eta
+        self.read_log()
+        total = sum(_bracket_trials(b, eta) for b in brackets)
+        with self.session(total, list(self.records.values())) as pool:
+            self.run_source(TaskSource(lambda: self._next(pool)), pool)
+        result = self.result(space)
+        result.rungs = rungs
+        result.records = sorted(self.records.values(), key=lambda t: (t.rung, t.number))
+        return result
+
+
+def _bracket_trials(bracket, eta):
+    """Trials (one per configuration and rung) a bracket runs when it completes."""
+    n, total = len(bracket.numbers), 0
+    for _ in bracket.rungs:
+        total += n
+        n //= eta
+    return total
+
+
+def _prepare(X, y, space, base, metric, seed, timeout, verbose, validation_data, cv, repeats,
+             min_epochs, max_epochs, eta, who):
+    base = _check_base(base, _held_out(validation_data, cv))
+    if max_epochs is None:
+        max_epochs = base.epochs
+    min_epochs = _check_int("min_epochs", min_epochs, 1)
+    max_epochs = _check_int("max_epochs", max_epochs, 1)
+    if max_epochs < min_epochs:
+        raise ValueError(f"max_epochs must be >= min_epochs; got max_epochs={max_epochs}, "
+                         f"min_epochs={min_epochs}")
+    eta = _check_int("eta", eta, 2)
+    if "epochs" in S.keys(space):
+        raise ValueError(f"space must not search 'epochs' in {who}: epochs are the resource "
+                         "it allocates (set min_epochs and max_epochs)")
+    base = base.replace(epochs=max_epochs)
+    metric = Metric(metric)
+    seed = _check_common(seed, timeout, verbose)
+    space = S.check_space(space, base)
+    _check_metric_fits(metric, base, space)
+    X, y = _check_data(X, y)
+    scoring = _Scoring(X, y, base, space, validation_data, cv, repeats, seed)
+    return X, y, space, base, metric, seed, scoring, min_epochs, max_epochs, eta
+
+
+def asha(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, eta=3, base=None,
+         metric="val_loss", seed=0, n_jobs=1, executor=None, timeout=None, log=None,
+         verbose=1, validation_data=None, cv=None, repeats=1):
+    r"""Asynchronous successive halving: promote a trial as soon as its rung allows.
+
+    Like :func:`successive_halving`, configurations start with ``min_epochs`` and
+    the best :math:`1/\eta` of each rung continue (from where they stopped) to
+    :math:`\eta` times the epochs, up to ``max_epochs``. Unlike it, nothing waits
+    for a rung to fill: whenever a worker is free it gets the first trial that is
+    in the best :math:`1/\eta` of the finished trials of its rung (highest rung
+    first), or else a new configuration. See :mod:`hpframe.search.asha`.
+
+    Parameters
+    ----------
+    X, y, space
+        As for :func:`random_search`; configuration ``i`` draws the same values as
+        trial ``i`` of a random search with the same ``seed``.
+    n_trials : int, default 27
+        Number of configurations.
+    min_epochs, max_epochs, eta
+        As for :func:`successive_halving`.
+    base, metric, seed, n_jobs, executor, timeout, log, verbose, validation_data, cv, repeats
+        As for :func:`random_search`.
+
+    Returns
+    -------
+    SearchResult
+        One trial per configuration at the last rung it reached (``trial.rung``,
+        ``trial.epochs``); ``records`` holds every rung; ``best`` is the best trial
+        of the highest rung reached.
+
+    Notes
+    -----
+    A trial's training is bit-reproducible wherever it runs, but *which* trials
+    are promoted depends on the order in which trials finish when several run at
+    once (that is what keeps every worker busy). Serially the result is fixed by
+    ``seed``. A dead worker's trial is rerun (see :mod:`hpframe.search.runner`);
+    a stopped search resumes from its log, retraining lost models from their seed.
+    """
+    n_trials = _check_int("n_trials", n_trials, 1)
+    (X, y, space, base, metric, seed, scoring, min_epochs, max_epochs,
+     eta) = _prepare(X, y, space, base, metric, seed, timeout, verbose, validation_data, cv,
+                     repeats, min_epochs, max_epochs, eta, "asha")
+    rungs = rung_epochs(min_epochs, max_epochs, eta)
+    configs = _configs(base, seed, ((i, S.sample(space, seed, i)) for i in range(n_trials)))
+    search = _ASHA("asha", X, y, S.space_to_json(space), configs, base, metric, seed,
+                   n_jobs, executor, timeout, log, verbose,
+                   extra_header={"n_trials": n_trials, "rungs": rungs, "eta": eta},
+                   scoring=scoring)
+    return search.optimise([_Bracket(range(n_trials), 0, rungs)], eta, rungs, space)
+
+
+def hyperband_brackets(min_epochs, max_epochs, eta=3):
+    r"""Hyperband's brackets: ``[(configurations, first rung index), ...]``.
+
+    With the rungs ``rung_epochs(min_epochs, max_epochs, eta)`` (:math:`s_{max}+1`
+    of them), bracket :math:`s = s_{max}, \dots, 0` starts
+    :math:`\lceil (s_{max}+1)\,\eta^s / (s+1) \rceil` configurations at rung
+    :math:`s_{max} - s`. E.g. ``(1, 9, 3)`` gives ``[(9, 0), (5, 1), (3, 2)]``.
+    """
+    s_max = len(rung_epochs(min_epochs, max_epochs, eta)) - 1
+    return [(math.ceil((s_max + 1) * eta ** s / (s + 1)), s_max - s)
+            for s in range(s_max, -1, -1)]
+
+
+def hyperband(X, y, space, min_epochs=1, max_epochs=None, eta=3, base=None,
+              metric="val_loss", seed=0, n_jobs=1, executor=None, timeout=None, log=None,
+              verbose=1, validation_data=None, cv=None, repeats=1):
+    r"""Hyperband: several brackets of asynchronous halving, from aggressive to none.
+
+    Bracket :math:`s` starts many configurations with few epochs (the most
+    aggressive, :math:`s = s_{max}`, with ``min_epochs``) or a few with many
+    (:math:`s = 0`: ``max_epochs`` from the start, no halving), as
+    :func:`hyperband_brackets` lists; each bracket halves with ASHA's rule and all
+    share the workers. Configurations are numbered bracket after bracket, each the
+    draw of the random-search trial with its number.
+
+    Parameters
+    ----------
+    X, y, space, min_epochs, max_epochs, eta, base, metric, seed, n_jobs, executor, timeout, log, verbose, validation_data, cv, repeats
+        As for :func:`asha`.
+
+    Returns
+    -------
+    SearchResult
+        As :func:`asha`'s; ``trial.rung`` is the rung of the full ladder
+        ``rung_epochs(min_epochs, max_epochs, eta)``, whatever the bracket, so that
+        trials rank by the epochs they reached.
+    """
+    (X, y, space, base, metric, seed, scoring, min_epochs, max_epochs,
+     eta) = _prepare(X, y, space, base, metric, seed, timeout, verbose, validation_data, cv,
+                     repeats, min_epochs, max_epochs, eta, "hyperband")
+    rungs = rung_epochs(min_epochs, max_epochs, eta)
+    plan = hyperband_brackets(min_epochs, max_epochs, eta)
+    brackets, start = [], 0
+    for n, first in plan:
+        brackets.append(_Bracket(range(start, start + n), first, rungs[first:]))
+        start += n
+    configs = _configs(base, seed, ((i, S.sample(space, seed, i)) for i in range(start)))
+    search = _ASHA("hyperband", X, y, S.space_to_json(space), configs, base, metric, seed,
+                   n_jobs, executor, timeout, log, verbose,
+                   extra_header={"brackets": plan, "rungs": rungs, "eta": eta},
+                   scoring=scoring)
+    return search.optimise(brackets, eta, rungs, space)
