@@ -439,11 +439,12 @@ class _HPEstimator(BaseEstimator):
                 self.__dict__.pop(name, None)
         why = trainer.history.message or "the training loss became NaN or infinite"
         scale = "X (e.g. StandardScaler)" + (" and y" if self._kind == "regressor" else "")
+        smaller = trainer.hparams.learning_rate / 10
         raise ValueError(
             f"{type(self).__name__}.{method} ended with model parameters that are not "
             f"finite (NaN or infinity in {', '.join(bad[:4])}), so the model would predict "
-            f"NaN. {why} Try a smaller learning_rate (e.g. {trainer.hparams.learning_rate / 10:.3g}), "
-            f"scale {scale}, or early_stopping=True to keep the best finite parameters.")
+            f"NaN. {why} Try a smaller learning_rate (e.g. {smaller:.3g}), scale {scale}, "
+            "or early_stopping=True to keep the best finite parameters.")
 
     # ---- fitted state -----------------------------------------------------------
     def _set_fitted(self, trainer, start=0, warm=False, stopping=None):
@@ -767,8 +768,8 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
                 raise ValueError("classes must be passed on the first call to partial_fit "
                                  "(every class label, e.g. classes=np.unique(y_all)), so "
                                  "the network can be built with one output per class")
-        X, y = validate_data(self, X, y, reset=first, multi_output=True,
-                             dtype=np.dtype(hparams.dtype if first else self.trainer_.hparams.dtype))
+        dtype = hparams.dtype if first else self.trainer_.hparams.dtype
+        X, y = validate_data(self, X, y, reset=first, multi_output=True, dtype=np.dtype(dtype))
         y, multilabel = self._targets(y)
         if first:
             classes = np.unique(np.asarray(classes))
