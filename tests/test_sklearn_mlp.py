@@ -21,9 +21,44 @@ from sklearn.datasets import load_iris, make_multilabel_classification
 from sklearn.metrics import accuracy_score, hamming_loss, r2_score
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import MinMaxScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import hpframe as hp
 from hpframe.sklearn import HPClassifier, HPRegressor
+
+
+# ---- scikit-learn's own estimator checks, with the new options on -------------------
+
+PARTIAL_FIT_REFUSED = ("partial_fit refuses early_stopping=True, as scikit-learn's "
+                       "MLPClassifier/MLPRegressor do (each call is one epoch on one batch)")
+WARM_REFITS = ("the check fits one estimator twice with two representations of the same y "
+               "and compares; with warm_start=True the second fit continues the first (as "
+               "scikit-learn's MLP with warm_start does), so the predictions differ")
+
+
+def expected_failures(est):
+    if est.early_stopping:
+        return {name: PARTIAL_FIT_REFUSED for name in (
+            "check_fit_score_takes_y", "check_n_features_in_after_fitting",
+            "check_estimators_partial_fit_n_features")}
+    if est.warm_start:
+        out = {"check_supervised_y_2d": WARM_REFITS}
+        if isinstance(est, HPClassifier):
+            out["check_classifiers_multilabel_representation_invariance"] = WARM_REFITS
+        return out
+    return {}
+
+
+# float64: subset invariance holds (see test_sklearn.py); validation_fraction=0.3 so the
+# checks' 10-sample data sets leave 2 or more for validation (scikit-learn needs 2 too)
+@parametrize_with_checks(
+    [HPClassifier(early_stopping=True, validation_fraction=0.3, dtype="float64"),
+     HPRegressor(early_stopping=True, validation_fraction=0.3, dtype="float64"),
+     HPClassifier(warm_start=True, n_iter_no_change=3, dtype="float64"),
+     HPRegressor(warm_start=True, n_iter_no_change=3, dtype="float64")],
+    expected_failed_checks=expected_failures)
+def test_sklearn_estimator_checks_with_scikit_learn_options(estimator, check):
+    check(estimator)
 
 
 # ---- helpers ---------------------------------------------------------------------
