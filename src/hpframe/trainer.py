@@ -383,6 +383,14 @@ class Trainer:
         ndarray
             ``(n_samples,)`` original labels for classification, ``(n_samples, k)``
             0/1 for multi-label; ``(n_samples,)`` or ``(n_samples, k)`` for regression.
+
+        Warns
+        -----
+        DivergenceWarning
+            The model's parameters are not finite (a diverged run): the warning
+            names them, and the outputs are NaN. (``RuntimeWarning`` if the
+            parameters are finite but the outputs overflowed.) The same holds for
+            ``predict_proba`` and ``decision_function``.
         """
         out = self._outputs(X)
         return self._task.decode(out)
