@@ -19,7 +19,8 @@ CONTRACT = [
     ("optimizer", "adam"), ("learning_rate", 1e-3), ("momentum", 0.9), ("beta_1", 0.9),
     ("beta_2", 0.999), ("epsilon", 1e-8), ("weight_decay", 0.0), ("batch_size", 32),
     ("epochs", 10), ("dropout", 0.0), ("validation_split", 0.2), ("patience", None),
-    ("lr_schedule", "constant"), ("lr_step_size", 10), ("lr_gamma", 0.1), ("init", "auto"),
+    ("lr_schedule", "constant"), ("lr_step_size", 10), ("lr_gamma", 0.1),
+    ("lr_warmup_epochs", 0), ("init", "auto"),
     ("dtype", "float32"), ("shuffle", True), ("seed", 0),
 ]
 
@@ -248,7 +249,7 @@ NON_DEFAULT = dict(hidden_layers=[32, 16], activation="tanh", loss="mse", optimi
                    learning_rate=0.05, momentum=0.5, beta_1=0.8, beta_2=0.99, epsilon=1e-7,
                    weight_decay=1e-4, batch_size=8, epochs=3, dropout=0.25,
                    validation_split=0.0, patience=2, lr_schedule="step", lr_step_size=2,
-                   lr_gamma=0.5, init="glorot", dtype="float64", shuffle=False, seed=None)
+                   lr_gamma=0.5, lr_warmup_epochs=1, init="glorot", dtype="float64", shuffle=False, seed=None)
 
 
 def test_every_field_is_covered_by_the_round_trip_case():
@@ -343,7 +344,7 @@ def test_lr_at_rejects_bad_epochs():
 # -- documentation ---------------------------------------------------------
 NUMERIC = {"hidden_layers", "learning_rate", "momentum", "beta_1", "beta_2", "epsilon",
            "weight_decay", "batch_size", "epochs", "dropout", "validation_split", "patience",
-           "lr_step_size", "lr_gamma"}
+           "lr_step_size", "lr_gamma", "lr_warmup_epochs"}
 
 
 def test_field_docs_table_is_complete():

@@ -600,8 +600,8 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
                  optimizer="adam", learning_rate=1e-3, momentum=0.9, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, weight_decay=0.0, batch_size=32, epochs=100,
                  dropout=0.0, validation_split=0.0, patience=None, lr_schedule="constant",
-                 lr_step_size=10, lr_gamma=0.1, init="auto", dtype="float32", shuffle=True,
-                 seed=0, verbose=0, warm_start=False, early_stopping=False,
+                 lr_step_size=10, lr_gamma=0.1, lr_warmup_epochs=0, init="auto",
+                 dtype="float32", shuffle=True, seed=0, verbose=0, warm_start=False, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=None, tol=1e-4):
         self.hidden_layers = hidden_layers
         self.activation = activation
@@ -621,6 +621,7 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
         self.lr_schedule = lr_schedule
         self.lr_step_size = lr_step_size
         self.lr_gamma = lr_gamma
+        self.lr_warmup_epochs = lr_warmup_epochs
         self.init = init
         self.dtype = dtype
         self.shuffle = shuffle
@@ -985,8 +986,8 @@ class HPRegressor(RegressorMixin, _HPEstimator):
                  optimizer="adam", learning_rate=1e-3, momentum=0.9, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, weight_decay=0.0, batch_size=32, epochs=100,
                  dropout=0.0, validation_split=0.0, patience=None, lr_schedule="constant",
-                 lr_step_size=10, lr_gamma=0.1, init="auto", dtype="float32", shuffle=True,
-                 seed=0, verbose=0, warm_start=False, early_stopping=False,
+                 lr_step_size=10, lr_gamma=0.1, lr_warmup_epochs=0, init="auto",
+                 dtype="float32", shuffle=True, seed=0, verbose=0, warm_start=False, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=None, tol=1e-4):
         self.hidden_layers = hidden_layers
         self.activation = activation
@@ -1006,6 +1007,7 @@ class HPRegressor(RegressorMixin, _HPEstimator):
         self.lr_schedule = lr_schedule
         self.lr_step_size = lr_step_size
         self.lr_gamma = lr_gamma
+        self.lr_warmup_epochs = lr_warmup_epochs
         self.init = init
         self.dtype = dtype
         self.shuffle = shuffle
