@@ -585,3 +585,18 @@ def test_networks_larger_than_memory_are_refused_before_allocating(
     assert not trainer.is_built
     with pytest.raises(ValueError, match=r"^hidden_layers=\(1000000000000,\) with 4 input"):
         hp.Trainer(hidden_layers=(10**12,)).build(4, 3)
+
+
+def test_sklearn_estimators_take_every_declared_field_with_its_default():
+    """The estimators' __init__ is written out (scikit-learn reads its signature); this
+    keeps it in step with the declarations."""
+    pytest.importorskip("sklearn")
+    from hpframe.sklearn import HPClassifier, HPRegressor
+
+    differs = {"epochs": 100, "validation_split": 0.0}        # documented in each class
+    for cls, loss in ((HPClassifier, "cross_entropy"), (HPRegressor, "mse")):
+        params = cls().get_params()
+        assert set(SPECS) <= set(params)          # plus estimator options (verbose, ...)
+        for name, spec in SPECS.items():
+            expected = loss if name == "loss" else differs.get(name, spec.default)
+            assert params[name] == expected, (cls.__name__, name)

@@ -25,8 +25,8 @@ from hpframe import _validation as V
 from hpframe import diagnostics, io, tasks
 from hpframe._core import activations as _act
 from hpframe._core import losses as _loss
-from hpframe._core import optimizers as _opt
 from hpframe._core import Network
+from hpframe._core.spec import NetworkSpec
 from hpframe._layout import COL_B, COL_N_IN, COL_N_OUT, COL_W, EVAL_ROWS
 from hpframe._text import Text
 from hpframe._threads import blas_threads, team_size
@@ -39,12 +39,7 @@ from hpframe.tasks import BINARY, MULTICLASS, MULTILABEL, REGRESSION, REGRESSION
 
 __all__ = ["Trainer", "DivergenceWarning", "NotFittedError", "LRFindResult", "gradcheck"]
 
-# Name -> code of the compiled core (the nogil loops dispatch on these ints).
-ACTIVATION_CODES = {name: int(_act.Activation[name.upper()])
-                    for name in ("relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "identity")}
 LOSS_CODES = tasks.LOSS_CODES
-OPTIMIZER_CODES = {name: int(_opt.Optimizer[name.upper()])
-                   for name in ("sgd", "momentum", "nesterov", "adam", "adamw")}
 RELU_FAMILY = ("relu", "leaky_relu", "elu", "gelu")
 INIT_CHUNK = 1 << 16    # initial weights are drawn this many float64 values at a time
 
@@ -458,6 +453,14 @@ class Trainer:
         ndarray
             ``(n_samples,)`` original labels for classification, ``(n_samples, k)``
             0/1 for multi-label; ``(n_samples,)`` or ``(n_samples, k)`` for regression.
+
+        Warns
+        -----
+        DivergenceWarning
+            The model's parameters are not finite (a diverged run): the warning
+            names them, and the outputs are NaN. (``RuntimeWarning`` if the
+            parameters are finite but the outputs overflowed.) The same holds for
+            ``predict_proba`` and ``decision_function``.
         """
         out = self._outputs(X)
         return self._task.decode(out)
@@ -800,10 +803,8 @@ def split(trainer, X_all, y_all, validation_data):
 def new_network(hp, sizes, capacity, seed):
     """The compiled network for ``hp`` with layer ``sizes`` and ``capacity`` rows."""
     V.check_network_memory(hp, sizes, capacity)      # a ValueError, before allocating
-    return Network(
-        sizes, ACTIVATION_CODES[hp.activation], LOSS_CODES[hp.loss],
-        OPTIMIZER_CODES[hp.optimizer], hp.dropout, hp.momentum, hp.beta_1, hp.beta_2,
-        hp.epsilon, hp.weight_decay, capacity, np.dtype(hp.dtype), seed)
+    return Network(NetworkSpec.from_hparams(hp, sizes[0], sizes[-1], seed=seed,
+                                            capacity=capacity))
 
 
 def copy_network(old, new):
