@@ -39,10 +39,18 @@ SUBSET_REASON = (
     "check passes (test_sklearn_estimator_checks_variants).")
 
 
+WEIGHT_REASON = (
+    "a weight of 2 equals a repeated row only when the batch holds every sample (with "
+    "mini-batches the repeated rows fall into other batches) and, to the check's "
+    "tolerance, in float64; test_features_weights.py runs this check with "
+    "dtype='float64' and one batch, where it passes.")
+
+
 def expected_failures(estimator):
+    out = {"check_sample_weight_equivalence_on_dense_data": WEIGHT_REASON}
     if estimator.dtype == "float32":
-        return {"check_methods_subset_invariance": SUBSET_REASON}
-    return {}
+        out["check_methods_subset_invariance"] = SUBSET_REASON
+    return out
 
 
 # ---- scikit-learn's own checks, with the default arguments -----------------------
