@@ -84,6 +84,22 @@ def test_trainer_weighted_gradient_equals_reference_and_finite_differences(loss)
         assert grads[key][index] == pytest.approx(numeric, rel=1e-6, abs=1e-9)
 
 
+@pytest.mark.parametrize("name", ["cross_entropy", "mse", "huber"])
+def test_ops_loss_with_weights_matches_the_reference_and_names_bad_weights(name):
+    from hpframe import ops
+    rng = np.random.default_rng(2)
+    z = rng.normal(size=(8, 3))
+    y = rng.integers(0, 3, size=8) if name == "cross_entropy" else rng.normal(size=(8, 3))
+    mean, grad = ops.loss(z, y, name, weight=COUNTS)
+    ref_mean, ref_grad = R.loss(z, y, name, weight=COUNTS)
+    assert mean == pytest.approx(ref_mean, rel=1e-12)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="weight must be finite and >= 0"):
+        ops.loss(z, y, name, weight=-np.ones(8))
+    with pytest.raises(ValueError, match=r"weight must hold one weight per sample: shape \(8,\)"):
+        ops.loss(z, y, name, weight=np.ones(3))
+
+
 def test_an_integer_weight_equals_repeating_the_row():
     X, y = blobs(n=8 * 10, k=3, d=4)
     counts = np.tile(COUNTS, 10)
