@@ -26,14 +26,11 @@ import pytest
 import hpframe as hp
 import hpframe.trainer as trainer_module
 
+from helpers import blobs
+
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(hp.__file__)))
 
 
-def blobs(n=240, k=3, d=5, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0, 3, size=(k, d))
-    y = np.arange(n) % k
-    return centers[y] + rng.normal(size=(n, d)), y
 
 
 def _child(code):
