@@ -31,8 +31,6 @@ from helpers import blobs
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(hp.__file__)))
 
 
-
-
 def _child(code):
     """A Python subprocess running ``code`` with this hpframe first on the path."""
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))

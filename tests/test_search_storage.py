@@ -30,9 +30,11 @@ def slow(task):
     return real(task)
 trial_mod.run_trial = slow
 from test_search import search
-from test_search_storage import tpe
+from test_search_storage import tpe, halving
 if len(sys.argv) > 4 and sys.argv[4] == "tpe":
     result = tpe(n_trials=int(sys.argv[2]), storage="sqlite:///" + sys.argv[1])
+elif len(sys.argv) > 4 and sys.argv[4] == "halving":
+    result = halving(n_trials=int(sys.argv[2]), storage="sqlite:///" + sys.argv[1])
 else:
     result = search(n_trials=int(sys.argv[2]), storage="sqlite:///" + sys.argv[1])
 print(json.dumps({{"ran": ran, "pid": os.getpid(),
@@ -45,6 +47,13 @@ def tpe(**kwargs):
     from test_search import SPACE
     return tpe_search(X, Y, SPACE, base=BASE, verbose=0, n_startup_trials=4, batch=2,
                       **kwargs)
+
+
+def halving(**kwargs):
+    from hpframe.search import successive_halving
+    from test_search import SPACE
+    return successive_halving(X, Y, SPACE, base=BASE, verbose=0, min_epochs=1,
+                              max_epochs=4, eta=2, **kwargs)
 
 
 def _worker(tmp_path, db, n_trials, delay, mode="random"):
@@ -141,3 +150,34 @@ def test_two_processes_share_one_tpe_search_batch_by_batch(tmp_path):
     assert sorted(outputs[0]["ran"] + outputs[1]["ran"]) == list(range(10))
     for o in outputs:
         assert o["trials"] == _plain(alone)
+
+
+def test_two_processes_share_one_successive_halving(tmp_path):
+    db = tmp_path / "halving.db"
+    alone = halving(n_trials=8)
+    workers = [_worker(tmp_path, db, 8, 0.2, "halving") for _ in range(2)]
+    outputs = [json.loads(w.communicate(timeout=300)[0]) for w in workers]
+    assert all(w.returncode == 0 for w in workers)
+    assert len(outputs[0]["ran"]) + len(outputs[1]["ran"]) == 8 + 4 + 2   # each rung once
+    for o in outputs:
+        assert o["trials"] == _plain(alone)
+    with sqlite3.connect(db) as con:
+        rungs = con.execute("SELECT rung, COUNT(*) FROM hpframe_trials WHERE state = 'done' "
+                            "GROUP BY rung").fetchall()
+    assert rungs == [(0, 8), (1, 4), (2, 2)]
+
+
+def test_a_model_promoted_by_another_process_is_not_continued_from_an_older_one(tmp_path):
+    # This process trains every rung 0 and keeps those models; another process (its
+    # rows are already in the database) trained rung 1. The trials of rung 2 must
+    # continue from rung 1's models - retrained here - never from the rung-0 models.
+    db = tmp_path / "halving.db"
+    url = f"sqlite:///{db}"
+    alone = halving(n_trials=8)
+    halving(n_trials=8, storage=url)
+    with sqlite3.connect(db) as con:
+        con.execute("DELETE FROM hpframe_trials WHERE rung IN (0, 2)")
+    again = halving(n_trials=8, storage=url)
+    assert _plain(again) == _plain(alone)
+    assert [(t.number, t.rung, t.value) for t in again.records] == \
+        [(t.number, t.rung, t.value) for t in alone.records]

@@ -3,7 +3,8 @@
 A model file holds four arrays: ``params``, ``state_1`` and ``state_2`` (the
 optimizer's state, possibly empty) and ``meta``, a JSON string with the
 hyperparameters, the task, the shapes, the generators' states, the optimizer's
-step and the history - everything :func:`load` needs so that ``fit`` after
+step, the learning-rate factor callbacks set (``lr_scale``, format version 3) and
+the history - everything :func:`load` needs so that ``fit`` after
 loading continues exactly as if the trainer had never been saved.
 
 Writes to a path are atomic (``hpframe._atomic.atomic_open``): a crash, a
@@ -38,7 +39,7 @@ from hpframe.hparams import HyperParams
 
 __all__ = ["save", "load", "to_bytes", "from_bytes", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3          # 3: lr_scale (the rate callbacks set); 2: a generator per layer
 ARRAYS = ("params", "state_1", "state_2", "meta")
 _NPZ_MAGIC = b"PK\x03\x04"        # a .npz file is a zip archive
 _STATE_BUFFERS = {"sgd": 0, "momentum": 1, "nesterov": 1, "adam": 2, "adamw": 2}
@@ -76,6 +77,7 @@ def _arrays(trainer):
         "classes": None if classes is None else classes.tolist(),
         "classes_kind": None if classes is None else classes.dtype.kind,
         "epoch": trainer.epoch_, "step": net.step, "first_loss": net.first_loss,
+        "lr_scale": trainer.lr_scale,
         "shuffle_rng": net.shuffle_rng.state,
         "dropout_rngs": [r.state for r in net.dropout_rngs],
         "history": trainer.history.to_dict(),
@@ -110,7 +112,7 @@ def from_bytes(data, cls=None):
 
 # What a model file holds of a trainer; everything else in its __dict__ is pickled as is.
 _IN_THE_FILE = ("_hparams", "_dtype", "seed_", "_net", "_task", "_n_features", "epoch_",
-                "history")
+                "_lr_scale", "history")
 
 
 def pickle_state(trainer):
@@ -233,7 +235,7 @@ def _read_meta(archive, name):
     if not isinstance(meta, dict):
         raise ValueError(f"{name}: corrupt metadata: not a JSON object")
     if meta.get("format") != "hpframe.Trainer" or \
-            meta.get("format_version") not in (1, FORMAT_VERSION):
+            meta.get("format_version") not in range(1, FORMAT_VERSION + 1):
         raise ValueError(f"{name}: unsupported format {meta.get('format')!r} version "
                          f"{meta.get('format_version')!r} (this hpframe reads versions "
                          f"1 to {FORMAT_VERSION})")
@@ -371,6 +373,11 @@ def _load(archive, cls, name):
         first_loss = math.nan
     if isinstance(first_loss, bool) or not isinstance(first_loss, numbers.Real):
         raise ValueError(f"{name}: corrupt metadata: first_loss={first_loss!r}; must be a number")
+    lr_scale = meta.get("lr_scale", 1.0)          # versions 1 and 2: no callback could set it
+    if isinstance(lr_scale, bool) or not isinstance(lr_scale, numbers.Real) or \
+            not 0 <= lr_scale < math.inf:
+        raise ValueError(f"{name}: corrupt metadata: lr_scale={lr_scale!r}; must be a "
+                         "finite number >= 0")
     # The buffers' rows: what training used (clipped batch, at least EVAL_ROWS), never
     # the raw batch_size; older files did not record it, and fit grows it when needed.
     capacity = EVAL_ROWS
@@ -401,5 +408,6 @@ def _load(archive, cls, name):
     for l, (rng, state) in enumerate(zip(net.dropout_rngs, states)):
         _rng_state(rng, state, f"{rng_key}[{l}]", name)
     trainer.epoch_ = epoch
+    trainer.lr_scale = float(lr_scale)
     trainer.history = history
     return trainer

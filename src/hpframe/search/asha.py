@@ -49,9 +49,9 @@ class _Bracket:
 class _ASHA(_Search):
     """Asynchronous promotions on the shared engine."""
 
-    def checkpoints_out(self, number, blob):
+    def checkpoints_out(self, number, blob, rung):
         if blob is not None:
-            self._checkpoints[number] = blob
+            self._checkpoints[number] = (rung, blob)
 
     def _done(self, task, outcome):
         self._running.discard((task.number, task.rung))
@@ -74,7 +74,8 @@ class _ASHA(_Search):
         k = bracket.first + local
         increments = [bracket.rungs[0]] + [b - a for a, b in zip(bracket.rungs,
                                                                  bracket.rungs[1:])]
-        blob = self._checkpoints.pop(number, None) if local > 0 else None
+        saved = self._checkpoints.pop(number, None) if local > 0 else None
+        blob = saved[1] if saved is not None and saved[0] == k - 1 else None
         prior = self.records[(number, k - 1)].train_time if local > 0 else 0.0
         fits = increments[local:local + 1] if blob is not None else increments[:local + 1]
         self._running.add((number, k))
@@ -218,7 +219,7 @@ def hyperband(X, y, space, min_epochs=1, max_epochs=None, eta=3, base=None,
     Bracket :math:`s` starts many configurations with few epochs (the most
     aggressive, :math:`s = s_{max}`, with ``min_epochs``) or a few with many
     (:math:`s = 0`: ``max_epochs`` from the start, no halving), as
-    :func:`hyperband_brackets` lists; each bracket halves with ASHA's rule and all
+    :func:`~hpframe.search.asha.hyperband_brackets` lists; each bracket halves with ASHA's rule and all
     share the workers. Configurations are numbered bracket after bracket, each the
     draw of the random-search trial with its number.
 

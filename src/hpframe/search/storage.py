@@ -9,7 +9,7 @@ library) holds the search's header and one row per trial:
   transaction, so two processes never claim the same trial;
 * while it trains, a background thread refreshes the claim's heartbeat;
 * a claim whose process is gone - on the same machine its process id no longer
-  runs, elsewhere its heartbeat is older than :data:`STALE_SECONDS` - is claimed
+  runs, elsewhere its heartbeat is older than ``STALE_SECONDS`` (60 s) - is claimed
   again by the next process that looks, so a killed process's trial is retried;
 * a finished trial's record (the same JSON as a log line) is written in the
   transaction that marks it done.
@@ -129,26 +129,25 @@ class SQLiteStorage:
             raise
 
     # -- claims ----------------------------------------------------------------
-    def claim(self, numbers):
-        """Claim the first of ``numbers`` (rung 0) that nobody holds; None if none."""
+    def claim(self, keys):
+        """Claim the first ``(number, rung)`` of ``keys`` that nobody holds; None if none."""
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
-                rows = {r[0]: r[1:] for r in db.execute(
-                    "SELECT number, state, host, pid, heartbeat FROM hpframe_trials "
-                    "WHERE rung = 0")}
+                rows = {(r[0], r[1]): r[2:] for r in db.execute(
+                    "SELECT number, rung, state, host, pid, heartbeat FROM hpframe_trials")}
                 now = time.time()
                 chosen = None
-                for number in numbers:
-                    row = rows.get(number)
+                for key in keys:
+                    row = rows.get(tuple(key))
                     if row is None or (row[0] == "running" and self._dead(row, now)):
-                        chosen = number
+                        chosen = tuple(key)
                         break
                 if chosen is not None:
                     db.execute("INSERT OR REPLACE INTO hpframe_trials VALUES "
-                               "(?, 0, 'running', ?, ?, ?, ?, NULL)",
-                               (chosen, self.owner, self.host, self.pid, now))
+                               "(?, ?, 'running', ?, ?, ?, ?, NULL)",
+                               (*chosen, self.owner, self.host, self.pid, now))
                     self._mine.add(chosen)
                 db.execute("COMMIT")
             except BaseException:
@@ -163,50 +162,43 @@ class SQLiteStorage:
             return not _alive(pid)
         return heartbeat is None or now - heartbeat > STALE_SECONDS
 
-    def running_elsewhere(self, numbers):
-        """Trials of ``numbers`` that live processes are running now."""
+    def running_elsewhere(self, keys):
+        """The ``(number, rung)`` of ``keys`` that live processes are running now."""
         with self._lock:
-            rows = self._db.execute("SELECT number, state, host, pid, heartbeat FROM "
-                                    "hpframe_trials WHERE rung = 0").fetchall()
+            rows = self._db.execute("SELECT number, rung, state, host, pid, heartbeat FROM "
+                                    "hpframe_trials").fetchall()
         now = time.time()
-        wanted = set(numbers)
-        return [r[0] for r in rows if r[0] in wanted and r[1] == "running"
-                and r[0] not in self._mine and not self._dead(r[1:], now)]
-
-    def release(self, number):
-        """Give a claimed trial back (it did not finish: Ctrl-C, timeout)."""
-        with self._lock:
-            self._db.execute("DELETE FROM hpframe_trials WHERE number = ? AND rung = 0 AND "
-                             "owner = ? AND state = 'running'", (number, self.owner))
-            self._mine.discard(number)
+        wanted = {tuple(k) for k in keys}
+        return [(r[0], r[1]) for r in rows if (r[0], r[1]) in wanted and r[2] == "running"
+                and (r[0], r[1]) not in self._mine and not self._dead(r[2:], now)]
 
     def finish(self, record):
-        """Record a finished trial (rung 0) in the transaction that marks it done."""
+        """Record a finished trial (at its rung) in the transaction that marks it done."""
         text = json.dumps(encode(record), allow_nan=False)
+        key = (record["number"], record.get("rung", 0))
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO hpframe_trials VALUES "
-                             "(?, 0, 'done', ?, ?, ?, ?, ?)",
-                             (record["number"], self.owner, self.host, self.pid, time.time(),
-                              text))
-            self._mine.discard(record["number"])
+                             "(?, ?, 'done', ?, ?, ?, ?, ?)",
+                             (*key, self.owner, self.host, self.pid, time.time(), text))
+            self._mine.discard(key)
 
     def records(self):
-        """``(number, record)`` of every finished trial, by number."""
+        """``(number, rung, record)`` of every finished trial, by rung and number."""
         with self._lock:
-            rows = self._db.execute("SELECT number, record FROM hpframe_trials WHERE state "
-                                    "= 'done' AND rung = 0 ORDER BY number").fetchall()
+            rows = self._db.execute("SELECT number, rung, record FROM hpframe_trials WHERE "
+                                    "state = 'done' ORDER BY rung, number").fetchall()
         out = []
-        for number, text in rows:
+        for number, rung, text in rows:
             try:
                 record = json.loads(text)
             except (TypeError, json.JSONDecodeError) as exc:
-                raise ValueError(f"{self.path}, trial {number}: not valid JSON ({exc})") \
-                    from None
+                raise ValueError(f"{self.path}, trial {number} rung {rung}: not valid JSON "
+                                 f"({exc})") from None
             problem = check_record(record)
             if problem:
-                raise ValueError(f"{self.path}, trial {number}: not a valid trial record "
-                                 f"({problem})")
-            out.append((number, record))
+                raise ValueError(f"{self.path}, trial {number} rung {rung}: not a valid trial "
+                                 f"record ({problem})")
+            out.append((number, rung, record))
         return out
 
     # -- heartbeat ---------------------------------------------------------------
@@ -232,8 +224,9 @@ class SQLiteStorage:
             self._beat.join()
             self._beat = None
         with self._lock:
-            for number in list(self._mine):
-                self._db.execute("DELETE FROM hpframe_trials WHERE number = ? AND rung = 0 "
-                                 "AND owner = ? AND state = 'running'", (number, self.owner))
+            for number, rung in list(self._mine):
+                self._db.execute("DELETE FROM hpframe_trials WHERE number = ? AND rung = ? "
+                                 "AND owner = ? AND state = 'running'",
+                                 (number, rung, self.owner))
             self._mine.clear()
             self._db.close()

@@ -315,10 +315,11 @@ class _Search:
     def finish(self, trial):
         """Record a finished trial: keep it, log it at once, show progress."""
         self.records[(trial.number, trial.rung)] = trial
-        self.trials[trial.number] = trial
+        if trial.number not in self.trials or self.trials[trial.number].rung <= trial.rung:
+            self.trials[trial.number] = trial
         if self.log is not None:
             self.log.append(trial.to_dict())
-        if self.store is not None and trial.rung == 0:
+        if self.store is not None:
             self.store.finish(trial.to_dict())
         self.progress.update(trial)
 
@@ -371,10 +372,10 @@ class _Search:
 
     def _done(self, task, outcome):
         trial = self._trial(task.number, outcome)
-        self.checkpoints_out(task.number, outcome.get("checkpoint"))
+        self.checkpoints_out(task.number, outcome.get("checkpoint"), task.rung)
         self.finish(trial)
 
-    def checkpoints_out(self, number, blob):
+    def checkpoints_out(self, number, blob, rung):
         """Hook for successive halving, which keeps the trained models it may promote."""
 
     def task(self, number, fits, pool, rung=0, checkpoint=None, keep_state=False,
@@ -465,40 +466,48 @@ def _open_store(search, storage):
     return search.store
 
 
-def _absorb(search, numbers):
-    """Take the trials of ``numbers`` that other processes finished into the search."""
+def _absorb(search, keys):
+    """Take the trials ``(number, rung)`` of ``keys`` that other processes finished."""
     store = search.store
-    wanted = set(numbers)
-    fresh = [(f"trial {n}", r) for n, r in store.records()
-             if n in wanted and (n, 0) not in search.records]
+    wanted = {tuple(k) for k in keys}
+    fresh = [(f"trial {n} rung {k}", r) for n, k, r in store.records()
+             if (n, k) in wanted and (n, k) not in search.records]
     search._take(fresh, where=store.path)
     progress = getattr(search, "progress", None)
     for _, record in fresh:
-        if progress is not None and (record["number"], 0) in search.records:
-            progress.update(search.records[(record["number"], 0)])
+        key = (record["number"], record.get("rung", 0))
+        if progress is not None and key in search.records:
+            progress.update(search.records[key])
 
 
-def _run_round(search, numbers, pool):
-    """Run the trials ``numbers`` (one fit each) together with the other processes of
-    ``search.store`` until every one is done; returns why it stopped early, or None."""
+def _plain_task(search, pool):
+    def make(number, rung):
+        return search.task(number, [search.configs[number][1].epochs], pool)
+    return make
+
+
+def _run_round(search, keys, pool, make_task):
+    """Run the trials ``keys`` (``(number, rung)``) together with the other processes
+    of ``search.store`` until every one is done; returns why it stopped early, or None.
+    ``make_task(number, rung)`` builds the task of a claimed trial."""
     from hpframe.search.storage import POLL_SECONDS
     store = search.store
 
     def next_task():
         while True:
-            number = store.claim([n for n in numbers if (n, 0) not in search.records])
-            if number is None:
+            key = store.claim([k for k in keys if k not in search.records])
+            if key is None:
                 return None
-            _, hparams = search.configs[number]
+            _, hparams = search.configs[key[0]]
             if isinstance(hparams, HyperParams):
-                return search.task(number, [hparams.epochs], pool)
-            search.finish(search._invalid(number, hparams))
+                return make_task(*key)
+            search.finish(search._invalid(key[0], hparams, key[1]))
     while True:
         stopped = search.run_source(_runner.TaskSource(next_task), pool)
         if stopped:
             return stopped
-        _absorb(search, numbers)
-        left = [n for n in numbers if (n, 0) not in search.records]
+        _absorb(search, keys)
+        left = [k for k in keys if k not in search.records]
         if not left:
             return None
         if store.running_elsewhere(left):
@@ -509,13 +518,12 @@ def _run_round(search, numbers, pool):
 def _run_stored(search, space, storage):
     """Random and grid search shared by many processes through ``storage``."""
     _open_store(search, storage)
-    numbers = sorted(search.configs)
+    keys = [(n, 0) for n in sorted(search.configs)]
     try:
-        search._take([(f"trial {n}", r) for n, r in search.store.records()],
-                     where=search.store.path)
+        _absorb(search, keys)
         done = [search.trials[n] for n in sorted(search.trials)]
-        with search.session(len(numbers), done) as pool:
-            _run_round(search, numbers, pool)
+        with search.session(len(keys), done) as pool:
+            _run_round(search, keys, pool, _plain_task(search, pool))
     finally:
         search.store.close()
         search.store = None
@@ -804,7 +812,7 @@ class _TPE(_Search):
     def optimise(self, space, n_trials, n_startup, batch, storage=None):
         if storage is not None:
             _open_store(self, storage)
-            self._lines = [(f"trial {n}", r) for n, r in self.store.records()]
+            self._lines = [(f"trial {n}", r) for n, _, r in self.store.records()]
             try:
                 return self._optimise(space, n_trials, n_startup, batch)
             finally:
@@ -836,7 +844,8 @@ class _TPE(_Search):
                     self._take([(line, r) for line, r in self._lines
                                 if r.get("number") in numbers], where=self._where())
                     if self.store is not None:
-                        stopped = _run_round(self, sorted(numbers), pool)
+                        stopped = _run_round(self, [(n, 0) for n in sorted(numbers)], pool,
+                                             _plain_task(self, pool))
                     else:
                         tasks = [self.task(n, [self.configs[n][1].epochs]
                                            if isinstance(self.configs[n][1], HyperParams)
@@ -871,7 +880,7 @@ def rung_epochs(min_epochs, max_epochs, eta):
 def successive_halving(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, eta=3,
                        base=None, metric="val_loss", seed=0, n_jobs=1, executor=None,
                        timeout=None, log=None, verbose=1, validation_data=None, cv=None,
-                       repeats=1):
+                       repeats=1, storage=None):
     r"""Successive halving: train many configurations briefly, continue only the best.
 
     Rung 0 trains all ``n_trials`` configurations for ``min_epochs`` epochs; each
@@ -897,10 +906,13 @@ def successive_halving(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, 
         ``hparams.epochs`` is set to it, so a cosine schedule spans the whole budget.
     eta : int, default 3
         The reduction factor (>= 2).
-    base, metric, seed, n_jobs, executor, timeout, log, verbose, validation_data, cv, repeats
+    base, metric, seed, n_jobs, executor, timeout, log, verbose, validation_data, cv, repeats, storage
         As for :func:`random_search`. Rungs run one after another; the trials of a
         rung run in parallel. With ``cv`` or ``repeats`` a promoted trial continues
-        every one of its models.
+        every one of its models. With ``storage`` the processes share every rung
+        and wait for it to finish before promoting; a trial promoted in a process
+        that did not train its previous rung is retrained there from its seed
+        (the same model) before it continues.
 
     Returns
     -------
@@ -942,7 +954,7 @@ def successive_halving(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, 
                       metric, seed, n_jobs, executor, timeout, log, verbose,
                       extra_header={"n_trials": n_trials, "rungs": rungs, "eta": eta},
                       scoring=scoring)
-    return search.halve(rungs, eta, space)
+    return search.halve(rungs, eta, space, storage)
 
 
 def rung_sizes(n_trials, n_rungs, eta):
@@ -956,13 +968,24 @@ def rung_sizes(n_trials, n_rungs, eta):
 class _Halving(_Search):
     """Successive halving on top of the shared engine: rungs, promotions, checkpoints."""
 
-    def checkpoints_out(self, number, blob):
+    def checkpoints_out(self, number, blob, rung):
         if blob is not None:
-            self._checkpoints[number] = blob
+            self._checkpoints[number] = (rung, blob)
 
-    def halve(self, rungs, eta, space):
+    def halve(self, rungs, eta, space, storage=None):
         self._checkpoints = {}
-        self.read_log()
+        if storage is None:
+            self.read_log()
+            return self._halve(rungs, eta, space)
+        _open_store(self, storage)
+        try:
+            _absorb(self, [(n, k) for n in self.configs for k in range(len(rungs))])
+            return self._halve(rungs, eta, space)
+        finally:
+            self.store.close()
+            self.store = None
+
+    def _halve(self, rungs, eta, space):
         sizes = rung_sizes(len(self.configs), len(rungs), eta)
         increments = [rungs[0]] + [b - a for a, b in zip(rungs, rungs[1:])]
         with self.session(sum(sizes), list(self.records.values())) as pool:
@@ -981,16 +1004,21 @@ class _Halving(_Search):
                             del self._checkpoints[n]
                     if not candidates:
                         break
-                tasks = []
-                for n in candidates:
-                    if (n, k) in self.records:
-                        continue
-                    blob = self._checkpoints.pop(n, None)
+                def make(n, k, pool=pool):
+                    # only a model of the rung just below continues (with other processes,
+                    # this one may hold an older model of a trial someone else promoted)
+                    saved = self._checkpoints.pop(n, None)
+                    blob = saved[1] if saved is not None and saved[0] == k - 1 else None
                     prior = self.records[(n, k - 1)].train_time if k > 0 else 0.0
                     fits = increments[k:k + 1] if blob is not None else increments[:k + 1]
-                    tasks.append(self.task(n, fits, pool, rung=k, checkpoint=blob,
-                                           keep_state=k < len(rungs) - 1, prior_time=prior))
-                if self.run(tasks, pool):
+                    return self.task(n, fits, pool, rung=k, checkpoint=blob,
+                                     keep_state=k < len(rungs) - 1, prior_time=prior)
+                if self.store is not None:      # with other processes: whoever claims it
+                    stopped = _run_round(self, [(n, k) for n in candidates], pool, make)
+                else:
+                    stopped = self.run([make(n, k) for n in candidates
+                                        if (n, k) not in self.records], pool)
+                if stopped:
                     break
         result = self.result(space)
         result.rungs = rungs
