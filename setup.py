@@ -6,6 +6,10 @@ wraparound and initialized checks on.  Switching between the two modes forces a
 fresh cythonize + compile (Cython and setuptools only look at timestamps, so a
 directive change alone would otherwise be ignored).  ``HPFRAME_NATIVE=1`` adds
 ``-march=native`` for a build that only runs on this machine's CPU family.
+
+A release build carries no debug information (``-g0``, and the linker strips
+the symbol table), which would otherwise be most of a wheel's size; the
+checked build keeps Python's ``-g``, for debuggers.
 """
 import os
 import platform
@@ -36,7 +40,12 @@ COMPILER_DIRECTIVES = {
 # a result, only whether errno and floating-point exception flags are kept exact.
 CFLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math"] + (["-march=native"] if NATIVE else [])
 
-CORE_MODULES = ["_blas", "activations", "losses", "dropout", "optimizers", "network"]
+# Release builds: no debug information (it changes no instruction, only the size).
+NO_DEBUG_CFLAGS = [] if CHECKED or sys.platform == "win32" else ["-g0"]
+NO_DEBUG_LDFLAGS = [] if CHECKED or sys.platform in ("win32", "darwin") else ["-s"]
+
+CORE_MODULES = ["_blas", "activations", "losses", "dropout", "optimizers", "layout",
+                "network"]
 
 # network.pyx again, with 8-wide vectors for CPUs that have AVX2 (chosen at run
 # time by hpframe._core); no FMA contraction, so it computes the same bits.
@@ -63,12 +72,13 @@ extensions = [
         [f"src/hpframe/_core/{name}.pyx"],
         include_dirs=[np.get_include(), "src/hpframe/_core"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=CFLAGS,
+        extra_compile_args=CFLAGS + NO_DEBUG_CFLAGS,
+        extra_link_args=NO_DEBUG_LDFLAGS,
     )
     for name in CORE_MODULES + (["network_avx2"] if AVX2 else [])
 ]
 if AVX2:
-    extensions[-1].extra_compile_args = CFLAGS + AVX2_FLAGS
+    extensions[-1].extra_compile_args = CFLAGS + AVX2_FLAGS + NO_DEBUG_CFLAGS
 
 setup(
     ext_modules=cythonize(

@@ -136,11 +136,10 @@ class HpframeCore(Runner):
 
     def setup(self, X, y, hidden, batch_size):
         from hpframe._core import Network
-        relu = cross_entropy = 0
-        adam = 3
+        from hpframe._core.spec import NetworkSpec
         sizes = (X.shape[1], *hidden, N_CLASSES)
-        self.net = Network(sizes, relu, cross_entropy, adam, DROPOUT, 0.9, BETA_1, BETA_2,
-                           EPSILON, 0.0, batch_size, np.float32, 0)
+        self.net = Network(NetworkSpec(sizes, "relu", "cross_entropy", "adam", DROPOUT, 0.9,
+                                       BETA_1, BETA_2, EPSILON, 0.0, batch_size, np.float32, 0))
         rng = np.random.default_rng(0)
         for l in range(self.net.n_layers):
             W = self.net.weight(l)

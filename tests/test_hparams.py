@@ -19,7 +19,8 @@ CONTRACT = [
     ("optimizer", "adam"), ("learning_rate", 1e-3), ("momentum", 0.9), ("beta_1", 0.9),
     ("beta_2", 0.999), ("epsilon", 1e-8), ("weight_decay", 0.0), ("batch_size", 32),
     ("epochs", 10), ("dropout", 0.0), ("validation_split", 0.2), ("patience", None),
-    ("lr_schedule", "constant"), ("lr_step_size", 10), ("lr_gamma", 0.1), ("init", "auto"),
+    ("lr_schedule", "constant"), ("lr_step_size", 10), ("lr_gamma", 0.1),
+    ("lr_warmup_epochs", 0), ("init", "auto"),
     ("dtype", "float32"), ("shuffle", True), ("seed", 0),
 ]
 
@@ -248,7 +249,7 @@ NON_DEFAULT = dict(hidden_layers=[32, 16], activation="tanh", loss="mse", optimi
                    learning_rate=0.05, momentum=0.5, beta_1=0.8, beta_2=0.99, epsilon=1e-7,
                    weight_decay=1e-4, batch_size=8, epochs=3, dropout=0.25,
                    validation_split=0.0, patience=2, lr_schedule="step", lr_step_size=2,
-                   lr_gamma=0.5, init="glorot", dtype="float64", shuffle=False, seed=None)
+                   lr_gamma=0.5, lr_warmup_epochs=1, init="glorot", dtype="float64", shuffle=False, seed=None)
 
 
 def test_every_field_is_covered_by_the_round_trip_case():
@@ -343,7 +344,7 @@ def test_lr_at_rejects_bad_epochs():
 # -- documentation ---------------------------------------------------------
 NUMERIC = {"hidden_layers", "learning_rate", "momentum", "beta_1", "beta_2", "epsilon",
            "weight_decay", "batch_size", "epochs", "dropout", "validation_split", "patience",
-           "lr_step_size", "lr_gamma"}
+           "lr_step_size", "lr_gamma", "lr_warmup_epochs"}
 
 
 def test_field_docs_table_is_complete():
@@ -584,3 +585,18 @@ def test_networks_larger_than_memory_are_refused_before_allocating(
     assert not trainer.is_built
     with pytest.raises(ValueError, match=r"^hidden_layers=\(1000000000000,\) with 4 input"):
         hp.Trainer(hidden_layers=(10**12,)).build(4, 3)
+
+
+def test_sklearn_estimators_take_every_declared_field_with_its_default():
+    """The estimators' __init__ is written out (scikit-learn reads its signature); this
+    keeps it in step with the declarations."""
+    pytest.importorskip("sklearn")
+    from hpframe.sklearn import HPClassifier, HPRegressor
+
+    differs = {"epochs": 100, "validation_split": 0.0}        # documented in each class
+    for cls, loss in ((HPClassifier, "cross_entropy"), (HPRegressor, "mse")):
+        params = cls().get_params()
+        assert set(SPECS) <= set(params)          # plus estimator options (verbose, ...)
+        for name, spec in SPECS.items():
+            expected = loss if name == "loss" else differs.get(name, spec.default)
+            assert params[name] == expected, (cls.__name__, name)

@@ -26,14 +26,9 @@ import pytest
 import hpframe as hp
 import hpframe.trainer as trainer_module
 
+from helpers import blobs
+
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(hp.__file__)))
-
-
-def blobs(n=240, k=3, d=5, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0, 3, size=(k, d))
-    y = np.arange(n) % k
-    return centers[y] + rng.normal(size=(n, d)), y
 
 
 def _child(code):
@@ -332,3 +327,42 @@ def test_the_environment_variable_has_the_same_bound(monkeypatch):
     hp.set_num_threads(None)
     with pytest.raises(ValueError, match="HPFRAME_NUM_THREADS='1000000'.*from 1 to 1024"):
         hp.get_num_threads()
+
+
+def _rewrite(path, out, member, payload, compress=False):
+    import zipfile
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = payload if info.filename == f"{member}.npy" else src.read(info)
+            packed = compress and info.filename == f"{member}.npy"
+            dst.writestr(info.filename, data,
+                         zipfile.ZIP_DEFLATED if packed else zipfile.ZIP_STORED)
+
+
+def test_a_header_asking_for_more_than_the_file_holds_is_refused_before_allocating(tmp_path):
+    import io as stdio
+    _saved_arrays(tmp_path)                       # writes good.npz
+    header = stdio.BytesIO()                      # magic, then a header claiming 1e10
+    np.lib.format.write_array_header_1_0(          # float32 values (40 GB)
+        header, {"descr": "<f4", "fortran_order": False, "shape": (10**10,)})
+    _rewrite(tmp_path / "good.npz", tmp_path / "huge.npz", "params",
+             header.getvalue() + b"\0" * 64)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"params's header says \(10000000000,\) "
+                                             r"float32, which is not the 64 bytes"):
+            hp.Trainer.load(tmp_path / "huge.npz")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+
+
+def test_a_compressed_member_is_refused(tmp_path):
+    import zipfile
+    _saved_arrays(tmp_path)
+    with zipfile.ZipFile(tmp_path / "good.npz") as f:
+        params = f.read("params.npy")
+    _rewrite(tmp_path / "good.npz", tmp_path / "zipped.npz", "params", params, compress=True)
+    with pytest.raises(ValueError, match="params is stored compressed"):
+        hp.Trainer.load(tmp_path / "zipped.npz")

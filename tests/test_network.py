@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from hpframe import reference as ref
 from hpframe._core.network import Network
+from hpframe._core.spec import NetworkSpec
 
 from helpers import numerical_derivative
 
@@ -33,9 +34,8 @@ def make_network(sizes, activation="relu", loss="cross_entropy", optimizer="adam
                  dropout=0.0, weight_decay=0.0, capacity=4, dtype=np.float64, seed=0,
                  momentum=0.9, beta_1=0.9, beta_2=0.999, epsilon=1e-8, init_seed=1):
     """A Network with random (seeded) weights and biases; the core starts at zero."""
-    net = Network(sizes, ACTIVATIONS.index(activation), LOSSES.index(loss),
-                  OPTIMIZERS.index(optimizer), dropout, momentum, beta_1, beta_2, epsilon,
-                  weight_decay, capacity, dtype, seed)
+    net = Network(NetworkSpec(sizes, activation, loss, optimizer, dropout, momentum, beta_1,
+                              beta_2, epsilon, weight_decay, capacity, dtype, seed))
     rng = np.random.default_rng(init_seed)
     for l in range(net.n_layers):
         n_in, n_out = net.weight(l).shape
@@ -492,9 +492,8 @@ def test_avx2_build_gives_the_portable_build_bit_for_bit(optimizer, activation, 
     labels, targets = core_targets("cross_entropy", y, sizes[-1], dtype)
     results = []
     for module in (network, _avx2_module()):
-        net = module.Network(sizes, ACTIVATIONS.index(activation), 0,
-                             OPTIMIZERS.index(optimizer), 0.25, 0.9, 0.9, 0.999, 1e-8, 0.01,
-                             batch_size, dtype, 5)
+        net = module.Network(NetworkSpec(sizes, activation, "cross_entropy", optimizer, 0.25,
+                                         0.9, 0.9, 0.999, 1e-8, 0.01, batch_size, dtype, 5))
         rng = np.random.default_rng(1)
         net.params[...] = rng.normal(scale=0.3, size=net.n_params)
         out = np.empty((50, 3), dtype)
@@ -525,3 +524,37 @@ def test_a_bad_hpframe_cpu_is_named():
                          capture_output=True, text=True)
     assert run.returncode != 0
     assert "HPFRAME_CPU='avx9000' is not allowed; use 'baseline'" in run.stderr
+
+
+# ---- one spec, one layout --------------------------------------------------------------
+
+def test_network_takes_one_spec_and_names_a_bad_one():
+    with pytest.raises(TypeError, match="Network takes a NetworkSpec; got tuple"):
+        Network((4, 3))
+    with pytest.raises(ValueError, match="optimizer='rmsprop' is not allowed; use one of sgd"):
+        NetworkSpec((4, 3), optimizer="rmsprop")
+
+
+@pytest.mark.parametrize("optimizer, n_state", [("sgd", 0), ("momentum", 1), ("nesterov", 1),
+                                                ("adam", 2), ("adamw", 2)])
+def test_the_spec_layout_is_what_the_network_allocates(optimizer, n_state):
+    # counted by hand: 4*6 + 6*3 weights, 6 + 3 biases; state buffers per optimizer
+    spec = NetworkSpec((4, 6, 3), "tanh", "mse", optimizer, dropout=0.5, capacity=5)
+    net = Network(spec)
+    lay = spec.layout()
+    assert (lay.n_weights, lay.n_params) == (42, 51) == (net.n_weights, net.n_params)
+    assert lay.n_state == n_state * 51
+    assert len(net.state_1) + len(net.state_2) == n_state * 51
+    assert len(net.work) == lay.work_size
+    np.testing.assert_array_equal(net.layout, lay.table)
+
+
+def test_spec_from_hparams_sizes_the_buffers_for_batch_and_evaluation():
+    import hpframe as hp
+    from hpframe._core.layout import EVAL_ROWS
+    hparams = hp.HyperParams(hidden_layers=(7,), batch_size=512, optimizer="momentum",
+                             dtype="float64")
+    spec = NetworkSpec.from_hparams(hparams, 5, 3)
+    assert (spec.sizes, spec.capacity, spec.optimizer, spec.dtype) == (
+        (5, 7, 3), 512, "momentum", np.float64)
+    assert NetworkSpec.from_hparams(hparams, 5, 3, n_train=100).capacity == EVAL_ROWS

@@ -117,6 +117,17 @@ def test_shown_code_reproduces_the_run_bit_for_bit(settings):
     assert "epochs=12" in session.code()
 
 
+def test_changing_the_speed_mid_run_changes_no_result():
+    session = Session(epochs=30, speed=100)
+    session.start()
+    time.sleep(0.05)
+    session.configure(speed=0)               # pacing only: the run goes on, not over
+    _wait(session)
+    assert session.snapshot()["epoch"] == 30 and session.settings["speed"] == 0
+    assert _same_params(_run_code(session.code())["trainer"], session.trainer)
+    assert "speed" not in session.code()
+
+
 def test_tabs_training_at_once_still_reproduce_bit_for_bit():
     """Two pages training and a trial search at the same time (one process, as the server)."""
     pytest.importorskip("PIL")
@@ -480,6 +491,14 @@ class Page:
     def code(self):
         return self.text("pre", "#code")
 
+    def column(self, source, column):
+        """A column of a named data source, as the page's BokehJS document holds it."""
+        return self.d.execute_script(
+            "const src = Bokeh.documents[0].get_model_by_name(arguments[0]);"
+            "const col = src.data[arguments[1]];"
+            "const v = arguments[1] === 'image' ? col[0] : col;"
+            "return Array.from(v.length !== undefined ? v : v.array);", source, column)
+
 
 def test_browser_turn_knobs_train_and_match_the_shown_code(browser):
     from selenium.webdriver.common.keys import Keys
@@ -491,13 +510,15 @@ def test_browser_turn_knobs_train_and_match_the_shown_code(browser):
         start = page.find("#start")           # the start control carries id "start"
         assert start.tag_name.lower().startswith("div") or start is not None
         page.until(lambda: page.text("#state") == "ready", "the page is ready")
-        boundary0, loss0 = page.shot("#boundary"), page.shot("#loss-plot")
-
         # learning rate 0.032 -> 0.01 (log slider: 5 keyboard steps of 0.1 decade)
         page.keys("learning_rate", *[Keys.ARROW_LEFT] * 5)
         page.until(lambda: "learning_rate=0.01," in page.code(), "the learning rate is 0.01")
         page.choose("activation", "relu")
         page.until(lambda: "activation='relu'" in page.code(), "the activation is relu")
+        time.sleep(0.5)                        # the untrained relu network's picture arrives
+        image0 = page.column("boundary-image", "image")
+        assert page.column("history", "loss") == [], "no loss curve before training"
+        boundary0, loss0 = page.shot("#boundary"), page.shot("#loss-plot")
         page.click("start")
         page.until(lambda: page.text("#state") == "done", "200 epochs are trained", 120)
         assert page.text("#epoch") == "200"
@@ -505,8 +526,11 @@ def test_browser_turn_knobs_train_and_match_the_shown_code(browser):
         shown_accuracy = page.text("#val-accuracy")
         shown_loss = page.text("#train-loss")
         boundary1, loss1 = page.shot("#boundary"), page.shot("#loss-plot")
-        assert boundary1 != boundary0, "the decision boundary must change while training"
-        assert loss1 != loss0, "the loss curve must appear while training"
+        image1, curve = page.column("boundary-image", "image"), page.column("history", "loss")
+        assert len(image0) == len(image1) == 80 * 80
+        changed = np.mean(np.array(image0) != np.array(image1))
+        assert changed > 0.05, f"the boundary image must change with training ({changed:.1%})"
+        assert boundary1 != boundary0 and loss1 != loss0   # and so do the drawn plots
 
         trainer = _run_code(code)["trainer"]
         h = trainer.history.history
@@ -515,6 +539,15 @@ def test_browser_turn_knobs_train_and_match_the_shown_code(browser):
         assert shown_accuracy == f"{h['val_accuracy'][-1]:.4g}", \
             "the displayed accuracy must be the one the shown code gives"
         assert shown_loss == f"{h['loss'][-1]:.4g}"
+        assert np.allclose(curve, h["loss"], rtol=1e-12, atol=0), \
+            "the page's loss curve must be the shown code's history"
+        # and the boundary is the shown code's model's: the same colouring of its
+        # probabilities (to one unit of a colour channel: predictions in another process)
+        from hpframe.playground.render import boundary_rgba
+        grid = Session(learning_rate=0.01, activation="relu").grid
+        expected = boundary_rgba(trainer.predict_proba(grid), (80, 80)).reshape(-1, 4)
+        shown = np.array(image1, dtype=np.uint32).view(np.uint8).reshape(-1, 4)
+        assert np.abs(shown.astype(int) - expected.astype(int)).max() <= 1
 
         # too high a learning rate: the divergence warning's words, and the app goes on
         page.keys("learning_rate", Keys.END)

@@ -21,9 +21,44 @@ from sklearn.datasets import load_iris, make_multilabel_classification
 from sklearn.metrics import accuracy_score, hamming_loss, r2_score
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import MinMaxScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import hpframe as hp
 from hpframe.sklearn import HPClassifier, HPRegressor
+
+
+# ---- scikit-learn's own estimator checks, with the new options on -------------------
+
+PARTIAL_FIT_REFUSED = ("partial_fit refuses early_stopping=True, as scikit-learn's "
+                       "MLPClassifier/MLPRegressor do (each call is one epoch on one batch)")
+WARM_REFITS = ("the check fits one estimator twice with two representations of the same y "
+               "and compares; with warm_start=True the second fit continues the first (as "
+               "scikit-learn's MLP with warm_start does), so the predictions differ")
+
+
+def expected_failures(est):
+    if est.early_stopping:
+        return {name: PARTIAL_FIT_REFUSED for name in (
+            "check_fit_score_takes_y", "check_n_features_in_after_fitting",
+            "check_estimators_partial_fit_n_features")}
+    if est.warm_start:
+        out = {"check_supervised_y_2d": WARM_REFITS}
+        if isinstance(est, HPClassifier):
+            out["check_classifiers_multilabel_representation_invariance"] = WARM_REFITS
+        return out
+    return {}
+
+
+# float64: subset invariance holds (see test_sklearn.py); validation_fraction=0.3 so the
+# checks' 10-sample data sets leave 2 or more for validation (scikit-learn needs 2 too)
+@parametrize_with_checks(
+    [HPClassifier(early_stopping=True, validation_fraction=0.3, dtype="float64"),
+     HPRegressor(early_stopping=True, validation_fraction=0.3, dtype="float64"),
+     HPClassifier(warm_start=True, n_iter_no_change=3, dtype="float64"),
+     HPRegressor(warm_start=True, n_iter_no_change=3, dtype="float64")],
+    expected_failed_checks=expected_failures)
+def test_sklearn_estimator_checks_with_scikit_learn_options(estimator, check):
+    check(estimator)
 
 
 # ---- helpers ---------------------------------------------------------------------
@@ -256,3 +291,239 @@ def test_warm_start_after_pickling_continues_the_same():
     copy.fit(X, y)
     assert_same_params(copy.trainer_.params, clf.trainer_.params)
     assert copy.loss_curve_ == clf.loss_curve_
+
+
+# ---- 4. early stopping by scikit-learn's names ---------------------------------------
+
+def replay_stop(values, n_iter_no_change, tol, higher_is_better):
+    """scikit-learn's rule, replayed on a recorded curve: the number of epochs trained
+    (len(values) if it never fires)."""
+    best, count = (-math.inf if higher_is_better else math.inf), 0
+    for epoch, v in enumerate(values):
+        enough = v >= best + tol if higher_is_better else v <= best - tol
+        count = 0 if enough else count + 1
+        if (v > best) if higher_is_better else (v < best):
+            best = v
+        if count > n_iter_no_change:
+            return epoch + 1
+    return len(values)
+
+
+@pytest.mark.parametrize("Estimator", [HPClassifier, HPRegressor])
+def test_early_stopping_as_scikit_learn_tests_it(Estimator):
+    X, y = digits_binary()
+    tol = 0.2
+    est = Estimator(tol=tol, epochs=3000, early_stopping=True).fit(X, y)
+    assert est.n_iter_ < 3000
+    assert est.best_loss_ is None
+    assert isinstance(est.validation_scores_, list)
+    scores = est.validation_scores_
+    assert len(scores) == est.n_iter_ == len(est.loss_curve_)
+    assert max(scores) == est.best_validation_score_
+    assert est.best_validation_score_ + tol > scores[-2]
+    assert est.best_validation_score_ + tol > scores[-1]
+    # the rule replayed by hand stops at the same epoch (n_iter_no_change None -> 10)
+    assert est.stopping_.n_iter_no_change == 10
+    assert est.n_iter_ == replay_stop(scores, 10, tol, higher_is_better=True) < 3000
+
+    est = Estimator(tol=tol, epochs=30, early_stopping=False).fit(X, y)
+    assert est.validation_scores_ is None and est.best_validation_score_ is None
+    assert est.best_loss_ == min(est.loss_curve_)
+    assert est.n_iter_ == 30                   # n_iter_no_change=None: no tol-stopping
+
+
+@pytest.mark.parametrize("Estimator, metric, score",
+                         [(HPClassifier, "val_accuracy", accuracy_score),
+                          (HPRegressor, "val_r2", r2_score)])
+def test_early_stopping_holds_out_the_validation_split_and_scores_it(Estimator, metric, score):
+    # The held-out part is the one validation_split=validation_fraction makes: the
+    # Trainer's own validation metrics (written independently of scikit-learn's
+    # metrics) are the same curve as validation_scores_.
+    X, y = digits_binary(200)
+    est = Estimator(hidden_layers=(8,), epochs=40, early_stopping=True,
+                    validation_fraction=0.25, n_iter_no_change=5, tol=0.0).fit(X, y)
+    assert est.trainer_.hparams.validation_split == 0.25
+    n = est.n_iter_
+    split = Estimator(hidden_layers=(8,), epochs=n, validation_split=0.25).fit(X, y)
+    assert split.history_.history["val_loss"] == est.history_.history["val_loss"]
+    np.testing.assert_allclose(est.validation_scores_, split.history_.history[metric],
+                               rtol=1e-6, atol=1e-9)
+    # the best epoch's parameters are restored: a fit that ends there has them
+    best = int(np.argmax(est.validation_scores_))
+    assert est.stopping_.best_epoch == best
+    again = Estimator(hidden_layers=(8,), epochs=best + 1, validation_split=0.25).fit(X, y)
+    assert_same_params(est.trainer_.params, again.trainer_.params)
+
+
+def test_validation_fraction_takes_the_place_of_validation_split():
+    X, y = digits_binary(200)
+    a = HPClassifier(epochs=3, early_stopping=True, validation_split=0.3).fit(X, y)
+    b = HPClassifier(epochs=3, early_stopping=True).fit(X, y)
+    assert a.trainer_.hparams.validation_split == 0.1
+    assert_same_params(a.trainer_.params, b.trainer_.params)
+
+
+def test_n_iter_no_change_on_the_training_loss():
+    # scikit-learn's test_n_iter_no_change: early_stopping=False watches the loss.
+    X, y = digits_binary()
+    tol = 0.01
+    for n in (2, 5, 10):
+        clf = HPClassifier(tol=tol, epochs=3000, optimizer="sgd", learning_rate=0.1,
+                           n_iter_no_change=n).fit(X, y)
+        assert clf.n_iter_ < 3000
+        assert clf.stopping_.wait == n + 1             # scikit-learn: _no_improvement_count
+        assert clf.n_iter_ == replay_stop(clf.loss_curve_, n, tol, higher_is_better=False)
+        assert clf.stopping_.monitor == "loss" and clf.stopping_.min_delta == tol
+        assert clf.best_loss_ == min(clf.loss_curve_)
+
+
+def test_n_iter_no_change_inf_never_stops():
+    # scikit-learn's test_n_iter_no_change_inf: every epoch counts as no improvement
+    # after the first, and training runs all its epochs.
+    X, y = digits_binary()
+    clf = HPClassifier(tol=1e9, epochs=60, n_iter_no_change=np.inf).fit(X, y)
+    assert clf.n_iter_ == 60
+    assert clf.stopping_.wait == clf.n_iter_ - 1
+
+
+def test_early_stopping_stratified_split_needs_two_of_each_class():
+    X = [[1, 2], [2, 3], [3, 4], [4, 5]]
+    with pytest.raises(ValueError, match=r"only 1 member.*too few members are: \['1'\]"):
+        HPClassifier(early_stopping=True, validation_fraction=0.5).fit(X, [0, 0, 0, 1])
+    with pytest.raises(ValueError, match="validation set is too small"):
+        HPClassifier(early_stopping=True).fit(X, [0, 0, 1, 1])
+
+
+def test_early_stopping_with_string_labels_and_multilabel():
+    X, y = iris()
+    labels = np.array(["class_a", "class_b", "class_c"], dtype=object)[y]
+    clf = HPClassifier(early_stopping=True, epochs=50, seed=42).fit(X, labels)
+    assert len(clf.validation_scores_) == clf.n_iter_
+    assert np.isfinite(clf.validation_scores_).all()
+    # multi-label: not stratified, scored by subset accuracy
+    X, Y = multilabel(100)
+    clf = HPClassifier(early_stopping=True, epochs=5, validation_fraction=0.2).fit(X, Y)
+    assert clf.predict(X).shape == Y.shape
+    split = HPClassifier(epochs=5, validation_split=0.2).fit(X, Y)
+    assert split.history_.history["val_loss"] == clf.history_.history["val_loss"]
+
+
+@pytest.mark.parametrize("Estimator", [HPClassifier, HPRegressor])
+def test_warm_start_with_early_stopping_extends_the_scores(Estimator):
+    X, y = iris()
+    est = Estimator(epochs=10, seed=0, warm_start=True, early_stopping=True)
+    est.fit(X, y)
+    n_scores = len(est.validation_scores_)
+    est.set_params(epochs=20).fit(X, y)
+    assert len(est.validation_scores_) > n_scores
+    assert len(est.validation_scores_) == len(est.loss_curve_)
+
+
+@pytest.mark.parametrize("Estimator", [HPClassifier, HPRegressor])
+def test_partial_fit_refuses_early_stopping(Estimator):
+    X, y = iris()
+    est = Estimator(early_stopping=True, epochs=3).fit(X, y)
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+        est.partial_fit(X, y)
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"early_stopping": "yes"}, "early_stopping"),
+    ({"warm_start": 1}, "warm_start"),
+    ({"validation_fraction": 1.0}, "validation_fraction"),
+    ({"validation_fraction": 0}, "validation_fraction"),
+    ({"n_iter_no_change": 0}, "n_iter_no_change"),
+    ({"n_iter_no_change": 2.5}, "n_iter_no_change"),
+    ({"tol": -1.0}, "tol"),
+    ({"tol": math.nan}, "tol"),
+])
+def test_bad_scikit_learn_options_are_named(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        HPClassifier(**kwargs).fit(*iris())
+
+
+# ---- 5. no silent NaN model -----------------------------------------------------------
+
+def regression(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    return X, X @ rng.normal(size=5)
+
+
+@pytest.mark.parametrize("Estimator", [HPClassifier, HPRegressor])
+def test_a_fit_ending_with_non_finite_parameters_raises(Estimator):
+    X, y = iris() if Estimator is HPClassifier else regression()
+    est = Estimator(learning_rate=1e38, batch_size=8)
+    with pytest.warns(hp.DivergenceWarning):
+        with pytest.raises(ValueError, match=r"not finite \(NaN or infinity in dense_0") as info:
+            est.fit(X, y)
+    message = str(info.value)
+    assert "diverged" in message and "smaller learning_rate (e.g. 1e+37)" in message
+    # the Trainer the estimator ran has such parameters: the error is about them
+    trainer = hp.Trainer(learning_rate=1e38, batch_size=8, epochs=100, validation_split=0.0,
+                         loss="cross_entropy" if Estimator is HPClassifier else "mse")
+    with pytest.warns(hp.DivergenceWarning):
+        trainer.fit(X, y, verbose=0)
+    assert not all(np.isfinite(a).all() for a in trainer.params.values())
+    # no half-fitted estimator is left behind
+    from sklearn.exceptions import NotFittedError
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+    # partial_fit raises too
+    with pytest.warns(hp.DivergenceWarning), pytest.raises(ValueError, match="partial_fit"):
+        if Estimator is HPClassifier:
+            Estimator(learning_rate=1e38, batch_size=8).partial_fit(X, y, classes=[0, 1, 2])
+        else:
+            Estimator(learning_rate=1e38, batch_size=8).partial_fit(X, y)
+
+
+def test_a_diverged_run_that_restored_finite_best_parameters_does_not_raise():
+    X, y = iris()
+    clf = HPClassifier(hidden_layers=(8,), epochs=5, early_stopping=True, warm_start=True,
+                       batch_size=8).fit(X, y)
+    best = clf.trainer_.params
+    with pytest.warns(hp.DivergenceWarning):
+        clf.set_params(learning_rate=1e38).fit(X, y)       # diverges in its first epoch
+    assert clf.history_.diverged
+    assert all(np.isfinite(a).all() for a in clf.trainer_.params.values())
+    assert_same_params(clf.trainer_.params, best)          # the best epoch's, restored
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_trainer_predict_on_non_finite_parameters_warns_by_name():
+    X, y = regression()
+    trainer = hp.Trainer(loss="mse", learning_rate=1e38, batch_size=8, validation_split=0.0)
+    with pytest.warns(hp.DivergenceWarning):
+        trainer.fit(X, y, verbose=0)
+    with pytest.warns(hp.DivergenceWarning, match=r"not finite \(NaN or infinity in dense_0"):
+        out = trainer.predict(X)
+    assert not np.isfinite(out).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                       # a sound model: no warning
+        hp.Trainer(loss="mse", validation_split=0.0).fit(X, y, verbose=0).predict(X)
+
+
+def test_trainer_predict_warns_when_outputs_overflow_with_finite_parameters():
+    trainer = hp.Trainer(hidden_layers=(), loss="mse").build(2, 1)
+    trainer.load_params({"dense_0.weight": np.full((2, 1), 1e30), "dense_0.bias": np.zeros(1)})
+    X = np.array([[1.0, 1.0], [1e20, 1e20]])
+    with pytest.warns(RuntimeWarning, match="overflowed float32") as record:
+        out = trainer.predict(X)
+    assert not any(isinstance(w.message, hp.DivergenceWarning) for w in record)
+    assert np.isfinite(out[0]) and not np.isfinite(out[1])     # 2e30 fits, 2e50 does not
+
+
+@pytest.mark.parametrize("loss, y_kind", [("cross_entropy", "labels"), ("mse", "values")])
+def test_history_of_a_first_epoch_divergence_keeps_its_val_keys(loss, y_kind):
+    X, y = regression()
+    if y_kind == "labels":
+        y = (y > 0).astype(int)
+    trainer = hp.Trainer(loss=loss, learning_rate=1e38, batch_size=8, validation_split=0.2)
+    with pytest.warns(hp.DivergenceWarning):
+        trainer.fit(X, y, verbose=0)
+    h = trainer.history
+    assert h.diverged and len(h) == 1
+    expected = {"val_loss", "val_accuracy"} if y_kind == "labels" else \
+        {"val_loss", "val_mae", "val_r2"}
+    assert {k for k in h.history if k.startswith("val_")} == expected
+    assert all(math.isnan(h.history[k][0]) for k in expected)

@@ -13,7 +13,8 @@ split, optimizer, ...) are chosen before it and found by trial and error.
 __version__ = "0.1.0"
 
 from hpframe import data, datasets, io, ops, reference
-from hpframe.callbacks import Callback, EarlyStopping, History, ProgressBar
+from hpframe.callbacks import (Callback, CSVLogger, EarlyStopping, History, ModelCheckpoint,
+                               ProgressBar, ReduceLROnPlateau)
 from hpframe.hparams import HyperParams, explain
 from hpframe.memory import estimate_memory
 from hpframe.trainer import DivergenceWarning, LRFindResult, NotFittedError, Trainer, gradcheck
@@ -28,6 +29,7 @@ from hpframe import playground
 __all__ = [
     "HyperParams", "explain", "Trainer", "gradcheck", "estimate_memory",
     "Callback", "EarlyStopping", "History", "ProgressBar", "DivergenceWarning", "NotFittedError",
+    "ReduceLROnPlateau", "ModelCheckpoint", "CSVLogger",
     "LRFindResult", "data", "datasets", "io", "ops", "reference", "build_info", "show_config",
     "set_num_threads", "get_num_threads",
     "random_search", "grid_search", "successive_halving", "tpe_search", "asha", "hyperband",

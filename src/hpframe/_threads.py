@@ -121,12 +121,16 @@ def threads_allowed():
 
 def team_size(rows, n_weights, training=True):
     """Threads for one training step of ``rows`` rows (or, with ``training=False``,
-    one forward pass) through ``n_weights`` weights."""
+    one forward pass) through ``n_weights`` weights: the one place that decides
+    how many threads a run uses (training, prediction and the memory estimate
+    all ask here). At most :func:`threads_allowed`, and at most what this build
+    of the core can run (1 where C11 atomics are missing)."""
+    from hpframe._core.network import max_team_size
     if training:
         work = max(6 * rows * n_weights / FLOPS_PER_THREAD, n_weights / WEIGHTS_PER_THREAD)
     else:
         work = 2 * rows * n_weights / FLOPS_PER_THREAD
-    return max(1, min(threads_allowed(), int(work)))
+    return max(1, min(threads_allowed(), int(work), max_team_size()))
 
 
 def _hold_one_blas_thread():

@@ -8,24 +8,41 @@ patience, restore_best_weights)``) so that what you learn here transfers.
 * :class:`EarlyStopping` -- stop when a monitored value stops improving, and
   give back the parameters of the best epoch.
 * :class:`ProgressBar` -- a tqdm bar, one line per epoch, or silence.
+* :class:`ReduceLROnPlateau` -- divide the learning rate when a monitored value
+  stops improving (Keras's rules).
+* :class:`ModelCheckpoint` -- save the model (the best one, or every epoch), atomically.
+* :class:`CSVLogger` -- the epoch logs as a CSV file: a header line, then one row per epoch.
+
+Keras's ``TerminateOnNaN`` has no twin here because its job is always done: the
+trainer stops as soon as the training loss is NaN or infinite (or exceeds 10x the
+first batch's loss), sets ``history.diverged`` and explains the likely cause in
+``history.message`` and a :class:`~hpframe.DivergenceWarning`. No callback sees a
+diverged epoch.
 
 A trainer that runs callbacks provides ``stop_training`` (a bool a callback sets
 to stop after the current epoch), ``params`` (a dict name -> copy of each
-parameter array), ``load_params(params)`` and ``hparams``. Each epoch it calls
+parameter array), ``load_params(params)``, ``hparams``, ``save(path)`` and the
+learning rate as training state: ``lr_scale`` (the factor on the scheduled
+rate), ``current_lr`` (the rate of the next epoch) and ``set_lr(rate)``. Each
+epoch it calls
 ``on_epoch_end(epoch, logs)`` with ``logs`` such as ``{"loss": 0.43,
 "val_loss": 0.45, "accuracy": 0.87, "val_accuracy": 0.86, "lr": 0.001,
 "time": 0.12}``.
 """
+import csv
 import difflib
 import math
+import os
 import sys
 
 import numpy as np
 
+from hpframe._atomic import atomic_open
 from hpframe._text import pyplot
 from hpframe._validation import check_float, check_int
 
-__all__ = ["Callback", "History", "EarlyStopping", "ProgressBar"]
+__all__ = ["Callback", "History", "EarlyStopping", "ProgressBar", "ReduceLROnPlateau",
+           "ModelCheckpoint", "CSVLogger"]
 
 # Display order of the metrics; other keys follow in the order they were logged.
 _METRIC_ORDER = ("loss", "val_loss", "accuracy", "val_accuracy",
@@ -570,3 +587,381 @@ class ProgressBar(Callback):
         elif not self._last_printed and self._last_line is not None:
             self._write(self._last_line)
             self._last_printed = True
+
+
+# ---------------------------------------------------------------------------
+# Learning-rate control, checkpoints and CSV logs
+# ---------------------------------------------------------------------------
+def _check_monitor(monitor):
+    if not isinstance(monitor, str) or not monitor:
+        raise TypeError(f"monitor must be a metric name (str), got {monitor!r}")
+    return monitor
+
+
+def _check_mode(mode, monitor):
+    """``"min"`` or ``"max"`` for ``mode`` (``"auto"``: max for names with acc or r2)."""
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode == "auto":
+        lowered = monitor.lower()
+        mode = "max" if ("acc" in lowered or "r2" in lowered) else "min"
+    return mode
+
+
+def _monitored(who, monitor, epoch, logs):
+    """``logs[monitor]`` as a float, or a ValueError listing what was logged."""
+    if monitor not in logs:
+        available = ", ".join(map(repr, logs)) or "none"
+        if monitor.startswith("val_"):
+            hint = (f". {monitor} needs validation data: set validation_split > 0 "
+                    "or pass validation_data=(X_val, y_val) to fit()")
+        else:
+            close = difflib.get_close_matches(monitor, list(logs), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"{who} monitors {monitor!r}, but epoch {epoch} logged only "
+                         f"{available}{hint}")
+    return float(logs[monitor])
+
+
+def _attached(callback):
+    if callback.trainer is None:
+        raise RuntimeError(f"{type(callback).__name__} is not attached to a trainer; pass "
+                           "it to Trainer.fit(..., callbacks=[...])")
+    return callback.trainer
+
+
+def _check_path(name, path):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {path!r}")
+    path = os.fspath(path)
+    if isinstance(path, bytes) or not path:
+        raise TypeError(f"{name} must be a non-empty str path, got {path!r}")
+    return path
+
+
+def _check_folder(name, path):
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{name}={path!r}: the folder {folder!r} does not exist; "
+                         "create it before fit")
+
+
+class ReduceLROnPlateau(Callback):
+    r"""Reduce the learning rate when a monitored metric has stopped improving.
+
+    Keras's rules, epoch by epoch: the monitored value improves when it beats the
+    best so far by more than ``min_delta``. After ``patience`` epochs in a row
+    without improvement, the rate of the next epoch is multiplied by ``factor``
+    (never below ``min_lr``, and only if it is above ``min_lr``); then for
+    ``cooldown`` epochs nothing is counted, and the count starts again.
+
+    The hyperparameters do not change: the callback multiplies the trainer's
+    :attr:`~hpframe.Trainer.lr_scale`, the factor on the *scheduled* rate, so
+    with ``lr_schedule="step"`` or ``"cosine"`` the schedule goes on at a lower
+    level. ``history["lr"]`` records the rate each epoch used.
+
+    Parameters
+    ----------
+    monitor : str, default "val_loss"
+        The key of the epoch logs to watch.
+    factor : float, default 0.1
+        The rate is multiplied by this, in (0, 1).
+    patience : int, default 10
+        Epochs without improvement before a reduction, >= 1.
+    min_lr : float, default 0.0
+        Lower bound on the rate, >= 0: a reduction that would go below it sets
+        the rate to ``min_lr``. (A decaying schedule may still take the rate
+        lower afterwards: this bounds what the callback does.)
+    cooldown : int, default 0
+        Epochs after a reduction during which no bad epochs are counted, >= 0.
+    min_delta : float, default 1e-4
+        Smallest change that counts as an improvement, >= 0 (Keras's default).
+    mode : {"auto", "min", "max"}, default "auto"
+        ``auto`` maximises names containing ``acc`` or ``r2``, minimises the rest.
+    verbose : {0, 1}, default 0
+        1 prints a line at each reduction.
+
+    Attributes
+    ----------
+    best : float
+        Best monitored value so far.
+    wait : int
+        Bad epochs counted since the last improvement or reduction.
+    cooldown_counter : int
+        Epochs of cooldown left.
+    reductions : list of (int, float)
+        ``(epoch, new rate)`` of each reduction, in this fit.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A bad argument, named with what is allowed.
+
+    Examples
+    --------
+    >>> import hpframe as hp
+    >>> X, y = hp.datasets.load_digits()
+    >>> reduce = hp.callbacks.ReduceLROnPlateau(patience=2, factor=0.5)
+    >>> t = hp.Trainer(learning_rate=0.01, epochs=12).fit(X, y, callbacks=[reduce], verbose=0)
+    >>> rates = t.history.history["lr"]          # each epoch's rate, never rising
+    >>> all(b <= a for a, b in zip(rates, rates[1:]))
+    True
+    """
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, min_lr=0.0, cooldown=0,
+                 min_delta=1e-4, mode="auto", verbose=0):
+        self.monitor = _check_monitor(monitor)
+        self.factor = check_float("factor", factor, 0.0, 1.0, low_open=True, high_open=True)
+        self.patience = check_int("patience", patience, 1)
+        self.min_lr = check_float("min_lr", min_lr, 0.0)
+        self.cooldown = check_int("cooldown", cooldown, 0)
+        self.min_delta = check_float("min_delta", min_delta, 0.0)
+        self.mode = _check_mode(mode, monitor)
+        if isinstance(verbose, (bool, np.bool_)) or verbose not in (0, 1):
+            raise ValueError(f"verbose must be 0 or 1, got {verbose!r}")
+        self.verbose = int(verbose)
+        self._reset()
+
+    def _reset(self):
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.wait = 0
+        self.cooldown_counter = 0
+        self.reductions = []
+
+    def _improved(self, current):
+        if self.mode == "min":
+            return current < self.best - self.min_delta
+        return current > self.best + self.min_delta
+
+    def on_train_begin(self, logs=None):
+        """Forget the previous run's best value and counters (the rate stays as it is)."""
+        self._reset()
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Count a bad epoch, or reduce the rate after ``patience`` of them.
+
+        Raises
+        ------
+        ValueError
+            The monitored key is not in ``logs``.
+        """
+        current = _monitored("ReduceLROnPlateau", self.monitor, epoch, logs or {})
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(current):            # NaN never improves
+            self.best = current
+            self.wait = 0
+            return
+        if self.cooldown_counter > 0:
+            return
+        self.wait += 1
+        if self.wait < self.patience:
+            return
+        trainer = _attached(self)
+        old = trainer.current_lr
+        if old > self.min_lr:
+            if old * self.factor >= self.min_lr:
+                trainer.lr_scale = trainer.lr_scale * self.factor
+            else:
+                trainer.set_lr(self.min_lr)
+            new = trainer.current_lr
+            self.reductions.append((epoch, new))
+            self.cooldown_counter = self.cooldown
+            self.wait = 0
+            if self.verbose:
+                print(f"epoch {epoch}: ReduceLROnPlateau: {self.monitor} has not improved "
+                      f"for {self.patience} epochs; learning rate {old:.4g} -> {new:.4g}")
+
+    def __repr__(self):
+        return (f"ReduceLROnPlateau(monitor={self.monitor!r}, factor={self.factor!r}, "
+                f"patience={self.patience!r}, min_lr={self.min_lr!r}, "
+                f"cooldown={self.cooldown!r}, min_delta={self.min_delta!r}, "
+                f"mode={self.mode!r})")
+
+
+class ModelCheckpoint(Callback):
+    """Save the model during training: the best one so far, or every epoch.
+
+    Each save is a whole model file (:meth:`Trainer.save <hpframe.Trainer.save>`:
+    parameters, optimizer state, learning-rate factor, history), written
+    atomically - to a temporary file in the same folder, fsynced, then renamed
+    over ``path`` - so a crash or a kill in the middle of a save leaves the
+    previous checkpoint intact, never a broken file. ``Trainer.load(path)``
+    gives back a trainer whose next ``fit`` continues exactly from that epoch.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Where to save. It may name log keys and ``epoch`` (0-based, as in
+        :attr:`History.epoch`) in ``str.format`` fields, e.g.
+        ``"model-{epoch:03d}-{val_loss:.3f}.npz"``, for a file per save.
+    monitor : str, default "val_loss"
+        The key of the epoch logs that decides which model is best.
+    save_best_only : bool, default True
+        Save only when the monitored value improves on the best so far (Keras
+        defaults to False); False saves after every epoch.
+    mode : {"auto", "min", "max"}, default "auto"
+        ``auto`` maximises names containing ``acc`` or ``r2``, minimises the rest.
+    verbose : {0, 1}, default 0
+        1 prints a line at each save.
+
+    Attributes
+    ----------
+    best : float
+        Best monitored value so far (with ``save_best_only``).
+    best_epoch : int or None
+        Epoch of the best model saved.
+    saved : list of (int, str)
+        ``(epoch, path)`` of every save in this fit.
+
+    Notes
+    -----
+    Callbacks run in the order given, so put ``ModelCheckpoint`` last: a file
+    saved before another callback changes the trainer (a new learning rate, the
+    best weights restored) does not hold that change. Epochs whose loss diverged
+    end training before any callback runs, so a diverged model is never saved.
+
+    Examples
+    --------
+    >>> import os, tempfile, hpframe as hp
+    >>> X, y = hp.datasets.load_digits()
+    >>> path = os.path.join(tempfile.mkdtemp(), "best.npz")
+    >>> best = hp.callbacks.ModelCheckpoint(path)
+    >>> t = hp.Trainer(epochs=5).fit(X, y, callbacks=[best], verbose=0)
+    >>> hp.Trainer.load(path).epoch_ == best.best_epoch + 1
+    True
+    """
+
+    def __init__(self, path, monitor="val_loss", save_best_only=True, mode="auto", verbose=0):
+        self.path = _check_path("path", path)
+        self.monitor = _check_monitor(monitor)
+        if not isinstance(save_best_only, (bool, np.bool_)):
+            raise TypeError(f"save_best_only must be True or False, got {save_best_only!r}")
+        self.save_best_only = bool(save_best_only)
+        self.mode = _check_mode(mode, monitor)
+        if isinstance(verbose, (bool, np.bool_)) or verbose not in (0, 1):
+            raise ValueError(f"verbose must be 0 or 1, got {verbose!r}")
+        self.verbose = int(verbose)
+        self._reset()
+
+    def _reset(self):
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch = None
+        self.saved = []
+
+    def on_train_begin(self, logs=None):
+        """Forget the previous run's best; refuse a folder that does not exist (before
+        the first epoch, not after it)."""
+        self._reset()
+        _check_folder("ModelCheckpoint path", self.path)
+
+    def _path_for(self, epoch, logs):
+        try:
+            return self.path.format(epoch=epoch, **logs)
+        except KeyError as exc:
+            raise ValueError(f"ModelCheckpoint path {self.path!r} names {exc.args[0]!r}, "
+                             f"which epoch {epoch} did not log; it logged "
+                             f"{', '.join(map(repr, logs))} (and 'epoch' is known)") from None
+        except (ValueError, IndexError) as exc:
+            raise ValueError(f"ModelCheckpoint path {self.path!r} is not a valid format "
+                             f"string for the epoch logs: {exc}") from None
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Save the model when it is the best so far (or always)."""
+        logs = logs or {}
+        if self.save_best_only:
+            current = _monitored("ModelCheckpoint", self.monitor, epoch, logs)
+            better = current < self.best if self.mode == "min" else current > self.best
+            if not better:                      # NaN never is
+                return
+            self.best, self.best_epoch = current, epoch
+        path = self._path_for(epoch, logs)
+        _attached(self).save(path)
+        self.saved.append((epoch, path))
+        if self.verbose:
+            why = f" ({self.monitor} {_fmt(self.best)})" if self.save_best_only else ""
+            print(f"epoch {epoch}: ModelCheckpoint saved {path}{why}")
+
+    def __repr__(self):
+        return (f"ModelCheckpoint({self.path!r}, monitor={self.monitor!r}, "
+                f"save_best_only={self.save_best_only!r}, mode={self.mode!r})")
+
+
+class CSVLogger(Callback):
+    """Write the epoch logs to a CSV file: a header line, then one row per epoch.
+
+    The columns are ``epoch`` (0-based) and every key logged (``loss``,
+    ``val_loss``, ``accuracy``, ..., ``lr``, ``time``), in the order first seen; a
+    value an epoch did not log is left empty, and non-finite values are written
+    ``nan``/``inf``/``-inf`` (which pandas reads back as numbers).
+
+    How it writes, and why: after every epoch the whole file is rewritten
+    atomically (temporary file in the same folder, fsync, rename, as every file
+    hpframe writes). The file therefore always holds the header and complete
+    rows, whatever moment a crash or a kill hits - appending a row instead could
+    leave half a line at the end of a killed run, which a reader then has to
+    recognise. The price is rewriting the file each epoch: a few kilobytes per
+    hundred epochs, small next to an epoch of training.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The CSV file.
+    separator : str, default ","
+        One character between the fields.
+    append : bool, default False
+        Keep the rows already in the file (e.g. from an earlier ``fit`` of a
+        loaded model) and add this run's after them; False starts the file
+        afresh at the first epoch.
+
+    Examples
+    --------
+    >>> import os, tempfile, hpframe as hp
+    >>> X, y = hp.datasets.load_digits()
+    >>> path = os.path.join(tempfile.mkdtemp(), "log.csv")
+    >>> t = hp.Trainer(epochs=3).fit(X, y, callbacks=[hp.callbacks.CSVLogger(path)], verbose=0)
+    >>> open(path).readline().strip()
+    'epoch,loss,accuracy,val_loss,val_accuracy,lr,time'
+    """
+
+    def __init__(self, path, separator=",", append=False):
+        self.path = _check_path("path", path)
+        if not isinstance(separator, str) or len(separator) != 1 or separator in '"\r\n':
+            raise ValueError(f"separator must be one character (not a quote or a line "
+                             f"break), got {separator!r}")
+        if not isinstance(append, (bool, np.bool_)):
+            raise TypeError(f"append must be True or False, got {append!r}")
+        self.separator = separator
+        self.append = bool(append)
+        self._columns = ["epoch"]
+        self._rows = []
+
+    def on_train_begin(self, logs=None):
+        """Start afresh, or (``append``) read the rows already in the file."""
+        _check_folder("CSVLogger path", self.path)
+        self._columns, self._rows = ["epoch"], []
+        if self.append and os.path.exists(self.path):
+            with open(self.path, newline="") as f:
+                reader = csv.DictReader(f, delimiter=self.separator)
+                if reader.fieldnames:
+                    self._columns = list(reader.fieldnames)
+                self._rows = [dict(row) for row in reader]
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Add this epoch's row and rewrite the file atomically."""
+        row = {"epoch": str(int(epoch))}
+        for key, value in (logs or {}).items():
+            row[str(key)] = repr(float(value))       # shortest exact float text
+            if str(key) not in self._columns:
+                self._columns.append(str(key))
+        self._rows.append(row)
+        with atomic_open(self.path, "w", newline="") as f:
+            writer = csv.DictWriter(f, self._columns, restval="", delimiter=self.separator,
+                                    lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(self._rows)
+
+    def __repr__(self):
+        return (f"CSVLogger({self.path!r}, separator={self.separator!r}, "
+                f"append={self.append!r})")

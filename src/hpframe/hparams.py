@@ -517,6 +517,24 @@ DECLARED = (
         cost="None.",
     ),
     Hyperparameter(
+        "lr_warmup_epochs", type="int", default=0, low=0,
+        note="0 = off; typical 1 ... 5",
+        kind="optimizer",
+        summary="Warm-up: during the first lr_warmup_epochs epochs the learning rate "
+                "rises linearly from learning_rate / (lr_warmup_epochs + 1) towards "
+                "learning_rate (epoch e < lr_warmup_epochs trains at learning_rate * "
+                "(e + 1) / (lr_warmup_epochs + 1)); then lr_schedule starts from its "
+                "beginning (step counts its steps, cosine its `epochs - "
+                "lr_warmup_epochs` epochs, from the end of the warm-up). Small first steps "
+                "keep a fresh network, and adam's still-noisy second moment, from being "
+                "thrown far by large early gradients.",
+        too_low="0 starts at the full rate: fine for small rates; with a high rate the "
+                "first epochs can diverge or kill relu units.",
+        too_high="The warm-up eats into training: the first epochs creep at a tiny rate "
+                 "and (with cosine) little time is left at the full rate.",
+        cost="None.",
+    ),
+    Hyperparameter(
         "init", type="choice", default="auto", choices=INITS,
         kind="model",
         summary="How the initial weights are drawn at random (biases start at 0). he: "
@@ -585,11 +603,11 @@ follows from the architecture (trainer.n_params).
 Hyperparameters are what you choose before training starts (trainer.hparams, a
 HyperParams): the model (hidden_layers, activation, dropout, init, dtype), the
 optimizer (optimizer, learning_rate, momentum, beta_1, beta_2, epsilon,
-weight_decay, lr_schedule, lr_step_size, lr_gamma) and the training procedure
-(loss, batch_size, epochs, validation_split, patience, shuffle, seed). Training
-does not change them. No formula gives their best values: you find them by trial
-and error, training with several settings and comparing the results on
-validation data (hp.random_search, hp.grid_search), never on the test data.
+weight_decay, lr_schedule, lr_step_size, lr_gamma, lr_warmup_epochs) and the
+training procedure (loss, batch_size, epochs, validation_split, patience, shuffle,
+seed). Training does not change them. No formula gives their best values: you
+find them by trial and error, training with several settings and comparing the
+results on validation data (hp.random_search, hp.grid_search), never on the test data.
 
 HyperParams.describe() lists every hyperparameter; hp.explain(name) explains one."""
 
@@ -917,8 +935,16 @@ class HyperParams:
             \ \text{for } e < E, \quad 0 \text{ for } e \ge E
 
         with :math:`\eta` = ``learning_rate``, :math:`\gamma` = ``lr_gamma``,
-        :math:`s` = ``lr_step_size`` and :math:`E` = ``epochs``. Epoch 0 always
-        uses the full ``learning_rate``.
+        :math:`s` = ``lr_step_size`` and :math:`E` = ``epochs``. Epoch 0 uses the
+        full ``learning_rate``, unless there is a warm-up: with
+        :math:`W` = ``lr_warmup_epochs`` > 0, epoch :math:`e < W` uses
+        :math:`\eta \, (e + 1) / (W + 1)`, and epoch :math:`e \ge W` the schedule's
+        rate above at epoch :math:`e - W`, with :math:`E - W` in place of :math:`E`
+        for cosine.
+
+        This is the scheduled rate. A callback may scale it during training (see
+        :attr:`Trainer.lr_scale <hpframe.Trainer.lr_scale>`); ``history["lr"]``
+        records the rate each epoch actually used.
 
         Parameters
         ----------
@@ -936,13 +962,17 @@ class HyperParams:
         [0.1, 0.1, 0.05, 0.05, 0.025]
         """
         epoch = V.check_int("epoch", epoch, 0, integral_float=True)
+        warmup = self.lr_warmup_epochs
+        if epoch < warmup:
+            return self.learning_rate * (epoch + 1) / (warmup + 1)
+        epoch, length = epoch - warmup, self.epochs - warmup
         if self.lr_schedule == "constant":
             return self.learning_rate
         if self.lr_schedule == "step":
             return self.learning_rate * self.lr_gamma ** (epoch // self.lr_step_size)
-        if epoch >= self.epochs:
+        if epoch >= length:
             return 0.0
-        return self.learning_rate * 0.5 * (1.0 + math.cos(math.pi * epoch / self.epochs))
+        return self.learning_rate * 0.5 * (1.0 + math.cos(math.pi * epoch / length))
 
     @_class_or_instance_method
     def describe(self_or_cls):

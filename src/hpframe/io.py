@@ -3,7 +3,8 @@
 A model file holds four arrays: ``params``, ``state_1`` and ``state_2`` (the
 optimizer's state, possibly empty) and ``meta``, a JSON string with the
 hyperparameters, the task, the shapes, the generators' states, the optimizer's
-step and the history - everything :func:`load` needs so that ``fit`` after
+step, the learning-rate factor callbacks set (``lr_scale``, format version 3) and
+the history - everything :func:`load` needs so that ``fit`` after
 loading continues exactly as if the trainer had never been saved.
 
 Writes to a path are atomic (``hpframe._atomic.atomic_open``): a crash, a
@@ -38,7 +39,7 @@ from hpframe.hparams import HyperParams
 
 __all__ = ["save", "load", "to_bytes", "from_bytes", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3          # 3: lr_scale (the rate callbacks set); 2: a generator per layer
 ARRAYS = ("params", "state_1", "state_2", "meta")
 _NPZ_MAGIC = b"PK\x03\x04"        # a .npz file is a zip archive
 _STATE_BUFFERS = {"sgd": 0, "momentum": 1, "nesterov": 1, "adam": 2, "adamw": 2}
@@ -76,6 +77,7 @@ def _arrays(trainer):
         "classes": None if classes is None else classes.tolist(),
         "classes_kind": None if classes is None else classes.dtype.kind,
         "epoch": trainer.epoch_, "step": net.step, "first_loss": net.first_loss,
+        "lr_scale": trainer.lr_scale,
         "shuffle_rng": net.shuffle_rng.state,
         "dropout_rngs": [r.state for r in net.dropout_rngs],
         "history": trainer.history.to_dict(),
@@ -110,7 +112,7 @@ def from_bytes(data, cls=None):
 
 # What a model file holds of a trainer; everything else in its __dict__ is pickled as is.
 _IN_THE_FILE = ("_hparams", "_dtype", "seed_", "_net", "_task", "_n_features", "epoch_",
-                "history")
+                "_lr_scale", "history")
 
 
 def pickle_state(trainer):
@@ -151,44 +153,89 @@ def _head(file):
         return f.read(4)
 
 
-def _read_arrays(file, name):
-    if _head(file) != _NPZ_MAGIC:
-        raise ValueError(f"{name} is not an hpframe model file (it is not an .npz archive; "
-                         "save one with Trainer.save)")
-    try:
-        with np.load(file, allow_pickle=False) as f:
-            if set(f.files) != set(ARRAYS):
-                raise ValueError(f"{name} is not an hpframe model file (it holds the "
-                                 f"arrays {sorted(f.files)}; a model file holds "
-                                 f"{sorted(ARRAYS)})")
-            return {k: f[k] for k in ARRAYS}
-    except ValueError as exc:
-        if "pickle" in str(exc):          # numpy's advice to allow pickle: never that
-            raise ValueError(f"{name} is not an hpframe model file (it holds Python "
-                             "objects, which hpframe never loads)") from None
-        if "not an hpframe" in str(exc):
-            raise
-        raise ValueError(f"{name} is not a readable hpframe model file: {exc}") from None
-    except (EOFError, OSError, zipfile.BadZipFile, KeyError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise ValueError(f"{name} is not a readable hpframe model file (damaged or "
+class _Archive:
+    """A model file's members, read one at a time: each member's header (shape and
+    dtype) can be checked before its data is read - and so allocated.
+
+    Every member must be stored uncompressed, as :func:`save` writes them: its bytes
+    are then really in the file, so no header can ask for more memory than the file
+    holds (a compressed member could inflate to any size).
+    """
+
+    def __init__(self, file, name):
+        self.name = name
+        if _head(file) != _NPZ_MAGIC:
+            raise ValueError(f"{name} is not an hpframe model file (it is not an .npz "
+                             "archive; save one with Trainer.save)")
+        try:
+            self.zip = zipfile.ZipFile(file)
+        except (zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
+            if isinstance(exc, FileNotFoundError):
+                raise
+            self._damaged(exc)
+        members = sorted(self.zip.namelist())
+        if members != sorted(f"{k}.npy" for k in ARRAYS):
+            self.zip.close()
+            raise ValueError(f"{name} is not an hpframe model file (it holds "
+                             f"{[m.removesuffix('.npy') for m in members]}; a model file "
+                             f"holds {sorted(ARRAYS)})")
+
+    def _damaged(self, exc):
+        raise ValueError(f"{self.name} is not a readable hpframe model file (damaged or "
                          f"truncated: {exc})") from None
 
+    def header(self, key):
+        """``(shape, dtype)`` of member ``key``, from its header alone."""
+        info = self.zip.getinfo(f"{key}.npy")
+        try:
+            with self.zip.open(info) as f:
+                major, _ = np.lib.format.read_magic(f)
+                read = np.lib.format.read_array_header_1_0 if major == 1 else \
+                    np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(f)
+                data_start = f.tell()
+        except (ValueError, EOFError, OSError, zipfile.BadZipFile) as exc:
+            self._damaged(exc)
+        if dtype.hasobject:
+            raise ValueError(f"{self.name} is not an hpframe model file ({key} holds Python "
+                             "objects, which hpframe never loads)")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ValueError(f"{self.name} is not an hpframe model file ({key} is stored "
+                             "compressed; hpframe writes, and reads, uncompressed members)")
+        if data_start + dtype.itemsize * math.prod(shape) != info.file_size:
+            raise ValueError(f"{self.name} is not a readable hpframe model file ({key}'s "
+                             f"header says {shape} {dtype}, which is not the "
+                             f"{info.file_size - data_start} bytes the file holds)")
+        return shape, dtype
 
-def _read_meta(arrays, name):
-    meta = arrays["meta"]
-    if meta.shape != () or meta.dtype.kind != "U":
+    def read(self, key):
+        """Member ``key``'s array (check its :meth:`header` first)."""
+        try:
+            with self.zip.open(f"{key}.npy") as f:
+                return np.lib.format.read_array(f, allow_pickle=False)
+        except (ValueError, EOFError, OSError, zipfile.BadZipFile) as exc:
+            self._damaged(exc)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.zip.close()
+
+
+def _read_meta(archive, name):
+    shape, dtype = archive.header("meta")
+    if shape != () or dtype.kind != "U":
         raise ValueError(f"{name}: corrupt metadata: 'meta' must be one JSON string; got "
-                         f"an array of shape {meta.shape} and dtype {meta.dtype}")
+                         f"an array of shape {shape} and dtype {dtype}")
     try:
-        meta = json.loads(str(meta))
+        meta = json.loads(str(archive.read("meta")))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{name}: corrupt metadata: {exc}") from None
     if not isinstance(meta, dict):
         raise ValueError(f"{name}: corrupt metadata: not a JSON object")
     if meta.get("format") != "hpframe.Trainer" or \
-            meta.get("format_version") not in (1, FORMAT_VERSION):
+            meta.get("format_version") not in range(1, FORMAT_VERSION + 1):
         raise ValueError(f"{name}: unsupported format {meta.get('format')!r} version "
                          f"{meta.get('format_version')!r} (this hpframe reads versions "
                          f"1 to {FORMAT_VERSION})")
@@ -246,22 +293,30 @@ def _task(meta, hparams, n_outputs, dtype, name):
     return tasks.from_name(expected, hparams.loss, n_outputs, classes, dtype)
 
 
-def _check_arrays(arrays, hparams, sizes, name, diverged):
-    """Every array's shape and dtype from the shapes in the metadata (Python ints:
-    nothing is allocated yet)."""
+def _check_headers(archive, hparams, sizes, name):
+    """Each array's header against the shapes in the metadata (Python ints: nothing
+    is read, so nothing is allocated, yet)."""
     n_params = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
     n_state = _STATE_BUFFERS[hparams.optimizer]
     dtype = np.dtype(hparams.dtype)
     for key, n in (("params", n_params), ("state_1", n_params if n_state >= 1 else 0),
                    ("state_2", n_params if n_state >= 2 else 0)):
-        saved = arrays[key]
-        if saved.shape != (n,) or saved.dtype != dtype:
-            raise ValueError(f"{name}: {key} has shape {saved.shape} and dtype {saved.dtype}; "
+        shape, saved_dtype = archive.header(key)
+        if shape != (n,) or saved_dtype != dtype:
+            raise ValueError(f"{name}: {key} has shape {shape} and dtype {saved_dtype}; "
                              f"layers {list(sizes)} with optimizer={hparams.optimizer!r} need "
                              f"({n},) {dtype}")
-        if not diverged and not np.isfinite(saved).all():
+
+
+def _read_arrays(archive, name, diverged):
+    """The parameter and state arrays (headers checked); finite unless training diverged."""
+    arrays = {}
+    for key in ("params", "state_1", "state_2"):
+        arrays[key] = archive.read(key)
+        if not diverged and not np.isfinite(arrays[key]).all():
             raise ValueError(f"{name}: {key} contains NaN or infinity, and the history "
                              "records no divergence")
+    return arrays
 
 
 def _rng_state(rng, state, key, name):
@@ -294,8 +349,12 @@ def load(file, cls=None, _name=None):
     if cls is None:
         from hpframe.trainer import Trainer as cls
     name = _name or _describe(file)
-    arrays = _read_arrays(file, name)
-    meta, rng_key = _read_meta(arrays, name)
+    with _Archive(file, name) as archive:
+        return _load(archive, cls, name)
+
+
+def _load(archive, cls, name):
+    meta, rng_key = _read_meta(archive, name)
     hparams = _hparams(meta, name)
     n_features = _integer(meta, "n_features", name, 1)
     n_outputs = _integer(meta, "n_outputs", name, 1)
@@ -304,7 +363,7 @@ def load(file, cls=None, _name=None):
         history = History.from_dict(meta["history"])
     except (TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"{name}: corrupt metadata: history: {exc}") from None
-    _check_arrays(arrays, hparams, sizes, name, diverged=history.diverged)
+    _check_headers(archive, hparams, sizes, name)
     task = _task(meta, hparams, n_outputs, np.dtype(hparams.dtype), name)
     seed = _integer(meta, "seed_", name, 0)
     step = _integer(meta, "step", name, 0)
@@ -314,6 +373,11 @@ def load(file, cls=None, _name=None):
         first_loss = math.nan
     if isinstance(first_loss, bool) or not isinstance(first_loss, numbers.Real):
         raise ValueError(f"{name}: corrupt metadata: first_loss={first_loss!r}; must be a number")
+    lr_scale = meta.get("lr_scale", 1.0)          # versions 1 and 2: no callback could set it
+    if isinstance(lr_scale, bool) or not isinstance(lr_scale, numbers.Real) or \
+            not 0 <= lr_scale < math.inf:
+        raise ValueError(f"{name}: corrupt metadata: lr_scale={lr_scale!r}; must be a "
+                         "finite number >= 0")
     # The buffers' rows: what training used (clipped batch, at least EVAL_ROWS), never
     # the raw batch_size; older files did not record it, and fit grows it when needed.
     capacity = EVAL_ROWS
@@ -331,6 +395,7 @@ def load(file, cls=None, _name=None):
         # one hidden layer; deeper networks continue with fresh masks below it)
         states = [meta["dropout_rng"]]
 
+    arrays = _read_arrays(archive, name, diverged=history.diverged)
     trainer = cls(hparams)
     trainer.seed_ = seed
     trainer._allocate(n_features, task, capacity, initialise=False)
@@ -343,5 +408,6 @@ def load(file, cls=None, _name=None):
     for l, (rng, state) in enumerate(zip(net.dropout_rngs, states)):
         _rng_state(rng, state, f"{rng_key}[{l}]", name)
     trainer.epoch_ = epoch
+    trainer.lr_scale = float(lr_scale)
     trainer.history = history
     return trainer

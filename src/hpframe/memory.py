@@ -1,14 +1,13 @@
 """How much memory a choice of hyperparameters costs, before you train."""
 import numpy as np
 
-from hpframe._layout import EVAL_ROWS, network_layout, team_scratch_size
+from hpframe._core.layout import team_scratch_size
+from hpframe._core.spec import NetworkSpec
 from hpframe._threads import team_size
 from hpframe._validation import check_int
 from hpframe.hparams import HyperParams
 
 __all__ = ["estimate_memory"]
-
-_N_STATE = {"sgd": 0, "momentum": 1, "nesterov": 1, "adam": 2, "adamw": 2}
 
 
 class MemoryEstimate(dict):
@@ -24,7 +23,7 @@ def estimate_memory(hparams, n_features, n_outputs, n_samples):
     """Estimate the memory ``Trainer.fit`` allocates, broken down by purpose.
 
     Counts exactly the buffers the compiled core allocates for these
-    hyperparameters, plus the copies ``fit`` makes of the data (the
+    hyperparameters (the same layout, :mod:`hpframe._core.layout`), plus the copies ``fit`` makes of the data (the
     validation split), assuming ``X`` arrives C-contiguous in the training
     dtype and ``y`` as int64 labels or float targets.
 
@@ -65,16 +64,12 @@ def estimate_memory(hparams, n_features, n_outputs, n_samples):
     item = np.dtype(hparams.dtype).itemsize
     n_val = int(round(hparams.validation_split * n_samples))
     n_train = n_samples - n_val
-    batch = min(hparams.batch_size, n_train) if n_train else hparams.batch_size
-    capacity = max(batch, EVAL_ROWS)
+    spec = NetworkSpec.from_hparams(hparams, n_features, n_outputs, n_train)
+    batch, capacity = NetworkSpec.batch_rows(hparams, n_train), spec.capacity
     ce = hparams.loss == "cross_entropy"
-    lay = network_layout((n_features, *hparams.hidden_layers, n_outputs),
-                         identity=hparams.activation == "identity", dropout=hparams.dropout,
-                         cross_entropy=ce, n_state_buffers=_N_STATE[hparams.optimizer],
-                         capacity=capacity)
-    sizes = (n_features, *hparams.hidden_layers, n_outputs)
+    lay = spec.layout()
     team = max(team_size(batch, lay.n_weights), team_size(capacity, lay.n_weights, training=False))
-    activations = (lay.work_size + team_scratch_size(sizes, capacity, team)) * item
+    activations = (lay.work_size + team_scratch_size(spec.sizes, capacity, team)) * item
     activations += capacity * 4 + n_train * 8                         # batch labels, row order
     data = 0
     if n_val:

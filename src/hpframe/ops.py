@@ -37,6 +37,7 @@ from hpframe._core import activations as _activations
 from hpframe._core import dropout as _dropout
 from hpframe._core import losses as _losses
 from hpframe._core import optimizers as _optimizers
+from hpframe._core.spec import ACTIVATIONS, LOSSES
 
 __all__ = [
     "ACTIVATIONS", "LOSSES",
@@ -45,10 +46,6 @@ __all__ = [
     "dropout", "permutation",
     "sgd_step", "momentum_step", "adam_step",
 ]
-
-# name -> the core's integer code (the enums' member names, lower-cased)
-ACTIVATIONS = {code.name.lower(): int(code) for code in _activations.Activation}
-LOSSES = {code.name.lower(): int(code) for code in _losses.Loss}
 
 
 # ---- argument checking -------------------------------------------------------

@@ -484,8 +484,9 @@ class ReferenceMLP:
     equal those of :meth:`hpframe._core.network.Network.train_epoch` up to
     rounding.  Like the core it
 
-    * spawns two streams from ``SeedSequence(seed)``: child 0 shuffles (a fresh
-      Fisher-Yates of ``0..n-1`` every epoch), child 1 draws dropout masks;
+    * spawns one stream per layer from ``SeedSequence(seed)``: child 0 shuffles
+      (a fresh Fisher-Yates of ``0..n-1`` every epoch), child 1 + l draws
+      hidden layer l's dropout masks;
     * draws each hidden layer's mask during the forward pass, layer by layer,
       each mask in row-major order;
     * updates weights with weight decay and biases without.

@@ -376,6 +376,15 @@ class _HPEstimator(BaseEstimator):
         except ValueError as exc:
             raise ValueError(f"early_stopping=True holds out validation_fraction={fraction} "
                              f"of the {len(X)} samples, which fails: {exc}") from None
+        if stratify:
+            missing = np.setdiff1d(np.unique(y), np.unique(y[train_idx]))
+            if len(missing):
+                labels, counts = np.unique(y, return_counts=True)
+                raise ValueError(
+                    f"early_stopping=True splits y stratified, but the least populated "
+                    f"classes in y have only {counts.min()} member, too few to be in both "
+                    f"the training and the validation part. Classes with too few members "
+                    f"are: {[str(v) for v in labels[counts < 2]]}")
         if len(val_idx) < 2:
             raise ValueError(f"The validation set is too small for early_stopping=True: "
                              f"validation_fraction={fraction} of {len(X)} samples leaves "
@@ -425,15 +434,17 @@ class _HPEstimator(BaseEstimator):
             return
         if method == "fit":                  # no half-fitted estimator is left behind
             for name in ("trainer_", "history_", "n_iter_", "loss_curve_", "best_loss_",
-                         "validation_scores_", "best_validation_score_", "stopping_"):
+                         "validation_scores_", "best_validation_score_", "stopping_",
+                         "classes_", "n_outputs_", "n_features_in_", "feature_names_in_"):
                 self.__dict__.pop(name, None)
         why = trainer.history.message or "the training loss became NaN or infinite"
         scale = "X (e.g. StandardScaler)" + (" and y" if self._kind == "regressor" else "")
+        smaller = trainer.hparams.learning_rate / 10
         raise ValueError(
             f"{type(self).__name__}.{method} ended with model parameters that are not "
             f"finite (NaN or infinity in {', '.join(bad[:4])}), so the model would predict "
-            f"NaN. {why} Try a smaller learning_rate (e.g. {trainer.hparams.learning_rate / 10:.3g}), "
-            f"scale {scale}, or early_stopping=True to keep the best finite parameters.")
+            f"NaN. {why} Try a smaller learning_rate (e.g. {smaller:.3g}), scale {scale}, "
+            "or early_stopping=True to keep the best finite parameters.")
 
     # ---- fitted state -----------------------------------------------------------
     def _set_fitted(self, trainer, start=0, warm=False, stopping=None):
@@ -454,7 +465,7 @@ class _HPEstimator(BaseEstimator):
                                   default=math.inf)
 
     def _validate_X(self, X):
-        check_is_fitted(self)
+        check_is_fitted(self, "trainer_")
         return validate_data(self, X, reset=False, dtype=np.dtype(self.trainer_.hparams.dtype))
 
     def __sklearn_tags__(self):
@@ -516,7 +527,23 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
         Per-epoch ``loss`` and ``accuracy`` (``val_loss``, ``val_accuracy`` with
         ``validation_split > 0``), ``lr`` and ``time``; ``history_.plot()``.
     n_iter_ : int
-        Epochs trained (fewer than ``epochs`` after early stopping or divergence).
+        Epochs trained by the last ``fit`` (fewer than ``epochs`` after early
+        stopping or divergence); after ``partial_fit``, every epoch so far.
+    loss_curve_ : list of float
+        The training loss of every epoch, over warm-started fits and
+        ``partial_fit`` calls (scikit-learn's ``loss_curve_``).
+    best_loss_ : float or None
+        The lowest training loss in ``loss_curve_``; None with ``early_stopping``.
+    validation_scores_ : list of float or None
+        With ``early_stopping``: the score on the held-out part after every epoch
+        (accuracy; subset accuracy for multi-label), as scikit-learn's; else None.
+    best_validation_score_ : float or None
+        The best of ``validation_scores_`` (its parameters are the ones kept).
+    stopping_ : EarlyStopping or None
+        The stopping rule used for ``n_iter_no_change``/``early_stopping``, an
+        :class:`~hpframe.EarlyStopping` with scikit-learn's rule: its ``monitor``
+        (``'loss'`` or ``'validation score'``), ``min_delta`` (= ``tol``),
+        ``patience`` (= ``n_iter_no_change + 1``), ``best_epoch``, ``wait``.
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
@@ -529,16 +556,23 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
 
     Notes
     -----
-    ``fit`` always starts from a fresh initialisation (drawn from ``seed``):
-    fitting twice with the same ``seed`` and data gives bit-identical model
-    parameters (on the same machine and BLAS thread count). ``partial_fit``
-    instead continues training, one epoch per call.
+    ``fit`` starts from a fresh initialisation (drawn from ``seed``) unless
+    ``warm_start=True``: fitting twice with the same ``seed`` and data gives
+    bit-identical model parameters (on the same machine and BLAS thread count).
+    ``partial_fit`` instead continues training, one epoch per call.
 
     Binary problems with ``loss='cross_entropy'`` use two logits;
     ``decision_function`` returns their difference (the log-odds of
-    ``classes_[1]``). Multi-label targets (a 0/1 matrix ``y``) are not
-    supported here; use :class:`~hpframe.Trainer` with
-    ``loss='binary_cross_entropy'``.
+    ``classes_[1]``). Multi-label targets (a 0/1 indicator matrix ``y``) train
+    one sigmoid per label with binary cross-entropy, averaged over samples *and*
+    labels (scikit-learn sums over the labels, so its learning rate corresponds
+    to one ``n_labels`` times larger here); ``classes_`` is then
+    ``0, ..., n_labels - 1``.
+
+    A fit whose parameters end NaN or infinite raises ``ValueError`` (as
+    scikit-learn's does) instead of returning a model that predicts NaN; see
+    :doc:`/coming_from_sklearn` for the settings that differ in meaning from
+    scikit-learn's MLPClassifier.
 
     Examples
     --------
@@ -566,8 +600,8 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
                  optimizer="adam", learning_rate=1e-3, momentum=0.9, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, weight_decay=0.0, batch_size=32, epochs=100,
                  dropout=0.0, validation_split=0.0, patience=None, lr_schedule="constant",
-                 lr_step_size=10, lr_gamma=0.1, init="auto", dtype="float32", shuffle=True,
-                 seed=0, verbose=0, warm_start=False, early_stopping=False,
+                 lr_step_size=10, lr_gamma=0.1, lr_warmup_epochs=0, init="auto",
+                 dtype="float32", shuffle=True, seed=0, verbose=0, warm_start=False, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=None, tol=1e-4):
         self.hidden_layers = hidden_layers
         self.activation = activation
@@ -587,6 +621,7 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
         self.lr_schedule = lr_schedule
         self.lr_step_size = lr_step_size
         self.lr_gamma = lr_gamma
+        self.lr_warmup_epochs = lr_warmup_epochs
         self.init = init
         self.dtype = dtype
         self.shuffle = shuffle
@@ -734,8 +769,8 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
                 raise ValueError("classes must be passed on the first call to partial_fit "
                                  "(every class label, e.g. classes=np.unique(y_all)), so "
                                  "the network can be built with one output per class")
-        X, y = validate_data(self, X, y, reset=first, multi_output=True,
-                             dtype=np.dtype(hparams.dtype if first else self.trainer_.hparams.dtype))
+        dtype = hparams.dtype if first else self.trainer_.hparams.dtype
+        X, y = validate_data(self, X, y, reset=first, multi_output=True, dtype=np.dtype(dtype))
         y, multilabel = self._targets(y)
         if first:
             classes = np.unique(np.asarray(classes))
@@ -892,7 +927,23 @@ class HPRegressor(RegressorMixin, _HPEstimator):
         Per-epoch ``loss`` (``val_loss`` with ``validation_split > 0``), ``lr``
         and ``time``; ``history_.plot()``.
     n_iter_ : int
-        Epochs trained (fewer than ``epochs`` after early stopping or divergence).
+        Epochs trained by the last ``fit`` (fewer than ``epochs`` after early
+        stopping or divergence); after ``partial_fit``, every epoch so far.
+    loss_curve_ : list of float
+        The training loss of every epoch, over warm-started fits and
+        ``partial_fit`` calls (scikit-learn's ``loss_curve_``).
+    best_loss_ : float or None
+        The lowest training loss in ``loss_curve_``; None with ``early_stopping``.
+    validation_scores_ : list of float or None
+        With ``early_stopping``: the score on the held-out part after every epoch
+        (R^2), as scikit-learn's; else None.
+    best_validation_score_ : float or None
+        The best of ``validation_scores_`` (its parameters are the ones kept).
+    stopping_ : EarlyStopping or None
+        The stopping rule used for ``n_iter_no_change``/``early_stopping``, an
+        :class:`~hpframe.EarlyStopping` with scikit-learn's rule: its ``monitor``
+        (``'loss'`` or ``'validation score'``), ``min_delta`` (= ``tol``),
+        ``patience`` (= ``n_iter_no_change + 1``), ``best_epoch``, ``wait``.
     n_outputs_ : int
         Number of targets (columns of ``y``; 1 for a 1-D ``y``).
     n_features_in_ : int
@@ -911,8 +962,11 @@ class HPRegressor(RegressorMixin, _HPEstimator):
     over all elements, so targets far from unit scale make the default
     learning rate too small or too large: scale ``y`` (e.g. with
     :class:`~sklearn.compose.TransformedTargetRegressor`) as you scale ``X``.
-    ``fit`` always starts from a fresh initialisation drawn from ``seed``;
-    ``partial_fit`` continues training, one epoch per call.
+    ``fit`` starts from a fresh initialisation drawn from ``seed`` unless
+    ``warm_start=True``; ``partial_fit`` continues training, one epoch per call.
+    A fit whose parameters end NaN or infinite raises ``ValueError``.
+    ``loss='mse'`` is the full mean squared error, scikit-learn's MLPRegressor
+    minimises half of it: see :doc:`/coming_from_sklearn`.
 
     Examples
     --------
@@ -932,8 +986,8 @@ class HPRegressor(RegressorMixin, _HPEstimator):
                  optimizer="adam", learning_rate=1e-3, momentum=0.9, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, weight_decay=0.0, batch_size=32, epochs=100,
                  dropout=0.0, validation_split=0.0, patience=None, lr_schedule="constant",
-                 lr_step_size=10, lr_gamma=0.1, init="auto", dtype="float32", shuffle=True,
-                 seed=0, verbose=0, warm_start=False, early_stopping=False,
+                 lr_step_size=10, lr_gamma=0.1, lr_warmup_epochs=0, init="auto",
+                 dtype="float32", shuffle=True, seed=0, verbose=0, warm_start=False, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=None, tol=1e-4):
         self.hidden_layers = hidden_layers
         self.activation = activation
@@ -953,6 +1007,7 @@ class HPRegressor(RegressorMixin, _HPEstimator):
         self.lr_schedule = lr_schedule
         self.lr_step_size = lr_step_size
         self.lr_gamma = lr_gamma
+        self.lr_warmup_epochs = lr_warmup_epochs
         self.init = init
         self.dtype = dtype
         self.shuffle = shuffle

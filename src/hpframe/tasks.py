@@ -21,6 +21,7 @@ import numpy as np
 from hpframe import _validation as V
 from hpframe._core import activations as _act
 from hpframe._core import losses as _loss
+from hpframe._core.spec import LOSSES
 
 __all__ = ["MULTICLASS", "BINARY", "MULTILABEL", "REGRESSION", "REGRESSION_LOSSES",
            "Task", "Multiclass", "Binary", "Multilabel", "Regression", "infer", "for_build",
@@ -28,8 +29,7 @@ __all__ = ["MULTICLASS", "BINARY", "MULTILABEL", "REGRESSION", "REGRESSION_LOSSE
 
 MULTICLASS, BINARY, MULTILABEL, REGRESSION = "multiclass", "binary", "multilabel", "regression"
 REGRESSION_LOSSES = ("mse", "mae", "huber")
-LOSS_CODES = {name: int(_loss.Loss[name.upper()])
-              for name in ("cross_entropy", "binary_cross_entropy", "mse", "mae", "huber")}
+LOSS_CODES = LOSSES                     # name -> the core's loss code (defined in the core)
 
 
 class Task:

@@ -25,8 +25,8 @@ from hpframe import _validation as V
 from hpframe import diagnostics, io, tasks
 from hpframe._core import activations as _act
 from hpframe._core import losses as _loss
-from hpframe._core import optimizers as _opt
 from hpframe._core import Network
+from hpframe._core.spec import NetworkSpec
 from hpframe._layout import COL_B, COL_N_IN, COL_N_OUT, COL_W, EVAL_ROWS
 from hpframe._text import Text
 from hpframe._threads import blas_threads, team_size
@@ -39,12 +39,7 @@ from hpframe.tasks import BINARY, MULTICLASS, MULTILABEL, REGRESSION, REGRESSION
 
 __all__ = ["Trainer", "DivergenceWarning", "NotFittedError", "LRFindResult", "gradcheck"]
 
-# Name -> code of the compiled core (the nogil loops dispatch on these ints).
-ACTIVATION_CODES = {name: int(_act.Activation[name.upper()])
-                    for name in ("relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "identity")}
 LOSS_CODES = tasks.LOSS_CODES
-OPTIMIZER_CODES = {name: int(_opt.Optimizer[name.upper()])
-                   for name in ("sgd", "momentum", "nesterov", "adam", "adamw")}
 RELU_FAMILY = ("relu", "leaky_relu", "elu", "gelu")
 INIT_CHUNK = 1 << 16    # initial weights are drawn this many float64 values at a time
 
@@ -81,6 +76,9 @@ class Trainer:
         ``(n_in, n_out)``, ``"dense_0.bias"`` of shape ``(n_out,)``, ... output layer last.
     history : History
         Per-epoch ``loss``, ``val_loss``, ``accuracy``, ``val_accuracy``, ``lr`` and ``time``.
+    lr_scale : float
+        The factor callbacks put on the scheduled learning rate (1.0 until one
+        changes it; see :attr:`lr_scale`). Training state, not a hyperparameter.
     classes_ : ndarray
         The class labels, for classification losses.
     n_features_in_, n_outputs_ : int
@@ -145,6 +143,7 @@ class Trainer:
             self._task = None
             self._n_features = None
             self.epoch_ = 0
+            self._lr_scale = 1.0
             self.history = History()
             self.stop_training = False
         return self
@@ -214,6 +213,70 @@ class Trainer:
                 targets[key][...] = array
         return self
 
+    # ---- the learning rate: training state that callbacks may steer ------------
+    @property
+    def lr_scale(self):
+        r"""The factor on the scheduled learning rate, set by callbacks (training state).
+
+        Epoch :math:`e` trains at ``lr_scale * hparams.lr_at(e)``: the
+        hyperparameters stay what was chosen, and a callback that changes the rate
+        (:class:`~hpframe.callbacks.ReduceLROnPlateau`, or your own through this
+        property or :meth:`set_lr`) multiplies the scheduled rate from then on - a
+        step or cosine schedule keeps its shape, scaled. 1.0 until a callback
+        changes it; :meth:`reset` and :meth:`build` set it back to 1.0, a saved
+        model keeps it (so training continues exactly after :meth:`load`), and
+        ``history["lr"]`` records the rate each epoch actually used.
+
+        Raises
+        ------
+        TypeError, ValueError
+            When set to anything but a finite number >= 0.
+        """
+        return self._lr_scale
+
+    @lr_scale.setter
+    def lr_scale(self, value):
+        self._lr_scale = V.check_float("lr_scale", value, 0.0)
+
+    @property
+    def current_lr(self):
+        """The learning rate the next epoch will train at: ``lr_scale * hparams.lr_at(epoch_)``."""
+        return self._lr_scale * self._hparams.lr_at(self.epoch_)
+
+    def set_lr(self, rate):
+        """Make the next epoch train at ``rate``, scaling the schedule from then on.
+
+        Sets :attr:`lr_scale` to ``rate / hparams.lr_at(epoch_)``, so later epochs
+        keep the schedule's shape at the new level (a callback calls this in
+        ``on_epoch_end``, after ``epoch_`` has moved on to the next epoch).
+
+        Parameters
+        ----------
+        rate : float
+            A finite rate >= 0.
+
+        Returns
+        -------
+        Trainer
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            ``rate`` is negative or not finite, or the schedule's rate at the next
+            epoch is 0 (a cosine schedule that has ended), which no factor can
+            turn into ``rate``.
+        """
+        rate = V.check_float("rate", rate, 0.0)
+        scheduled = self._hparams.lr_at(self.epoch_)
+        if scheduled == 0:
+            raise ValueError(f"set_lr({rate!r}): the schedule's rate at epoch {self.epoch_} "
+                             f"is 0 (lr_schedule={self._hparams.lr_schedule!r} has ended), "
+                             "and a factor on 0 stays 0; use a Trainer with more epochs "
+                             "or another lr_schedule")
+        self._lr_scale = rate / scheduled
+        return self
+
     # ---- building ------------------------------------------------------------
     def build(self, n_features, n_outputs):
         """Allocate and initialise the parameters without training.
@@ -257,6 +320,7 @@ class Trainer:
         with self._lock:
             self._net, self._task, self._n_features = net, task, n_features
             self.epoch_ = 0
+            self._lr_scale = 1.0
 
     def _ensure_capacity(self, rows):
         """Grow the per-batch buffers to ``rows`` rows, keeping everything learned."""
@@ -304,7 +368,8 @@ class Trainer:
         X, y : array-like
             One batch, as for :meth:`fit`; the model must be built.
         learning_rate : float, optional
-            A finite rate >= 0; default: the schedule's rate at the current epoch.
+            A finite rate >= 0; default: :attr:`current_lr`, the rate the next
+            epoch of ``fit`` would use.
 
         Returns
         -------
@@ -312,7 +377,7 @@ class Trainer:
             The batch's mean loss before the step (NaN if it was not finite).
         """
         _refuse_while_fitting(self, "train_on_batch")
-        lr = self._hparams.lr_at(self.epoch_) if learning_rate is None else \
+        lr = self.current_lr if learning_rate is None else \
             V.check_float("learning_rate", learning_rate, 0)
         with self._lock:
             batch = self._batch("train_on_batch", X, y)
@@ -388,6 +453,14 @@ class Trainer:
         ndarray
             ``(n_samples,)`` original labels for classification, ``(n_samples, k)``
             0/1 for multi-label; ``(n_samples,)`` or ``(n_samples, k)`` for regression.
+
+        Warns
+        -----
+        DivergenceWarning
+            The model's parameters are not finite (a diverged run): the warning
+            names them, and the outputs are NaN. (``RuntimeWarning`` if the
+            parameters are finite but the outputs overflowed.) The same holds for
+            ``predict_proba`` and ``decision_function``.
         """
         out = self._outputs(X)
         return self._task.decode(out)
@@ -566,7 +639,7 @@ def _run_epochs(trainer, epochs, callbacks, X_train, labels, targets, val, batch
         epoch = trainer.epoch_
         for cb in callbacks:
             cb.on_epoch_begin(epoch)
-        lr = hp.lr_at(epoch)
+        lr = hp.lr_at(epoch) * trainer._lr_scale     # a scale of 1.0 changes no bit
         start = time.perf_counter()
         with trainer._lock:
             team = team_size(batch, trainer._net.n_weights)
@@ -730,10 +803,8 @@ def split(trainer, X_all, y_all, validation_data):
 def new_network(hp, sizes, capacity, seed):
     """The compiled network for ``hp`` with layer ``sizes`` and ``capacity`` rows."""
     V.check_network_memory(hp, sizes, capacity)      # a ValueError, before allocating
-    return Network(
-        sizes, ACTIVATION_CODES[hp.activation], LOSS_CODES[hp.loss],
-        OPTIMIZER_CODES[hp.optimizer], hp.dropout, hp.momentum, hp.beta_1, hp.beta_2,
-        hp.epsilon, hp.weight_decay, capacity, np.dtype(hp.dtype), seed)
+    return Network(NetworkSpec.from_hparams(hp, sizes[0], sizes[-1], seed=seed,
+                                            capacity=capacity))
 
 
 def copy_network(old, new):

@@ -1,8 +1,17 @@
 """hpframe's compiled core.
 
-Every module here is Cython compiled with one set of directives (see ``setup.py``).
-The loops check nothing, allocate nothing and run without the GIL; the Python layer
-(:mod:`hpframe.ops`, :class:`hpframe.Trainer`) validates and allocates.
+Every module here but ``spec`` (plain Python: what a network is built from, and the
+names of its functions) is Cython, compiled with one set of directives (see
+``setup.py``). The loops check nothing, allocate nothing and run without the GIL;
+the Python layer (:mod:`hpframe.ops`, :class:`hpframe.Trainer`) validates and
+allocates.
+
+Where each piece lives: ``dense.pxd`` the arithmetic of one dense layer;
+``network.pyx`` the network that composes it, layer by layer; ``layout`` where
+every number of its buffers lives; ``team.pxd`` (with ``_team.h``) a team of
+threads sharing a step; ``_blas`` gemm and the policy of calling it;
+``activations``, ``losses``, ``dropout`` and ``optimizers`` the functions, masks
+and update rules.
 
 The network is built twice: ``network`` for any x86-64 (or other) CPU and, on
 x86-64, ``network_avx2`` with 8-wide vectors; both compute the same bits.
@@ -11,8 +20,8 @@ default); ``HPFRAME_CPU=baseline`` forces the portable one.
 """
 import os
 
-CORE_MODULES = ("_blas", "activations", "losses", "dropout", "optimizers", "network",
-                "network_avx2")
+CORE_MODULES = ("_blas", "activations", "losses", "dropout", "optimizers", "layout",
+                "network", "network_avx2")
 
 
 def _pick_network():

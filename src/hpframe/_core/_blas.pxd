@@ -1,3 +1,4 @@
+# The one module that talks to BLAS, and how the network's loops call it.
 from cython cimport floating
 
 # C := alpha * op(A) @ op(B) + beta * C, all row-major (C is m x n, op(A) m x k).
@@ -5,3 +6,63 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
                floating alpha, const floating* a, int lda,
                const floating* b, int ldb,
                floating beta, floating* c, int ldc) noexcept nogil
+
+
+# ---- the policy: products in pieces ------------------------------------------------
+# ``gemm_piece`` is the most multiply-adds one gemm call of the loops may take
+# (0: no limit; small_gemm_piece() in _blas.pyx says why and when). A larger
+# product is cut into equal pieces along one of its sizes - but never into
+# pieces narrower than 16, which is not worth a call.
+
+cdef inline Py_ssize_t most_per_call(Py_ssize_t gemm_piece, Py_ssize_t cost) noexcept nogil:
+    """How many rows (or inner terms) costing ``cost`` multiply-adds each one gemm
+    call may take; 0 for no limit - also when the pieces would be narrower than 16."""
+    cdef Py_ssize_t most = gemm_piece // cost if gemm_piece > 0 else 0
+    return most if most >= 16 else 0
+
+
+cdef inline Py_ssize_t piece_size(Py_ssize_t gemm_piece, Py_ssize_t cost,
+                                  Py_ssize_t n) noexcept nogil:
+    """How many of n rows (or inner terms) one gemm call takes: all n, or equal
+    pieces under most_per_call."""
+    cdef Py_ssize_t most = most_per_call(gemm_piece, cost), pieces
+    if most == 0 or n <= most:
+        return n
+    pieces = (n + most - 1) // most
+    return (n + pieces - 1) // pieces
+
+
+cdef inline Py_ssize_t rows_per_block(Py_ssize_t gemm_piece, Py_ssize_t n_out,
+                                      Py_ssize_t b) noexcept nogil:
+    """Rows of a weight-gradient block (its gradient is used by the optimizer while
+    in cache): about 8192 values (32 KB in float32), but at least 4b - each
+    block's gemm packs D (b x n_out) again, which must cost little next to the
+    block's own products - and at most one piece, whose gemm packs nothing."""
+    cdef Py_ssize_t rows = max(8192 // n_out, 4 * b, 1)
+    cdef Py_ssize_t most = most_per_call(gemm_piece, n_out * b)
+    return min(rows, most) if most > 0 else rows
+
+
+cdef inline void product(Py_ssize_t gemm_piece, Py_ssize_t b, Py_ssize_t n_out, Py_ssize_t k,
+                         const floating* x, Py_ssize_t ldx, const floating* w,
+                         floating* out) noexcept nogil:
+    """out (b x n_out) = x[:, :k] @ w[:k, :], in pieces along k (piece_size): the
+    first piece writes out, the others add to it."""
+    cdef Py_ssize_t k0 = 0, kk, step = piece_size(gemm_piece, b * n_out, k)
+    while k0 < k:
+        kk = min(step, k - k0)
+        gemm(False, False, <int> b, <int> n_out, <int> kk, <floating> 1, x + k0, <int> ldx,
+             w + k0 * n_out, <int> n_out, <floating> (1 if k0 > 0 else 0), out, <int> n_out)
+        k0 += kk
+
+
+cdef inline void product_transposed(Py_ssize_t gemm_piece, Py_ssize_t b, Py_ssize_t n,
+                                    Py_ssize_t n_out, const floating* d, const floating* w,
+                                    floating* out, Py_ssize_t ldo) noexcept nogil:
+    """out[:, :n] (b x n, rows ldo apart) = d (b x n_out) @ w[:n, :]^T, in pieces
+    of columns of out (piece_size)."""
+    cdef Py_ssize_t j = 0, step = piece_size(gemm_piece, b * n_out, n)
+    while j < n:
+        gemm(False, True, <int> b, <int> min(step, n - j), <int> n_out, <floating> 1,
+             d, <int> n_out, w + j * n_out, <int> n_out, <floating> 0, out + j, <int> ldo)
+        j += step

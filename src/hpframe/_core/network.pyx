@@ -1,34 +1,40 @@
-"""The network: every buffer allocated once, whole epochs run without the GIL.
+r"""A dense network trained whole epochs at a time, without the GIL.
 
-Memory layout
--------------
-All parameters live in one flat buffer ``params``: first every layer's weight
-matrix ``W_l`` (``n_in x n_out``, row-major), then every bias ``b_l``.
-``grads``, ``state_1`` and ``state_2`` (momentum / Adam's m and v) share that
-layout. ``gradients_into`` fills ``grads`` with a whole gradient; training uses
-it only as scratch for one block of rows at a time.
+The math
+--------
+One training step on a batch ``X`` of ``B`` rows through ``L`` dense layers::
 
-Every per-batch array lives in one flat ``work`` buffer, ``capacity`` rows
-deep.  For layer ``l`` with ``n_out`` units:
-
-* ``Z`` pre-activation ``X_l @ W_l + b_l``  (the logits, for the output layer)
-* ``A`` activation ``f(Z)``; the same memory as ``Z`` for ``identity``
-* ``H`` ``A * mask`` with dropout while training; else the same memory as ``A``
-* ``M`` the dropout mask (0 or ``1/(1-p)``)
-* ``D`` ``dL/dZ`` during backward
-
-``layout[l]`` holds each offset (the columns are named by the ``COL_*``
-constants).  :func:`hpframe._layout.network_layout` computes the layout (and
-:func:`hpframe.estimate_memory` sums the same numbers); the loops only read it.
-
-One training step (batch ``X0`` of ``B`` rows, ``L`` layers)::
-
-    forward   Z_l = H_{l-1} @ W_l + b_l ; A_l = f(Z_l) ; H_l = A_l * M_l
-    loss      D_L = d mean-loss / d Z_L          (softmax / sigmoid fused)
-    backward  dW_l = H_{l-1}^T @ D_l ; db_l = sum_rows(D_l)
-              D_{l-1} = (D_l @ W_l^T) * M_{l-1} * f'(Z_{l-1})
+    forward   H_0 = X
+              Z_l = H_{l-1} W_l + b_l ;  A_l = f(Z_l) ;  H_l = A_l * M_l    (l < L)
+              Z_L = H_{L-1} W_L + b_L                      (the logits, or outputs)
+    loss      D_L = d mean-loss / d Z_L                     (softmax / sigmoid fused)
+    backward  dW_l = H_{l-1}^T D_l ;  db_l = sum over rows of D_l
+              D_{l-1} = (D_l W_l^T) * f'(Z_{l-1}) * M_{l-1}
     update    W_l (with weight decay) and b_l (without), as soon as dW_l and
               db_l are known, before moving down to layer l-1
+
+where ``M_l`` is layer l's dropout mask (0 or ``1/(1-p)``; none without
+dropout). :class:`hpframe.reference.ReferenceMLP` is the readable twin: the
+same steps in NumPy, which the tests compare this module against step by step.
+
+Where each piece lives
+----------------------
+* ``dense.pxd`` - the arithmetic of one layer: ``dense_forward`` (``Z = H W + b``,
+  ``A = f(Z)``, ``H = A * M``) and ``dense_backward`` (``dW``, ``db``, ``D_prev``).
+* ``layout.pxd`` / ``layout.pyx`` - where every number lives in the four
+  parameter-shaped buffers ``params``, ``grads``, ``state_1``, ``state_2`` and
+  the per-batch buffer ``work`` (the ``COL_*`` columns of ``layout``).
+* ``team.pxd`` / ``_team.h`` - a team of threads sharing each step: their
+  shares of each layer, partial sums, and the barrier they meet at.
+* ``_blas.pxd`` / ``_blas.pyx`` - gemm, and the policy of calling it (products
+  in pieces, rows per block of a weight gradient).
+* ``activations``, ``losses``, ``dropout``, ``optimizers`` - the functions,
+  their gradients, the masks and the update rules.
+
+This module composes them: :func:`_forward` layer by layer, :func:`_loss_and_grad`,
+:func:`_backward` layer by layer (which updates as it goes), in
+:func:`_epoch_steps`. ``gradients_into`` fills ``grads`` with a whole gradient;
+training uses it only as scratch for one block of rows at a time.
 """
 import threading
 
@@ -40,32 +46,27 @@ from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 from numpy.random cimport bitgen_t
 
-from hpframe._core._blas cimport gemm
-from hpframe._core.activations cimport act_forward, act_forward_n, act_grad_mul_n, IDENTITY, RELU
-from hpframe._core.losses cimport (cross_entropy, elementwise_loss, count_correct,
-                                   CROSS_ENTROPY, BINARY_CROSS_ENTROPY)
+from hpframe._core._blas cimport product
+from hpframe._core.activations cimport RELU
+from hpframe._core.dense cimport Dense, dense_forward, dense_backward
 from hpframe._core.dropout cimport bitgen_of, drop_threshold, fill_mask, shuffle
-from hpframe._core.optimizers cimport (Step, make_step, step_n, step_outer_n,
-                                       SGD, ADAM, ADAMW)
+from hpframe._core.layout cimport (COL_N_IN, COL_N_OUT, COL_W, COL_B, COL_Z, COL_A, COL_H,
+                                   COL_M, COL_D)
+from hpframe._core.losses cimport (cross_entropy, elementwise_loss, count_correct,
+                                   CROSS_ENTROPY)
+from hpframe._core.optimizers cimport Step, make_step
+from hpframe._core.team cimport (Team, PART_STRIDE, hp_barrier_init, hp_barrier_wait,
+                                 hp_counter, hp_counter_reset, hp_claim, hp_team_max,
+                                 team_size, share, output_rows, input_share, partial_sum,
+                                 add_partial_sums)
 
 cnp.import_array()
 
-from hpframe._layout import network_layout, team_scratch_size, team_scratch_stride
+from hpframe._core._blas import small_gemm_piece  # noqa: F401  (hpframe info reads it here)
+from hpframe._core.layout import team_scratch_size, team_scratch_stride
+from hpframe._core.spec import NetworkSpec
 
 include "_buildinfo.pxi"
-
-# columns of the layout table (kept equal to hpframe._layout.COL_*)
-cpdef enum:
-    COL_N_IN = 0
-    COL_N_OUT = 1
-    COL_W = 2          # offset of W_l in params
-    COL_B = 3          # offset of b_l in params
-    COL_Z = 4          # offsets into work ...
-    COL_A = 5
-    COL_H = 6
-    COL_M = 7
-    COL_D = 8
-    N_COLS = 9
 
 
 cdef struct Settings:
@@ -75,7 +76,9 @@ cdef struct Settings:
     Py_ssize_t x_off, t_off      # gathered input rows / float targets, in work
     double dropout, momentum, beta_1, beta_2, epsilon, weight_decay
     uint64_t drop_threshold
-    Py_ssize_t gemm_piece        # most multiply-adds per gemm call; 0: no limit (_piece)
+    Py_ssize_t gemm_piece        # most multiply-adds per gemm call; 0: no limit (_blas.pxd)
+    Dense* layers                # each layer's arrays, as training sees them
+    Dense* eval_layers           # ... and as evaluation does: no dropout
 
 
 cdef struct EpochStats:
@@ -84,43 +87,8 @@ cdef struct EpochStats:
     bint diverged
 
 
-cdef extern from "_team.h" nogil:
-    ctypedef struct hp_barrier:
-        int size                             # threads in the team
-    void hp_barrier_init(hp_barrier* team, int size)
-    void hp_barrier_wait(hp_barrier* team)
-    ctypedef struct hp_counter:
-        pass
-    void hp_counter_reset(hp_counter* counter)
-    long hp_claim(hp_counter* counter, long n)   # the first of the next n items
-    int hp_team_max()                        # 1 where the barrier cannot be built
-
-
 cdef extern from "_cpu.h" nogil:
     int hp_cpu_has_avx2()
-
-# OpenBLAS (the BLAS of numpy's and scipy's wheels) multiplies products of at
-# most 100^3 multiply-adds with a kernel that reads the operands in place, in
-# its builds for AVX-512 CPUs; bigger ones are first copied into packed panels.
-# At the sizes of a small network's step the in-place kernel is about 1.3x
-# faster, so there the loops cut their products into such pieces (see _piece).
-SMALL_KERNEL_CORES = ("skylakex", "cooperlake", "sapphirerapids")
-_small_gemm = None
-
-
-def small_gemm_piece():
-    """The default :attr:`Network.gemm_piece`: 1,000,000 (100^3) multiply-adds where
-    scipy's BLAS is OpenBLAS running a kernel set with the small-matrix path
-    (``SMALL_KERNEL_CORES``, as ``threadpoolctl`` reports it), else 0 (no limit)."""
-    global _small_gemm
-    if _small_gemm is None:
-        from threadpoolctl import threadpool_info
-        _small_gemm = 0
-        for pool in threadpool_info():
-            if (pool.get("internal_api") == "openblas" and "scipy" in pool.get("filepath", "")
-                    and str(pool.get("architecture")).lower() in SMALL_KERNEL_CORES):
-                _small_gemm = 1000000
-    return _small_gemm
 
 
 def zeros_aligned(n, dtype):
@@ -143,21 +111,6 @@ def max_team_size():
     return hp_team_max()
 
 
-cdef enum:
-    PART_STRIDE = 8                      # doubles per thread in Team.parts: a cache line
-
-
-cdef struct Team:
-    # a team of threads: its barrier, and where threads 1.. put their partial
-    # sums of each layer's product (two layers' worth, alternating)
-    hp_barrier barrier
-    hp_counter rows                      # the batch's rows still to be copied
-    double* parts                        # per thread, a cache line apart: its rows'
-                                         # loss sum and count of correct predictions
-    void* scratch
-    Py_ssize_t stride                    # elements of one thread's partial
-
-
 cdef struct Epoch:
     # what the team shares; thread 0 writes the counters
     Settings* s
@@ -173,67 +126,59 @@ cdef struct Epoch:
 cdef class Network:
     """A dense network's buffers and its compiled training/evaluation loops.
 
-    Built by :class:`hpframe.Trainer`, which validates every argument; the
+    Built by :class:`hpframe.Trainer`, which validates every hyperparameter; the
     layout and buffers are allocated here, once.
 
     Parameters
     ----------
-    sizes : sequence of int
-        ``(n_features, hidden..., n_outputs)``.
-    activation, loss, optimizer : int
-        Codes from :mod:`hpframe._core.activations`, ``losses``, ``optimizers``.
-    dropout, momentum, beta_1, beta_2, epsilon, weight_decay : float
-        The optimizer and regularisation hyperparameters.
-    capacity : int
-        Rows of the per-batch buffers: the batch size, or more for evaluation.
-    dtype : {numpy.float32, numpy.float64}
-    seed : int or numpy.random.SeedSequence
-        Seeds the bit generators: child 0 of its SeedSequence shuffles, child
-        1 + l draws hidden layer l's dropout masks.
+    spec : hpframe._core.spec.NetworkSpec
+        The sizes, functions, hyperparameters, buffer depth (``capacity``),
+        dtype and seed of the network.
     """
     cdef Settings s
     cdef readonly object dtype
     cdef readonly Py_ssize_t capacity
     cdef readonly long step
     cdef public double first_loss
+    cdef readonly object spec
     cdef readonly object params, grads, state_1, state_2, work, layout
     cdef readonly object shuffle_rng, dropout_rngs
     cdef object _labels, _index
     cdef bitgen_t* _shuffle_bitgen
     cdef object _dropout_bitgens       # their bitgen_t pointers (intp)
+    cdef object _dense                 # the memory of s.layers and s.eval_layers
     cdef Epoch _epoch
     cdef Team _predict_team
     cdef object _scratch, _parts, _sizes
 
-    def __init__(self, sizes, int activation, int loss, int optimizer, double dropout,
-                 double momentum, double beta_1, double beta_2, double epsilon,
-                 double weight_decay, Py_ssize_t capacity, dtype, seed):
-        sizes = [int(n) for n in sizes]
+    def __init__(self, spec):
+        if not isinstance(spec, NetworkSpec):
+            raise TypeError(f"Network takes a NetworkSpec; got {type(spec).__name__}")
+        self.spec = spec
+        sizes = list(spec.sizes)
         self._sizes = sizes
         cdef Py_ssize_t n_layers = len(sizes) - 1, n
-        self.dtype = np.dtype(dtype)
+        cdef Py_ssize_t capacity = spec.capacity
+        self.dtype = spec.dtype
         self.capacity = capacity
         self.step = 0
         self.first_loss = float("nan")
-        self.s.activation = activation
-        self.s.loss = loss
-        self.s.optimizer = optimizer
+        self.s.activation = spec.activation_code
+        self.s.loss = spec.loss_code
+        self.s.optimizer = spec.optimizer_code
         self.s.n_layers = n_layers
         self.s.n_features = sizes[0]
         self.s.n_outputs = sizes[n_layers]
-        self.s.dropout = dropout
-        self.s.drop_threshold = drop_threshold(dropout)
-        self.s.momentum = momentum
-        self.s.beta_1 = beta_1
-        self.s.beta_2 = beta_2
-        self.s.epsilon = epsilon
-        self.s.weight_decay = weight_decay
+        self.s.dropout = spec.dropout
+        self.s.drop_threshold = drop_threshold(spec.dropout)
+        self.s.momentum = spec.momentum
+        self.s.beta_1 = spec.beta_1
+        self.s.beta_2 = spec.beta_2
+        self.s.epsilon = spec.epsilon
+        self.s.weight_decay = spec.weight_decay
         self.s.gemm_piece = small_gemm_piece()
 
-        lay = network_layout(sizes, identity=activation == IDENTITY, dropout=dropout,
-                             cross_entropy=loss == CROSS_ENTROPY,
-                             n_state_buffers={SGD: 0, ADAM: 2, ADAMW: 2}.get(optimizer, 1),
-                             capacity=capacity)
+        lay = spec.layout()
         self.layout = lay.table
         self.s.n_weights = lay.n_weights
         self.s.n_params = lay.n_params
@@ -251,6 +196,7 @@ cdef class Network:
 
         # child 0 shuffles; child 1 + l draws hidden layer l's dropout masks, so
         # that a team's threads can draw different layers' masks at once
+        seed = spec.seed
         seeds = (seed if isinstance(seed, np.random.SeedSequence)
                  else np.random.SeedSequence(seed)).spawn(n_layers)
         self.shuffle_rng = np.random.PCG64(seeds[0])
@@ -258,6 +204,16 @@ cdef class Network:
         self._shuffle_bitgen = bitgen_of(self.shuffle_rng)
         self._dropout_bitgens = np.array(
             [<Py_ssize_t> bitgen_of(r) for r in self.dropout_rngs], dtype=np.intp)
+
+        self._dense = np.zeros(2 * n_layers * sizeof(Dense), dtype=np.uint8)
+        self.s.layers = <Dense*> cnp.PyArray_DATA(self._dense)
+        self.s.eval_layers = self.s.layers + n_layers
+        if self.dtype == np.float32:
+            _describe_layers[float](&self.s, self.params, self.grads, self.state_1,
+                                    self.state_2, self.work, self.layout)
+        else:
+            _describe_layers[double](&self.s, self.params, self.grads, self.state_1,
+                                     self.state_2, self.work, self.layout)
 
     # ---- views for the Python layer ------------------------------------------
     @property
@@ -307,8 +263,9 @@ cdef class Network:
         ``labels`` (int32, ``(n,)``) are used by cross entropy, ``targets``
         (``(n, n_outputs)``) by every other loss; pass an empty array for the
         other.  The caller guarantees shapes, dtypes and ``batch_size <= capacity``.
-        A team of ``n_threads`` threads shares every step; each calls BLAS, so
-        with more than one, limit BLAS to one thread.
+        A team of ``n_threads`` threads shares every step (its callers ask
+        :func:`hpframe._threads.team_size` how many); each calls BLAS, so with
+        more than one, limit BLAS to one thread.
         """
         cdef Py_ssize_t n = X.shape[0]
         if self._index.shape[0] != n:
@@ -332,13 +289,11 @@ cdef class Network:
 
     def _train_member(self, int t, X, labels, targets):
         if self.dtype == np.float32:
-            _epoch_member[float](self, self.params, self.grads, self.state_1, self.state_2,
-                                 self.work, self.layout, X, labels, targets, self._index,
-                                 self._labels, t)
+            _epoch_member[float](self, self.work, self.layout, X, labels, targets,
+                                 self._index, self._labels, t)
         else:
-            _epoch_member[double](self, self.params, self.grads, self.state_1, self.state_2,
-                                  self.work, self.layout, X, labels, targets, self._index,
-                                  self._labels, t)
+            _epoch_member[double](self, self.work, self.layout, X, labels, targets,
+                                  self._index, self._labels, t)
 
     def predict_into(self, X, out, int n_threads=1):
         """Write the output layer (logits / raw outputs) for every row of ``X`` into
@@ -348,15 +303,15 @@ cdef class Network:
 
     def _predict_member(self, int t, X, out):
         if self.dtype == np.float32:
-            _predict_member[float](self, self.params, self.work, self.layout, X, out, t)
+            _predict_member[float](self, X, out, t)
         else:
-            _predict_member[double](self, self.params, self.work, self.layout, X, out, t)
+            _predict_member[double](self, X, out, t)
 
     cdef void _prepare_team(self, Team* team, int n_threads) except *:
         """The team's barrier, where its threads leave their rows' losses, and
         scratch for the partial sums of threads 1.. (two layers' worth); buffers
         allocated once for the largest team used so far."""
-        cdef int size = _team_size(n_threads)
+        cdef int size = team_size(n_threads)
         hp_barrier_init(&team.barrier, size)
         hp_counter_reset(&team.rows)
         if self._parts is None or self._parts.shape[0] < size * PART_STRIDE:
@@ -388,61 +343,58 @@ cdef class Network:
         """Forward and backward on ``X`` as one batch (no update): fill ``grads``
         and return the mean loss.  ``len(X) <= capacity``."""
         if self.dtype == np.float32:
-            return _gradients[float](self, self.params, self.grads, self.work, self.layout,
-                                     X, labels, targets, self._labels)
-        return _gradients[double](self, self.params, self.grads, self.work, self.layout,
-                                  X, labels, targets, self._labels)
+            return _gradients[float](self, self.work, self.layout, X, labels, targets,
+                                     self._labels)
+        return _gradients[double](self, self.work, self.layout, X, labels, targets,
+                                  self._labels)
+
+
+# ---- the layers' arrays --------------------------------------------------------------
+
+cdef inline floating* _at(floating[::1] buffer, Py_ssize_t i) noexcept:
+    """&buffer[i], or NULL for an optimizer without this state buffer (it is empty)."""
+    return &buffer[i] if buffer.shape[0] > 0 else NULL
+
+
+cdef void _describe_layers(Settings* s, floating[::1] params, floating[::1] grads,
+                           floating[::1] state_1, floating[::1] state_2, floating[::1] work,
+                           const Py_ssize_t[:, ::1] lay) noexcept:
+    """Fill s.layers and s.eval_layers with pointers to each layer's arrays (see
+    dense.pxd): the buffers are allocated once, so these never change."""
+    cdef Py_ssize_t l, last = s.n_layers - 1
+    cdef Dense* L
+    cdef Dense* E
+    for l in range(s.n_layers):
+        L = &s.layers[l]
+        L.n_in, L.n_out = lay[l, COL_N_IN], lay[l, COL_N_OUT]
+        L.activation = s.activation
+        L.hidden = l < last
+        L.drop = L.hidden and s.dropout > 0
+        L.only_h = L.drop and s.activation == RELU
+        L.x = &work[s.x_off] if l == 0 else &work[lay[l - 1, COL_H]]
+        L.w, L.bias = &params[lay[l, COL_W]], &params[lay[l, COL_B]]
+        L.gw, L.gb = &grads[lay[l, COL_W]], &grads[lay[l, COL_B]]
+        L.s1w, L.s1b = _at(state_1, lay[l, COL_W]), _at(state_1, lay[l, COL_B])
+        L.s2w, L.s2b = _at(state_2, lay[l, COL_W]), _at(state_2, lay[l, COL_B])
+        L.z, L.a, L.h = &work[lay[l, COL_Z]], &work[lay[l, COL_A]], &work[lay[l, COL_H]]
+        L.mask = &work[lay[l, COL_M]] if L.drop else NULL
+        L.d = &work[lay[l, COL_D]]
+        # evaluation: no dropout; a hidden layer's output is A
+        E = &s.eval_layers[l]
+        E[0] = L[0]
+        E.drop = E.only_h = False
+        E.h, E.mask = E.a, NULL
+        if l > 0:
+            E.x = s.eval_layers[l - 1].a
 
 
 # ---- the loops ---------------------------------------------------------------
 #
-# A team of threads shares each step. Thread t of T owns a contiguous share of
-# every layer's inputs - the rows of W it multiplies in the forward pass and
-# whose gradient and update it computes in the backward pass - and the same
-# share of every layer's units (Z, A, H, M and D columns). No other thread
-# touches its rows of W or their optimizer state, so they stay in its core's
-# cache. Between layers the team meets at a barrier; with T = 1 (or where C11
-# atomics are missing) the barriers do nothing and the same code runs.
+# A team of threads shares each step (team.pxd): thread t owns a share of
+# every layer's inputs - the rows of W it multiplies and updates - and the
+# same share of every layer's units. Between layers the team meets at a barrier.
 
-cdef inline void _share(Py_ssize_t n, int t, int team, Py_ssize_t* lo,
-                        Py_ssize_t* hi) noexcept nogil:
-    """Thread t's share [lo, hi) of n units: contiguous, a multiple of 16 wide."""
-    cdef Py_ssize_t chunk = (n + team - 1) // team
-    if team > 1:
-        chunk = (chunk + 15) // 16 * 16
-    lo[0] = min(n, t * chunk)
-    hi[0] = min(n, lo[0] + chunk)
-
-
-cdef inline void _even_share(Py_ssize_t n, int t, int team, Py_ssize_t* lo,
-                            Py_ssize_t* hi) noexcept nogil:
-    """Thread t's share [lo, hi) of n items, split as evenly as can be."""
-    lo[0] = n * t // team
-    hi[0] = n * (t + 1) // team
-
-
-cdef inline void _output_rows(Py_ssize_t b, int t, int team, Py_ssize_t* lo,
-                              Py_ssize_t* hi) noexcept nogil:
-    """The rows of a batch of b whose output layer thread t finishes (_forward)
-    and whose loss it then computes (_epoch_steps)."""
-    _even_share(b, t, team, lo, hi)
-
-
-cdef inline void _input_share(Py_ssize_t l, Py_ssize_t n_in, int t, int team,
-                              Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
-    """Thread t's share [lo, hi) of layer l's inputs: the rows of W_l it owns.
-
-    A hidden layer's inputs are the units the thread computed in the layer
-    below (_share). The first layer's are the batch's columns, which no thread
-    wrote, so they split evenly (784 inputs: 392 each, not 400 and 384).
-    """
-    if l > 0:
-        _share(n_in, t, team, lo, hi)
-    else:
-        _even_share(n_in, t, team, lo, hi)
-
-
-cdef void _draw_masks(Settings* s, floating[::1] W, const Py_ssize_t[:, ::1] lay,
+cdef void _draw_masks(Settings* s, floating[::1] work, const Py_ssize_t[:, ::1] lay,
                       Py_ssize_t b, bitgen_t** rngs, int t, int n_team) noexcept nogil:
     """Thread t's dropout masks for a batch of b rows (0 or 1/(1-p)): those of
     hidden layers t, t + n_team, ..., each from the layer's own generator - so
@@ -450,140 +402,59 @@ cdef void _draw_masks(Settings* s, floating[::1] W, const Py_ssize_t[:, ::1] lay
     cdef Py_ssize_t l = t
     cdef floating scale = <floating> (1 / (1 - s.dropout))
     while l < s.n_layers - 1:
-        fill_mask(rngs[l], s.drop_threshold, scale, &W[lay[l, COL_M]], b * lay[l, COL_N_OUT])
+        fill_mask(rngs[l], s.drop_threshold, scale, &work[lay[l, COL_M]], b * lay[l, COL_N_OUT])
         l += n_team
 
 
-cdef inline bint _only_h(Settings* s, Py_ssize_t l, bint drop) noexcept nogil:
-    """Whether hidden layer l keeps only H: ReLU with dropout, where h > 0
-    exactly where z > 0 and the unit was kept, so f'(z) * mask = scale * (h > 0)."""
-    return drop and s.activation == RELU and l < s.n_layers - 1
+cdef void _forward(Settings* s, const Dense* layers, const floating* x, Py_ssize_t b, int t,
+                   Team* team) noexcept nogil:
+    """Forward ``b`` rows starting at ``x`` through every layer (``layers``:
+    as training or as evaluation sees them), into ``work``.
 
-
-cdef void _forward(Settings* s, floating[::1] P, floating[::1] W,
-                   const Py_ssize_t[:, ::1] lay, const floating* x, Py_ssize_t b,
-                   bint drop, int t, Team* team) noexcept nogil:
-    """Forward ``b`` rows starting at ``x`` through every layer, into ``work``.
-
-    Thread ``t`` owns a share of each layer's inputs - the rows of W_l that it
-    also updates in the backward pass - and multiplies only those:
-    ``input[:, r0:r1] @ W_l[r0:r1, :]``, a partial sum of the layer's output
-    (thread 0 writes it into Z, the others into the team's scratch). After the
-    barrier, each thread adds up the partial sums for its share of the layer's
-    units (in thread order, so the result never depends on timing), adds the
-    bias, applies the activation and the dropout mask already drawn into M.
-    Those units are the next layer's inputs it owns, so no barrier is needed
-    before the next layer. Every thread touches only its own rows of W. The
-    output layer is finished by rows instead, all its units for a share of the
-    batch: the thread goes on to the loss of those rows without waiting for the
-    others (callers meet at a barrier before using the whole output).
-
-    ReLU with dropout keeps only H (the backward pass reads f'(z) * mask off
-    it, see _backprop_delta): the sums go straight into H, and Z and A of that
-    layer are left untouched.
+    Layer by layer, ``Z = H_prev W + b`` in two halves. First the product: thread
+    ``t`` multiplies its share of the layer's inputs, ``H_prev[:, r0:r1] @
+    W[r0:r1, :]`` - a partial sum of the product (thread 0's into Z, the others'
+    into the team's scratch). After the barrier, each thread adds up the partial
+    sums of its share of the layer's units, row by row, and finishes those units
+    with dense_forward (+ b, f, dropout). Those units are the next layer's
+    inputs it owns, so no barrier is needed before the next layer. The output
+    layer is finished by rows instead, all its units for a share of the batch:
+    the thread goes on to the loss of those rows without waiting for the others
+    (callers meet at a barrier before using the whole output).
     """
-    cdef Py_ssize_t l, i, j, u, r0, r1, c0, c1, i0, i1, m, n_in, n_out, k, zo
+    cdef Py_ssize_t l, i, r0, r1, c0, c1, i0, i1, k
     cdef int n_team = team.barrier.size
-    cdef bint only_h
-    cdef const floating* inp = x
-    cdef const floating* bias
-    cdef const floating* first
+    cdef const Dense* L
+    cdef const floating* h_prev
+    cdef const floating* zw
     cdef floating* z
     cdef floating* out
-    cdef floating* a
-    cdef floating* h
-    cdef const floating* mask
-    cdef floating* scratch = <floating*> team.scratch
-    cdef floating* partial
     for l in range(s.n_layers):
-        n_in = lay[l, COL_N_IN]
-        n_out = lay[l, COL_N_OUT]
-        zo = lay[l, COL_Z]
-        _input_share(l, n_in, t, n_team, &r0, &r1)
+        L = &layers[l]
+        h_prev = x if l == 0 else <const floating*> L.x
+        z = <floating*> L.z
+        # this thread's partial sum of H_prev W: its inputs r0:r1
+        input_share(l, L.n_in, t, n_team, &r0, &r1)
         if r1 > r0:
-            partial = &W[zo] if t == 0 else _partial(scratch, team, l, t)
-            _product(s, b, n_out, r1 - r0, inp + r0, n_in, &P[lay[l, COL_W] + r0 * n_out],
-                     partial)
+            product(s.gemm_piece, b, L.n_out, r1 - r0, h_prev + r0, L.n_in,
+                    <const floating*> L.w + r0 * L.n_out, partial_sum(team, z, l, t))
         hp_barrier_wait(&team.barrier)       # every partial sum is there
-        if l < s.n_layers - 1:
-            _share(n_out, t, n_team, &c0, &c1)       # its units, every row
+        if L.hidden:
+            share(L.n_out, t, n_team, &c0, &c1)      # its units, every row
             i0, i1 = 0, b
         else:
-            c0, c1 = 0, n_out                        # the output: its rows, every unit
-            _output_rows(b, t, n_team, &i0, &i1)
-        m = c1 - c0
-        only_h = _only_h(s, l, drop)
-        if m > 0:
-            bias = &P[lay[l, COL_B] + c0]
-            # row by row, while the row is in cache: sum, bias, activation, dropout
+            c0, c1 = 0, L.n_out                      # the output: its rows, every unit
+            output_rows(b, t, n_team, &i0, &i1)
+        if c1 > c0:
+            out = <floating*> L.h if L.only_h else z
+            # row by row, while the row is in cache: the sum, then + b, f, dropout
             for i in range(i0, i1):
-                k = i * n_out + c0
-                z = &W[zo + k]
-                out = &W[lay[l, COL_H] + k] if only_h else z
-                first = z                    # out = z + partial_1 + ... + bias
-                for u in range(1, n_team):
-                    _input_share(l, n_in, u, n_team, &r0, &r1)
-                    if r1 > r0:
-                        partial = _partial(scratch, team, l, u) + k
-                        for j in range(m):
-                            out[j] = first[j] + partial[j]
-                        first = out
-                for j in range(m):
-                    out[j] = first[j] + bias[j]
-                if only_h:
-                    mask = &W[lay[l, COL_M] + k]
-                    for j in range(m):
-                        out[j] = act_forward(RELU, out[j]) * mask[j]
-                elif l < s.n_layers - 1:
-                    a = &W[lay[l, COL_A] + k]
-                    act_forward_n(s.activation, z, a, m)
-                    if drop:
-                        h = &W[lay[l, COL_H] + k]
-                        mask = &W[lay[l, COL_M] + k]
-                        for j in range(m):
-                            h[j] = a[j] * mask[j]
-        inp = &W[lay[l, COL_H] if drop else lay[l, COL_A]]
+                k = i * L.n_out + c0
+                zw = add_partial_sums(team, l, L.n_in, k, z + k, out + k, c1 - c0)
+                dense_forward(L, zw, i, c0, c1 - c0)
 
 
-cdef inline Py_ssize_t _most_per_call(Settings* s, Py_ssize_t cost) noexcept nogil:
-    """How many rows (or inner terms) costing ``cost`` multiply-adds each one gemm
-    call may take under s.gemm_piece; 0 for no limit - also when the pieces would
-    be narrower than 16, which is not worth cutting a product for."""
-    cdef Py_ssize_t most = s.gemm_piece // cost if s.gemm_piece > 0 else 0
-    return most if most >= 16 else 0
-
-
-cdef inline Py_ssize_t _piece(Settings* s, Py_ssize_t cost, Py_ssize_t n) noexcept nogil:
-    """How many of n rows (or inner terms) one gemm call takes: all n, or equal
-    pieces under _most_per_call."""
-    cdef Py_ssize_t most = _most_per_call(s, cost), pieces
-    if most == 0 or n <= most:
-        return n
-    pieces = (n + most - 1) // most
-    return (n + pieces - 1) // pieces
-
-
-cdef void _product(Settings* s, Py_ssize_t b, Py_ssize_t n_out, Py_ssize_t k,
-                   const floating* x, Py_ssize_t ldx, const floating* w,
-                   floating* out) noexcept nogil:
-    """out (b x n_out) = x[:, :k] @ w[:k, :], in pieces along k (see _piece):
-    the first piece writes out, the others add to it."""
-    cdef Py_ssize_t k0 = 0, kk, step = _piece(s, b * n_out, k)
-    while k0 < k:
-        kk = min(step, k - k0)
-        gemm(False, False, <int> b, <int> n_out, <int> kk, <floating> 1, x + k0, <int> ldx,
-             w + k0 * n_out, <int> n_out, <floating> (1 if k0 > 0 else 0), out, <int> n_out)
-        k0 += kk
-
-
-cdef inline floating* _partial(floating* scratch, Team* team, Py_ssize_t l,
-                               Py_ssize_t u) noexcept nogil:
-    """Where thread u >= 1 puts its partial sum of layer l (layers alternate
-    between two areas, so a slow thread still reading layer l's is safe)."""
-    return scratch + ((l % 2) * (team.barrier.size - 1) + (u - 1)) * team.stride
-
-
-cdef double _loss_and_grad(Settings* s, floating[::1] W, const Py_ssize_t[:, ::1] lay,
+cdef double _loss_and_grad(Settings* s, floating[::1] work, const Py_ssize_t[:, ::1] lay,
                            const int[::1] labels, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t b,
                            Py_ssize_t* n_correct) noexcept nogil:
     """Loss sum of rows i0:i1 of the output layer (a batch of b) against the
@@ -593,142 +464,34 @@ cdef double _loss_and_grad(Settings* s, floating[::1] W, const Py_ssize_t[:, ::1
     cdef Py_ssize_t to = s.t_off + i0 * k, n = (i1 - i0) * k
     cdef double loss
     if s.loss == CROSS_ENTROPY:
-        loss = cross_entropy(W[zo:zo + n], labels[i0:i1], k, 1.0 / b, W[do:do + n])
+        loss = cross_entropy(work[zo:zo + n], labels[i0:i1], k, 1.0 / b, work[do:do + n])
     else:
-        loss = elementwise_loss(s.loss, W[zo:zo + n], W[to:to + n], 1.0 / (b * k),
-                                W[do:do + n])
-    n_correct[0] += count_correct(s.loss, W[zo:zo + n], labels[i0:i1], W[to:to + n], k)
+        loss = elementwise_loss(s.loss, work[zo:zo + n], work[to:to + n], 1.0 / (b * k),
+                                work[do:do + n])
+    n_correct[0] += count_correct(s.loss, work[zo:zo + n], labels[i0:i1], work[to:to + n], k)
     return loss
 
 
-cdef inline Py_ssize_t _input_offset(Settings* s, const Py_ssize_t[:, ::1] lay, Py_ssize_t l,
-                                    bint drop) noexcept nogil:
-    """Where in ``work`` is what layer l multiplied: the batch, or the previous H."""
-    if l == 0:
-        return s.x_off
-    return lay[l - 1, COL_H] if drop else lay[l - 1, COL_A]
+cdef void _backward(Settings* s, floating scale, Py_ssize_t b, const Step* on_weights,
+                    const Step* on_biases, int t, Team* team) noexcept nogil:
+    """Every layer's gradient, from the output down; with steps, update too.
 
-
-cdef void _backprop_delta(Settings* s, floating[::1] P, floating[::1] W,
-                          const Py_ssize_t[:, ::1] lay, Py_ssize_t l, Py_ssize_t b,
-                          bint drop, Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
-    """Columns r0:r1 of D_{l-1} = (D_l @ W_l^T) * mask_{l-1} * f'(Z_{l-1}), for l >= 1.
-
-    They need rows r0:r1 of W_l only. Where layer l-1 keeps only H (_only_h),
-    ``mask * f'(z)`` is ``scale * (h > 0)``: the same products, bit for bit.
+    Thread ``t`` takes rows r0:r1 of each W_l (the weights into its units of the
+    layer below) and units c0:c1 of the layer (dense_backward); ``scale`` is the
+    dropout's ``1/(1-p)``. The barrier after each layer: D_{l-1} is complete.
     """
-    cdef Py_ssize_t i, j, k, m = r1 - r0, n_in = lay[l, COL_N_IN], n_out = lay[l, COL_N_OUT]
-    cdef Py_ssize_t step = _piece(s, b * n_out, m)
-    cdef floating scale = <floating> (1 / (1 - s.dropout))
-    cdef floating* d
-    cdef const floating* h
-    cdef const floating* mask
-    j = 0
-    while j < m:                                 # in pieces of columns (see _piece)
-        gemm(False, True, <int> b, <int> min(step, m - j), <int> n_out, <floating> 1,
-             &W[lay[l, COL_D]], <int> n_out, &P[lay[l, COL_W] + (r0 + j) * n_out], <int> n_out,
-             <floating> 0, &W[lay[l - 1, COL_D] + r0 + j], <int> n_in)
-        j += step
-    for i in range(b):
-        k = i * n_in + r0
-        d = &W[lay[l - 1, COL_D] + k]
-        if _only_h(s, l - 1, drop):
-            h = &W[lay[l - 1, COL_H] + k]
-            for j in range(m):
-                d[j] = d[j] * (scale if h[j] > 0 else 0)
-        else:
-            act_grad_mul_n(s.activation, &W[lay[l - 1, COL_Z] + k],
-                           &W[lay[l - 1, COL_A] + k], d, m)
-            if drop:
-                mask = &W[lay[l - 1, COL_M] + k]
-                for j in range(m):
-                    d[j] = d[j] * mask[j]
-
-
-cdef inline Py_ssize_t _rows_per_block(Settings* s, Py_ssize_t n_out,
-                                       Py_ssize_t b) noexcept nogil:
-    """Rows of a weight-gradient block: about 8192 values (32 KB in float32), but
-    at least 4b: each block's gemm packs D_l (b x n_out) again, which must cost
-    little next to the block's own products - and at most one piece (_piece),
-    whose gemm packs nothing."""
-    cdef Py_ssize_t rows = max(8192 // n_out, 4 * b, 1)
-    cdef Py_ssize_t most = _most_per_call(s, n_out * b)
-    return min(rows, most) if most > 0 else rows
-
-
-cdef inline floating* _at(floating[::1] state, Py_ssize_t i) noexcept nogil:
-    """&state[i], or NULL for an optimizer without this state buffer (it is empty)."""
-    return &state[i] if state.shape[0] > 0 else NULL
-
-
-cdef void _backward(Settings* s, floating[::1] P, floating[::1] G, floating[::1] S1,
-                    floating[::1] S2, floating[::1] W, const Py_ssize_t[:, ::1] lay,
-                    Py_ssize_t b, bint drop, const Step* on_weights, const Step* on_biases,
-                    int t, Team* team) noexcept nogil:
-    """Every layer's gradient into G, from the output down; with steps, update too.
-
-    Thread ``t`` takes rows r0:r1 of each W_l (the weights into its units of
-    the layer below): their gradient ``input[:, r0:r1]^T @ D_l``, the columns
-    r0:r1 of D_{l-1} (which read only those rows of W_l) and then their
-    update - no other thread reads them, so no barrier is needed in between.
-    Its share of the output units c0:c1 gives the bias gradient (column sums
-    of D_l) and update. At b == 1 the weight gradient is the outer product
-    ``input D_l^T``: the update computes each entry on the fly
-    (``step_outer_n``) and the gradient is never written out.
-    """
-    cdef Py_ssize_t l, i, j, k, n_in, n_out, do, wo, bo, r0, r1, c0, c1, xo, rb, re, rows
-    cdef bint update = on_weights != NULL
-    cdef floating* db
-    cdef const floating* d
+    cdef Py_ssize_t l, r0, r1, c0, c1
+    cdef const Dense* L
     for l in range(s.n_layers - 1, -1, -1):
-        n_in = lay[l, COL_N_IN]
-        n_out = lay[l, COL_N_OUT]
-        do, wo, bo = lay[l, COL_D], lay[l, COL_W], lay[l, COL_B]
-        xo = _input_offset(s, lay, l, drop)
-        _input_share(l, n_in, t, team.barrier.size, &r0, &r1)
-        if r1 > r0:
-            if l > 0:
-                _backprop_delta(s, P, W, lay, l, b, drop, r0, r1)
-            wo = wo + r0 * n_out                 # this thread's rows of W_l from here
-            if update and b == 1:
-                step_outer_n(on_weights, &P[wo], &W[xo + r0], &W[do], _at(S1, wo),
-                             _at(S2, wo), r1 - r0, n_out)
-            elif update:
-                # A block of rows at a time: its gradient is written to the same
-                # small scratch block (the start of this thread's rows of G) and
-                # used while in cache, so the whole gradient never goes through
-                # memory; only W, m and v do.
-                rows = _rows_per_block(s, n_out, b)
-                rb = r0
-                while rb < r1:
-                    re = min(r1, rb + rows)
-                    gemm(True, False, <int> (re - rb), <int> n_out, <int> b, <floating> 1,
-                         &W[xo + rb], <int> n_in, &W[do], <int> n_out, <floating> 0,
-                         &G[wo], <int> n_out)
-                    k = wo + (rb - r0) * n_out
-                    step_n(on_weights, &P[k], &G[wo], _at(S1, k), _at(S2, k),
-                           (re - rb) * n_out)
-                    rb = re
-            else:
-                gemm(True, False, <int> (r1 - r0), <int> n_out, <int> b, <floating> 1,
-                     &W[xo + r0], <int> n_in, &W[do], <int> n_out, <floating> 0,
-                     &G[wo], <int> n_out)
-        _share(n_out, t, team.barrier.size, &c0, &c1)
-        if c1 > c0:
-            db = &G[bo + c0]
-            for j in range(c1 - c0):
-                db[j] = 0
-            for i in range(b):
-                d = &W[do + i * n_out + c0]
-                for j in range(c1 - c0):
-                    db[j] = db[j] + d[j]
-            if update:
-                step_n(on_biases, &P[bo + c0], db, _at(S1, bo + c0), _at(S2, bo + c0),
-                       c1 - c0)
+        L = &s.layers[l]
+        input_share(l, L.n_in, t, team.barrier.size, &r0, &r1)
+        share(L.n_out, t, team.barrier.size, &c0, &c1)
+        dense_backward(L, &s.layers[l - 1] if l > 0 else NULL, scale, on_weights, on_biases,
+                       s.gemm_piece, b, r0, r1, c0, c1)
         hp_barrier_wait(&team.barrier)                # D_{l-1} is complete
 
 
-cdef void _gather(Settings* s, floating[::1] W, const floating[:, ::1] X,
+cdef void _gather(Settings* s, floating[::1] work, const floating[:, ::1] X,
                   const int[::1] labels, const floating[:, ::1] targets,
                   const Py_ssize_t* rows, Py_ssize_t b, int[::1] batch_labels,
                   hp_counter* claims) noexcept nogil:
@@ -745,21 +508,21 @@ cdef void _gather(Settings* s, floating[::1] W, const floating[:, ::1] X,
         r_end = min(b, r + turn)
         while r < r_end:
             src = rows[r]
-            memcpy(&W[s.x_off + r * f], &X[src, 0], f * sizeof(floating))
+            memcpy(&work[s.x_off + r * f], &X[src, 0], f * sizeof(floating))
             if s.loss == CROSS_ENTROPY:
                 batch_labels[r] = labels[src]
             else:
-                memcpy(&W[s.t_off + r * k], &targets[src, 0], k * sizeof(floating))
+                memcpy(&work[s.t_off + r * k], &targets[src, 0], k * sizeof(floating))
             r += 1
         r = hp_claim(claims, turn)
 
 
-cdef void _epoch_steps(Epoch* e, floating[::1] P, floating[::1] G, floating[::1] S1,
-                       floating[::1] S2, floating[::1] W, const Py_ssize_t[:, ::1] lay,
+cdef void _epoch_steps(Epoch* e, floating[::1] work, const Py_ssize_t[:, ::1] lay,
                        const floating[:, ::1] X, const int[::1] labels,
                        const floating[:, ::1] targets, const Py_ssize_t[::1] index,
                        int[::1] batch_labels, int t) noexcept nogil:
-    """Every step of one epoch, as thread ``t`` of the team does it."""
+    """Every step of one epoch, as thread ``t`` of the team does it: the batch,
+    forward, loss, backward and update."""
     cdef Settings* s = e.s
     cdef Team* team = &e.team
     cdef Py_ssize_t start = 0, b, i0, i1, n_correct
@@ -767,24 +530,25 @@ cdef void _epoch_steps(Epoch* e, floating[::1] P, floating[::1] G, floating[::1]
     cdef double loss, mean
     cdef long step = e.step[0]               # each thread counts; thread 0 also records
     cdef int u, n_team = team.barrier.size
+    cdef floating scale = <floating> (1 / (1 - s.dropout))
     cdef Step on_weights, on_biases
     while start < e.n:
         b = min(e.batch_size, e.n - start)
         # each thread draws its layers' masks (thread t: layers t, t + T, ...),
         # then helps copy the rows (the others start copying at once)
         if drop:
-            _draw_masks(s, W, lay, b, e.dropout_rngs, t, n_team)
-        _gather(s, W, X, labels, targets, &index[start], b, batch_labels, &team.rows)
+            _draw_masks(s, work, lay, b, e.dropout_rngs, t, n_team)
+        _gather(s, work, X, labels, targets, &index[start], b, batch_labels, &team.rows)
         start += b
         hp_barrier_wait(&team.barrier)
         if t == 0:
             hp_counter_reset(&team.rows)     # nobody claims again before the next step
-        _forward(s, P, W, lay, &W[s.x_off], b, drop, t, team)
+        _forward(s, s.layers, &work[s.x_off], b, t, team)
         # the loss of the output rows this thread finished; then every thread
         # adds up the team's sums in thread order, so all see the same loss
-        _output_rows(b, t, n_team, &i0, &i1)
+        output_rows(b, t, n_team, &i0, &i1)
         n_correct = 0
-        team.parts[t * PART_STRIDE] = _loss_and_grad(s, W, lay, batch_labels, i0, i1, b,
+        team.parts[t * PART_STRIDE] = _loss_and_grad(s, work, lay, batch_labels, i0, i1, b,
                                                      &n_correct)
         team.parts[t * PART_STRIDE + 1] = n_correct
         hp_barrier_wait(&team.barrier)       # every row's loss and dL/dZ is there
@@ -811,11 +575,7 @@ cdef void _epoch_steps(Epoch* e, floating[::1] P, floating[::1] G, floating[::1]
                                s.epsilon, s.weight_decay, step)
         on_biases = make_step(s.optimizer, e.lr, s.momentum, s.beta_1, s.beta_2,
                               s.epsilon, 0.0, step)
-        _backward(s, P, G, S1, S2, W, lay, b, drop, &on_weights, &on_biases, t, team)
-
-
-cdef int _team_size(int n_threads) noexcept:
-    return max(1, min(n_threads, hp_team_max()))
+        _backward(s, scale, b, &on_weights, &on_biases, t, team)
 
 
 cdef void _new_order(bitgen_t* rng, Py_ssize_t[::1] index, bint shuffle_rows) noexcept:
@@ -830,47 +590,42 @@ cdef void _new_order(bitgen_t* rng, Py_ssize_t[::1] index, bint shuffle_rows) no
             shuffle(rng, index)
 
 
-cdef void _epoch_member(Network net, floating[::1] P, floating[::1] G, floating[::1] S1,
-                        floating[::1] S2, floating[::1] W, const Py_ssize_t[:, ::1] lay,
+cdef void _epoch_member(Network net, floating[::1] work, const Py_ssize_t[:, ::1] lay,
                         const floating[:, ::1] X, const int[::1] labels,
                         const floating[:, ::1] targets, const Py_ssize_t[::1] index,
                         int[::1] batch_labels, int t) noexcept:
     with nogil:
-        _epoch_steps(&net._epoch, P, G, S1, S2, W, lay, X, labels, targets, index,
-                     batch_labels, t)
+        _epoch_steps(&net._epoch, work, lay, X, labels, targets, index, batch_labels, t)
 
 
-cdef void _predict_chunks(Settings* s, Py_ssize_t capacity, floating[::1] P, floating[::1] W,
-                          const Py_ssize_t[:, ::1] lay, const floating[:, ::1] X,
+cdef void _predict_chunks(Settings* s, Py_ssize_t capacity, const floating[:, ::1] X,
                           floating[:, ::1] out, Team* team, int t) noexcept nogil:
     """Forward every row of X in chunks of ``capacity`` rows; the logits into ``out``."""
     cdef Py_ssize_t n = X.shape[0], start = 0, b, k = s.n_outputs
-    cdef Py_ssize_t zo = lay[s.n_layers - 1, COL_Z]
+    cdef const floating* logits = <const floating*> s.eval_layers[s.n_layers - 1].z
     while start < n:
         b = min(capacity, n - start)
-        _forward(s, P, W, lay, &X[start, 0], b, False, t, team)
+        _forward(s, s.eval_layers, &X[start, 0], b, t, team)
         hp_barrier_wait(&team.barrier)                # every output row is there
         if t == 0:
-            memcpy(&out[start, 0], &W[zo], b * k * sizeof(floating))
+            memcpy(&out[start, 0], logits, b * k * sizeof(floating))
         hp_barrier_wait(&team.barrier)                # before the next chunk overwrites work
         start += b
 
 
-cdef void _predict_member(Network net, floating[::1] P, floating[::1] W,
-                          const Py_ssize_t[:, ::1] lay, const floating[:, ::1] X,
-                          floating[:, ::1] out, int t) noexcept:
+cdef void _predict_member(Network net, const floating[:, ::1] X, floating[:, ::1] out,
+                          int t) noexcept:
     with nogil:
-        _predict_chunks(&net.s, net.capacity, P, W, lay, X, out, &net._predict_team, t)
+        _predict_chunks(&net.s, net.capacity, X, out, &net._predict_team, t)
 
 
-cdef double _gradients(Network net, floating[::1] P, floating[::1] G, floating[::1] W,
-                       const Py_ssize_t[:, ::1] lay, const floating[:, ::1] X,
-                       const int[::1] labels, const floating[:, ::1] targets,
-                       int[::1] batch_labels) noexcept:
+cdef double _gradients(Network net, floating[::1] work, const Py_ssize_t[:, ::1] lay,
+                       const floating[:, ::1] X, const int[::1] labels,
+                       const floating[:, ::1] targets, int[::1] batch_labels) noexcept:
     cdef Settings* s = &net.s
     cdef Py_ssize_t b = X.shape[0], n_correct = 0
     cdef double loss
-    cdef bint drop = s.dropout > 0
+    cdef floating scale = <floating> (1 / (1 - s.dropout))
     cdef Team alone
     cdef bitgen_t** rngs = <bitgen_t**> cnp.PyArray_DATA(net._dropout_bitgens)
     index = np.arange(b, dtype=np.intp)
@@ -880,10 +635,10 @@ cdef double _gradients(Network net, floating[::1] P, floating[::1] G, floating[:
         hp_counter_reset(&alone.rows)
         alone.scratch = NULL
         alone.parts = NULL
-        if drop:
-            _draw_masks(s, W, lay, b, rngs, 0, 1)
-        _gather(s, W, X, labels, targets, &rows[0], b, batch_labels, &alone.rows)
-        _forward(s, P, W, lay, &W[s.x_off], b, drop, 0, &alone)
-        loss = _loss_and_grad(s, W, lay, batch_labels, 0, b, b, &n_correct)
-        _backward(s, P, G, G[:0], G[:0], W, lay, b, drop, NULL, NULL, 0, &alone)
+        if s.dropout > 0:
+            _draw_masks(s, work, lay, b, rngs, 0, 1)
+        _gather(s, work, X, labels, targets, &rows[0], b, batch_labels, &alone.rows)
+        _forward(s, s.layers, &work[s.x_off], b, 0, &alone)
+        loss = _loss_and_grad(s, work, lay, batch_labels, 0, b, b, &n_correct)
+        _backward(s, scale, b, NULL, NULL, 0, &alone)
     return loss / b if s.loss == CROSS_ENTROPY else loss / (b * s.n_outputs)

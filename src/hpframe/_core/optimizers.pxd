@@ -12,6 +12,9 @@ cpdef enum Optimizer:
     ADAMW = 4
 
 
+cpdef int n_state_buffers(int optimizer) noexcept nogil   # 0 (sgd), 1 (momentum) or 2 (adam)
+
+
 cdef struct Step:
     # one update's constants, computed once per step (in double)
     int optimizer

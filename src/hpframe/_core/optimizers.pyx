@@ -28,6 +28,17 @@ from cython cimport floating
 include "_buildinfo.pxi"
 
 
+cpdef int n_state_buffers(int optimizer) noexcept nogil:
+    """How many buffers of state, each as large as the parameters, ``optimizer``
+    keeps: 0 for sgd, 1 for momentum and nesterov (the velocity), 2 for adam and
+    adamw (m and v)."""
+    if optimizer == SGD:
+        return 0
+    if optimizer == MOMENTUM or optimizer == NESTEROV:
+        return 1
+    return 2
+
+
 cdef Step make_step(int optimizer, double lr, double momentum, double beta_1, double beta_2,
                     double eps, double weight_decay, long t) noexcept nogil:
     cdef Step st

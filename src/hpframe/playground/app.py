@@ -125,8 +125,10 @@ class Playground:
         self.reset.on_click(self._guard(self.session.reset))
 
         # the picture: boundary image (classification) or curve (regression), and points
+        # named, so that tests can read what the page holds
         self.image_source = ColumnDataSource(dict(image=[np.zeros((GRID, GRID), np.uint32)],
-                                                  x=[0], y=[0], dw=[1], dh=[1]))
+                                                  x=[0], y=[0], dw=[1], dh=[1]),
+                                             name="boundary-image")
         self.curve_source = ColumnDataSource(dict(x=[], y=[]))
         self.train_source = ColumnDataSource(dict(x=[], y=[], colour=[]))
         self.val_source = ColumnDataSource(dict(x=[], y=[], colour=[]))
@@ -144,7 +146,8 @@ class Playground:
         self.boundary = b
 
         self.history_source = ColumnDataSource(dict(epoch=[], loss=[], val_loss=[],
-                                                     accuracy=[], val_accuracy=[]))
+                                                     accuracy=[], val_accuracy=[]),
+                                               name="history")
         lf = figure(width=420, height=215, title="loss (log scale)", y_axis_type="log",
                     toolbar_location=None, html_id="loss-plot", x_axis_label="epoch")
         lf.line("epoch", "loss", source=self.history_source, legend_label="training",
@@ -200,8 +203,8 @@ class Playground:
                     html_id="tabs")
         header = Div(text=(
             "<h2 style='margin:0'>hpframe playground</h2><p style='margin:0'>Turn the knobs "
-            "and watch hpframe's compiled core learn. Any change of a setting starts over "
-            "from epoch 0.</p>"), width=1200)
+            "and watch hpframe's compiled core learn. Changing a setting (but the speed) "
+            "starts over from epoch 0.</p>"), width=1200)
         self.layout = column(header, row(controls, tabs))
 
     # ---- callbacks -------------------------------------------------------------------
