@@ -18,8 +18,8 @@ so each class counts as much in total, and a batch's loss is the weighted mean
 single samples the same way; an integer weight counts as that many copies.)
 
 Here: two overlapping Gaussian classes in two dimensions, 95% of class 0 and
-5% of class 1. We compare the **recall of the rare class** (the share of its
-test samples found) and the accuracy on a balanced test set, over five seeds.
+5% of class 1. We compare the **recall of each class** (the share of its test
+samples found, on a test set with as many of each), over five seeds.
 """
 
 # %%

@@ -601,7 +601,7 @@ DECLARED = (
                 "validation metrics are not class-weighted (they use sample_weight, if "
                 "given).",
         pitfalls="Up-weighting a rare class raises its recall at the cost of the other "
-                 "classes' precision and of the plain accuracy, which a weighted loss no "
+                 "classes' recall and of the plain accuracy, which a weighted loss no "
                  "longer maximises; judge it with per-class recall or balanced accuracy. "
                  "Very large weights act like a much larger learning rate on those samples.",
         cost="One weight per row gathered with the batch and one multiplication per loss "
