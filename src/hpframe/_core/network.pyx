@@ -43,7 +43,7 @@ cimport numpy as cnp
 from cython cimport floating
 from libc.math cimport isfinite
 from libc.stdint cimport uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from numpy.random cimport bitgen_t
 
 from hpframe._core._blas cimport product
@@ -449,6 +449,10 @@ cdef void _forward(Settings* s, const Dense* layers, const floating* x, Py_ssize
         if r1 > r0:
             product(s.gemm_piece, b, L.n_out, r1 - r0, h_prev + r0, L.n_in,
                     <const floating*> L.w + r0 * L.n_out, partial_sum(team, z, l, t))
+        elif t == 0:
+            # no inputs (a first layer narrower than the team): thread 0's partial
+            # sum, which the others add to, is 0
+            memset(z, 0, b * L.n_out * sizeof(floating))
         hp_barrier_wait(&team.barrier)       # every partial sum is there
         if L.hidden:
             share(L.n_out, t, n_team, &c0, &c1)      # its units, every row
