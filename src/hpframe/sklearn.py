@@ -71,6 +71,9 @@ CLASSIFICATION_LOSSES = ("cross_entropy", "binary_cross_entropy")
 
 #: scikit-learn's n_iter_no_change, used when early_stopping=True and n_iter_no_change=None.
 SKLEARN_N_ITER_NO_CHANGE = 10
+#: scipy.sparse input of any format is taken as CSR (never made dense whole: the
+#: compiled core gathers each batch's rows into its dense batch buffer)
+SPARSE_FORMATS = ("csr",)       # every other format is converted to CSR once
 #: Hyperparameters a warm start cannot change: they decide the network's shape and task.
 _ARCHITECTURE = ("hidden_layers", "loss")
 
@@ -466,11 +469,13 @@ class _HPEstimator(BaseEstimator):
 
     def _validate_X(self, X):
         check_is_fitted(self, "trainer_")
-        return validate_data(self, X, reset=False, dtype=np.dtype(self.trainer_.hparams.dtype))
+        return validate_data(self, X, reset=False, accept_sparse=SPARSE_FORMATS,
+                             dtype=np.dtype(self.trainer_.hparams.dtype))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.seed is None
+        tags.input_tags.sparse = True
         return tags
 
     # ---- pickling: the trainer travels as its .npz model file -------------------
@@ -711,6 +716,7 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
         hparams = self._hyperparams()
         warm = self._warm()
         X, y = validate_data(self, X, y, reset=not warm, dtype=np.dtype(hparams.dtype),
+                             accept_sparse=SPARSE_FORMATS,
                              multi_output=True)
         y, multilabel = self._targets(y)
         if multilabel:
@@ -770,7 +776,8 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
                                  "(every class label, e.g. classes=np.unique(y_all)), so "
                                  "the network can be built with one output per class")
         dtype = hparams.dtype if first else self.trainer_.hparams.dtype
-        X, y = validate_data(self, X, y, reset=first, multi_output=True, dtype=np.dtype(dtype))
+        X, y = validate_data(self, X, y, reset=first, multi_output=True, dtype=np.dtype(dtype),
+                             accept_sparse=SPARSE_FORMATS)
         y, multilabel = self._targets(y)
         if first:
             classes = np.unique(np.asarray(classes))
@@ -1026,6 +1033,7 @@ class HPRegressor(RegressorMixin, _HPEstimator):
 
     def _validate_Xy(self, X, y, reset, dtype):
         return validate_data(self, X, y, reset=reset, dtype=dtype, multi_output=True,
+                             accept_sparse=SPARSE_FORMATS,
                              y_numeric=True)
 
     def fit(self, X, y):
