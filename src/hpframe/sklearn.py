@@ -695,8 +695,9 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data (numbers; a DataFrame is fine).
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            Training data (numbers; a DataFrame is fine; sparse input is never made
+            dense whole, with the same results as the dense ``X``, bit for bit).
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels (ints, strings or bools, at least two classes), or a 0/1
             indicator matrix for multi-label classification: one sigmoid output
@@ -1041,8 +1042,9 @@ class HPRegressor(RegressorMixin, _HPEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data (numbers; a DataFrame is fine).
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            Training data (numbers; a DataFrame is fine; sparse input is never made
+            dense whole, with the same results as the dense ``X``, bit for bit).
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Real-valued targets.
 

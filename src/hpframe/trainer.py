@@ -337,7 +337,10 @@ class Trainer:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            A sparse ``X`` (any format; taken as CSR) is never made dense whole: the
+            core gathers each batch's rows into its dense batch buffer, with the
+            same results as ``X.toarray()``, bit for bit.
         y : array-like
             Class labels ``(n_samples,)`` (any ints or strings) for
             ``cross_entropy``; two classes ``(n_samples,)`` or 0/1 ``(n_samples, k)``
