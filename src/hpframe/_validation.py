@@ -21,8 +21,9 @@ def to_numpy(data, name):
         raise TypeError(f"{name} is None; pass an array-like (a list, numpy array or "
                         "DataFrame)")
     if type(data).__module__.startswith("scipy.sparse"):
-        raise TypeError(f"{name} is a scipy.sparse {type(data).__name__}: sparse input is "
-                        f"not supported yet; pass a dense array ({name}.toarray())")
+        raise TypeError(f"{name} is a scipy.sparse {type(data).__name__}: sparse targets "
+                        f"are not supported (sparse X is); pass a dense array "
+                        f"({name}.toarray())")
     if hasattr(data, "to_numpy") and not isinstance(data, np.ndarray):   # pandas
         data = data.to_numpy()
     try:
