@@ -12,8 +12,9 @@ survives workers that die:
   killed from outside (an out-of-memory killer, an operator's ``kill``) looks
   exactly like a trial that kills its worker. So no trial is blamed for the
   first death: the runner replaces the pool and reruns every trial that was in
-  flight, one at a time in the fresh pool. A trial that breaks the pool again
-  while running alone killed its worker twice and is recorded as failed; the
+  flight, one at a time in the fresh pool. Only a death while a trial is the one
+  trial in flight counts against it: one that kills its worker twice that way is
+  recorded as failed; the
   others (the worker was killed, the trial was healthy) produce the same results
   as if nothing had happened (trials are deterministic). Nothing is logged for a
   trial whose worker died until its rerun ends, so a search stopped in between
@@ -269,10 +270,14 @@ def _execute_pool(tasks, pool, on_outcome, deadline):
                 # or the worker was killed: rerun each one alone in a fresh pool.
                 cf.wait(running)
                 broken += _collect(list(running), running, on_outcome)
+                # A death counts against a trial only when it was the one trial in
+                # flight: a trial that merely shared a pool with the culprit (or with
+                # a worker killed from outside) is not blamed for it.
+                alone = len(broken) == 1
                 retry = []
                 for task, exc in broken:
-                    deaths[task.number] += 1
-                    if deaths[task.number] >= 2:     # it died again, alone: the culprit
+                    deaths[task.number] += alone
+                    if deaths[task.number] >= 2:     # it died alone twice: the culprit
                         on_outcome(task, _failed(task, f"{_DIED}\n{type(exc).__name__}: "
                                                        f"{exc}"))
                     else:
