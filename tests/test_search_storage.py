@@ -29,6 +29,13 @@ def slow(task):
     time.sleep(float(sys.argv[3]))
     return real(task)
 trial_mod.run_trial = slow
+# a barrier: every worker of the test starts its search at the same time
+folder, peers = os.path.dirname(sys.argv[1]), int(sys.argv[5])
+open(os.path.join(folder, "ready-%d" % os.getpid()), "w").close()
+for _ in range(6000):
+    if sum(name.startswith("ready-") for name in os.listdir(folder)) >= peers:
+        break
+    time.sleep(0.01)
 from test_search import search
 from test_search_storage import tpe, halving
 if len(sys.argv) > 4 and sys.argv[4] == "tpe":
@@ -56,12 +63,12 @@ def halving(**kwargs):
                               max_epochs=4, eta=2, **kwargs)
 
 
-def _worker(tmp_path, db, n_trials, delay, mode="random"):
+def _worker(tmp_path, db, n_trials, delay, mode="random", peers=2):
     script = tmp_path / "worker.py"
     script.write_text(WORKER.format(tests=os.path.dirname(os.path.abspath(__file__))))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     return subprocess.Popen([sys.executable, str(script), str(db), str(n_trials), str(delay),
-                             mode], env=env, stdout=subprocess.PIPE, text=True)
+                             mode, str(peers)], env=env, stdout=subprocess.PIPE, text=True)
 
 
 def _plain(result):
@@ -85,7 +92,7 @@ def test_two_processes_share_one_search_and_each_gets_the_whole_result(tmp_path)
 
 def test_a_killed_processs_claimed_trial_is_run_again(tmp_path):
     db = tmp_path / "study.db"
-    worker = _worker(tmp_path, db, 6, 30.0)           # claims trial 0, then sleeps
+    worker = _worker(tmp_path, db, 6, 30.0, peers=1)   # claims trial 0, then sleeps
     try:
         for _ in range(3000):
             if db.exists():

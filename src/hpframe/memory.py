@@ -23,7 +23,7 @@ def estimate_memory(hparams, n_features, n_outputs, n_samples):
     """Estimate the memory ``Trainer.fit`` allocates, broken down by purpose.
 
     Counts exactly the buffers the compiled core allocates for these
-    hyperparameters (the same layout, :mod:`hpframe._core.layout`), plus the copies ``fit`` makes of the data (the
+    hyperparameters (the same layout, ``hpframe._core.layout``), plus the copies ``fit`` makes of the data (the
     validation split), assuming ``X`` arrives C-contiguous in the training
     dtype and ``y`` as int64 labels or float targets.
 

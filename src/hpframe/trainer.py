@@ -388,16 +388,8 @@ class Trainer:
     def gradients(self, X, y):
         """The mean loss on ``(X, y)`` as one batch, and its gradient (no update).
 
-        Parameters
-        ----------
-        X, y : array-like
-            As for :meth:`fit`; the model must be built.
-
-        Returns
-        -------
-        loss : float
-        grads : dict of str to ndarray
-            Shaped like :attr:`params`.
+        Returns ``(loss, grads)``: a float and a dict shaped like :attr:`params`.
+        ``X, y`` as for :meth:`fit`; the model must be built.
         """
         with self._lock:
             loss = self._net.gradients_into(*self._batch("gradients", X, y))
@@ -513,21 +505,13 @@ class Trainer:
 
     # ---- inspection, files, learner tools -------------------------------------
     def summary(self):
-        """A per-layer table: shapes, parameter counts and bytes, and the hyperparameters' cost.
-
-        Returns
-        -------
-        str
-            Printable text (shown as-is in a notebook).
-        """
+        """A per-layer table: shapes, parameter counts and bytes, and the hyperparameters'
+        cost, as printable text (shown as-is in a notebook)."""
         self._require_built("summary")
         return _summary(self)
 
-    def __getstate__(self):        # pickle, deepcopy: a built model as its file's bytes
-        return io.pickle_state(self)
-
-    def __setstate__(self, state):
-        io.restore_state(self, state)
+    __getstate__ = io.pickle_state      # pickle, deepcopy: a built model as its file's bytes
+    __setstate__ = io.restore_state
 
     def __repr__(self):
         changed = {k: v for k, v in self._hparams.to_dict().items()

@@ -264,7 +264,7 @@ cdef class Network:
         (``(n, n_outputs)``) by every other loss; pass an empty array for the
         other.  The caller guarantees shapes, dtypes and ``batch_size <= capacity``.
         A team of ``n_threads`` threads shares every step (its callers ask
-        :func:`hpframe._threads.team_size` how many); each calls BLAS, so with
+        ``hpframe._threads.team_size`` how many); each calls BLAS, so with
         more than one, limit BLAS to one thread.
         """
         cdef Py_ssize_t n = X.shape[0]
