@@ -100,6 +100,11 @@ def test_pieces_are_kept_only_if_clearly_faster():
     piece, rel = policy.choose(times, candidates)
     assert piece == 2000
     assert rel[2000] == pytest.approx(np.sqrt(0.9))
+    # times by repeat: the ratio within each repeat counts (repeat 2 was slowed for all)
+    by_repeat = {"w": {0: [1.0, 3.0, 1.0], 1000: [0.9, 2.7, 0.9], 2000: [1.2, 1.2, 1.2]}}
+    piece, rel = policy.choose(by_repeat, candidates)
+    assert piece == 1000 and rel[1000] == pytest.approx(0.9)
+    assert rel[2000] == pytest.approx(1.2), "median of 1.2, 0.4, 1.2"
 
 
 @pytest.mark.parametrize("text", ["{not json", '{"format": 1, "kernels": []}',

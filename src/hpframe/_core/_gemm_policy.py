@@ -46,7 +46,7 @@ CANDIDATES = (0, 250_000, 1_000_000, 4_000_000)
 MIN_GAIN = 0.03
 # (sizes, batch, rows): one thread's products of mnist-bs64 and of a wider net.
 WORKLOADS = (((784, 128, 10), 64, 2048), ((784, 512, 512, 10), 64, 512))
-REPEATS = 5
+REPEATS = 7
 
 _lock = threading.RLock()
 _policy = None
@@ -136,8 +136,9 @@ def read_cache(path):
 
 
 def _time_candidates(candidates=CANDIDATES, workloads=WORKLOADS, repeats=REPEATS):
-    """Seconds of one epoch of each workload for each candidate piece size (the best
-    of ``repeats``, candidates interleaved), on one thread with one BLAS thread."""
+    """Seconds of one epoch of each workload for each candidate piece size, a list of
+    ``repeats`` (candidates interleaved, so repeat i of each was timed moments
+    apart), on one thread with one BLAS thread."""
     from threadpoolctl import threadpool_limits
     from hpframe._core.network import Network
     from hpframe._core.spec import NetworkSpec
@@ -160,21 +161,32 @@ def _time_candidates(candidates=CANDIDATES, workloads=WORKLOADS, repeats=REPEATS
                 net.train_epoch(X[:batch * 4], labels[:batch * 4], no_targets, batch, 1e-4,
                                 True, 1)                               # warm-up
                 nets[c] = net
-            best = {c: float("inf") for c in candidates}
-            for _ in range(repeats):
-                for c in candidates:
+            seconds = {c: [] for c in candidates}
+            for i in range(repeats):
+                for c in candidates[i % len(candidates):] + candidates[:i % len(candidates)]:
                     start = time.perf_counter()
                     nets[c].train_epoch(X, labels, no_targets, batch, 1e-4, True, 1)
-                    best[c] = min(best[c], time.perf_counter() - start)
-            times[name] = best
+                    seconds[c].append(time.perf_counter() - start)
+            times[name] = seconds
     return times
 
 
+def relative_times(times, candidates=CANDIDATES):
+    """Each candidate's time relative to one call per product (0): per workload the
+    median over repeats of the ratio within a repeat (timed moments apart, so a
+    machine's drift cancels), then the geometric mean over the workloads.
+    ``times``: {workload: {candidate: seconds or list of seconds by repeat}}."""
+    def ratio(t, c):
+        a, b = np.atleast_1d(t[c]), np.atleast_1d(t[0])
+        return float(np.median(a / b))
+    return {c: float(np.exp(np.mean([np.log(ratio(t, c)) for t in times.values()])))
+            for c in candidates}
+
+
 def choose(times, candidates=CANDIDATES, min_gain=MIN_GAIN):
-    """The candidate with the smallest geometric mean of its times relative to one
-    call per product (0), if that beats 0 by ``min_gain``; else 0."""
-    rel = {c: float(np.exp(np.mean([np.log(t[c] / t[0]) for t in times.values()])))
-           for c in candidates}
+    """The candidate with the smallest :func:`relative_times`, if that beats one call
+    per product (0) by ``min_gain``; else 0."""
+    rel = relative_times(times, candidates)
     best = min(candidates, key=lambda c: rel[c])
     return (best if rel[best] <= 1 - min_gain else 0), rel
 
@@ -192,8 +204,8 @@ def measure():
     return {"gemm_piece": piece,
             "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "relative_time": {str(c): round(r, 4) for c, r in rel.items()},
-            "seconds": {w: {str(c): round(s, 6) for c, s in t.items()}
-                        for w, t in times.items()}}
+            "seconds": {w: {str(c): [round(x, 6) for x in np.atleast_1d(s)]
+                            for c, s in t.items()} for w, t in times.items()}}
 
 
 def _locked(path):
