@@ -31,9 +31,14 @@ LEARNING_RATE = 1e-3
 BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-8
 
 
+def bench_dtype():
+    """The floating-point type every peer trains in (``--dtype``; float32 by default)."""
+    return np.dtype(os.environ.get("HPFRAME_BENCH_DTYPE", "float32"))
+
+
 def he_normal(rng, n_in, n_out):
-    """He-normal weights ``(n_in, n_out)`` in float32, for ReLU layers."""
-    return (rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)).astype(np.float32)
+    """He-normal weights ``(n_in, n_out)`` in the bench's dtype, for ReLU layers."""
+    return (rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)).astype(bench_dtype())
 
 
 def bench_threads():
@@ -107,7 +112,8 @@ class HpframeTrainer(Runner):
         self.trainer = hp.Trainer(hidden_layers=tuple(hidden), activation="relu",
                                   dropout=DROPOUT, optimizer="adam",
                                   learning_rate=LEARNING_RATE, batch_size=batch_size,
-                                  epochs=1, validation_split=0.0, shuffle=True, seed=0)
+                                  epochs=1, validation_split=0.0, shuffle=True, seed=0,
+                                  dtype=bench_dtype().name)
 
     def epoch(self, limit=None):
         X, y = (self.X, self.y) if limit is None else (self.X[:limit], self.y[:limit])
@@ -139,13 +145,14 @@ class HpframeCore(Runner):
         from hpframe._core.spec import NetworkSpec
         sizes = (X.shape[1], *hidden, N_CLASSES)
         self.net = Network(NetworkSpec(sizes, "relu", "cross_entropy", "adam", DROPOUT, 0.9,
-                                       BETA_1, BETA_2, EPSILON, 0.0, batch_size, np.float32, 0))
+                                       BETA_1, BETA_2, EPSILON, 0.0, batch_size, bench_dtype(),
+                                       0))
         rng = np.random.default_rng(0)
         for l in range(self.net.n_layers):
             W = self.net.weight(l)
             W[...] = he_normal(rng, *W.shape)
         self.X, self.labels = X, y.astype(np.intc)
-        self.no_targets = np.empty((0, N_CLASSES), dtype=np.float32)
+        self.no_targets = np.empty((0, N_CLASSES), dtype=bench_dtype())
         self.batch_size = batch_size
         # The Trainer shares each step among a team of threads sized to the step,
         # each calling BLAS single-threaded; do the same here (once, outside the
@@ -190,7 +197,7 @@ class NumpyReference(Runner):
         rng = np.random.default_rng(0)
         sizes = (X.shape[1], *hidden, N_CLASSES)
         weights = [he_normal(rng, a, b) for a, b in zip(sizes[:-1], sizes[1:])]
-        biases = [np.zeros(b, np.float32) for b in sizes[1:]]
+        biases = [np.zeros(b, bench_dtype()) for b in sizes[1:]]
         self.mlp = ReferenceMLP(weights, biases, activation="relu", loss="cross_entropy",
                                 optimizer="adam", dropout=DROPOUT, beta_1=BETA_1,
                                 beta_2=BETA_2, epsilon=EPSILON, seed=0)
@@ -225,9 +232,10 @@ class GemmBound(Runner):
         sizes = (X.shape[1], *hidden, N_CLASSES)
         bs = batch_size
         self.W = [he_normal(rng, a, b) for a, b in zip(sizes[:-1], sizes[1:])]
-        self.Z = [np.zeros((bs, b), np.float32) for b in sizes[1:]]
+        dt = bench_dtype()
+        self.Z = [np.zeros((bs, b), dt) for b in sizes[1:]]
         self.dW = [np.zeros_like(W) for W in self.W]
-        self.dX = [np.zeros((bs, a), np.float32) for a in sizes[:-1]]
+        self.dX = [np.zeros((bs, a), dt) for a in sizes[:-1]]
         self.X, self.batch_size = X, bs
 
     def epoch(self, limit=None):
@@ -293,7 +301,7 @@ class Pytorch(Runner):
             layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU(), torch.nn.Dropout(DROPOUT)]
         layers.append(torch.nn.Linear(sizes[-1], N_CLASSES))
         self.torch = torch
-        self.model = torch.nn.Sequential(*layers)
+        self.model = torch.nn.Sequential(*layers).to(getattr(torch, bench_dtype().name))
         self.model.train()
         self.loss_fn = torch.nn.CrossEntropyLoss()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=LEARNING_RATE,
@@ -345,13 +353,16 @@ class Jax(Runner):
 
     def setup(self, X, y, hidden, batch_size):
         import jax
+        if bench_dtype() == np.float64:
+            jax.config.update("jax_enable_x64", True)
         import jax.numpy as jnp
         from jax import lax
+        dt = jnp.dtype(bench_dtype().name)
 
         n = len(X)
         sizes = (X.shape[1], *hidden, N_CLASSES)
         rng = np.random.default_rng(0)
-        params = [(jnp.asarray(he_normal(rng, a, b)), jnp.zeros(b, jnp.float32))
+        params = [(jnp.asarray(he_normal(rng, a, b)), jnp.zeros(b, dt))
                   for a, b in zip(sizes[:-1], sizes[1:])]
         zeros = jax.tree.map(jnp.zeros_like, params)
         self.state = (params, zeros, jax.tree.map(jnp.zeros_like, params),
@@ -388,7 +399,7 @@ class Jax(Runner):
             key, sub = jax.random.split(key)
             loss, grads = grad_fn(params, X[idx], y[idx], sub)
             t = t + 1
-            params, m, v = adam(params, m, v, grads, t.astype(jnp.float32))
+            params, m, v = adam(params, m, v, grads, t.astype(dt))
             return (params, m, v, t, key, loss_sum + loss * idx.shape[0])
 
         def epoch(params, m, v, t, key, X, y, n_rows):
@@ -396,7 +407,7 @@ class Jax(Runner):
             nf, tl = divmod(n_rows, batch_size)
             key, sub = jax.random.split(key)
             order = jax.random.permutation(sub, X.shape[0])[:n_rows]
-            carry = (params, m, v, t, key, jnp.zeros((), jnp.float32))
+            carry = (params, m, v, t, key, jnp.zeros((), dt))
             if nf:
                 carry, _ = lax.scan(lambda c, idx: (step(c, idx, X, y), None), carry,
                                     order[:nf * batch_size].reshape(nf, batch_size))

@@ -49,6 +49,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.quick:
         args.trials, args.repeats = 9, 1
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _machine import describe, machine_info
+    print(describe(machine_info()))
     X, y = hp.datasets.load_digits()
     space = {"hidden_layers": hp.Choice([(16,), (512, 512)]),
              "learning_rate": hp.LogUniform(1e-4, 1e-1)}

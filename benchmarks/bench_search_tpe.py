@@ -122,6 +122,8 @@ def main(argv=None):
     print(f"TPE's best was lower in {wins} of {total} (task, seed) pairs")
     if args.quick:
         return
+    sys.path.insert(0, HERE)
+    from _machine import machine_info as _machine_info
     record = {
         "what": "best validation loss after each trial, TPE vs random search, equal budget",
         "command": "flock /tmp/hpframe-cpu.lock python benchmarks/bench_search_tpe.py "
@@ -129,7 +131,7 @@ def main(argv=None):
         "date": datetime.date.today().isoformat(),
         "commit": commit(),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "platform": platform.platform()},
+                    "platform": platform.platform(), **_machine_info()},
         "trials": args.trials, "startup_trials": args.startup, "seeds": args.seeds,
         "space": {k: repr(v) for k, v in SPACE.items()},
         "runs": runs,

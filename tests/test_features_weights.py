@@ -195,12 +195,14 @@ def test_bad_sample_weights_are_refused_by_name(bad, error, words):
         t.evaluate(X, y, sample_weight=bad)
 
 
+@pytest.mark.parametrize("data", ["dense", "sparse"])
 @pytest.mark.parametrize("Estimator", ["HPClassifier", "HPRegressor"])
-def test_scikit_learns_sample_weight_check_passes_in_float64_with_one_batch(Estimator):
-    from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
+def test_scikit_learns_sample_weight_check_passes_in_float64_with_one_batch(Estimator, data):
+    from sklearn.utils import estimator_checks
     from hpframe import sklearn as hsk
+    check = getattr(estimator_checks, f"check_sample_weight_equivalence_on_{data}_data")
     est = getattr(hsk, Estimator)(dtype="float64", batch_size=100_000, epochs=20)
-    check_sample_weight_equivalence_on_dense_data(Estimator, est)
+    check(Estimator, est)
 
 
 def test_the_estimators_take_sample_weight_and_class_weight():

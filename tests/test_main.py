@@ -1,5 +1,4 @@
 """``python -m hpframe``: the README's main job and ``info``."""
-import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -32,20 +31,17 @@ def test_info_reports_every_core_module(capsys):
 
 
 def test_info_reports_the_size_of_blas_calls(capsys):
-    # products are cut into pieces of 100^3 multiply-adds where scipy's OpenBLAS
-    # runs its AVX-512 (SkylakeX) kernels, never on a CPU without AVX-512 (oracle:
-    # the kernel's list of CPU flags, on x86-64 Linux)
+    # the piece size is the policy's choice for this BLAS kernel (measured once and
+    # kept, or HPFRAME_GEMM_PIECE; tests/test_policy.py), and a new network uses it
+    from hpframe._core._gemm_policy import gemm_policy
+    from hpframe._core.network import Network
+    from hpframe._core.spec import NetworkSpec
     info = hpframe.build_info()
-    scipy_cores = [b["architecture"] for b in info["blas"] if b["owner"].startswith("scipy")]
-    if "SkylakeX" in scipy_cores:
-        assert info["gemm_piece"] == 1_000_000
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists() and platform.machine() == "x86_64" \
-            and " avx512f" not in cpuinfo.read_text():
-        assert info["gemm_piece"] == 0
+    assert info["gemm_piece"] == gemm_policy()["gemm_piece"]
+    assert Network(NetworkSpec((3, 2), capacity=1)).gemm_piece == info["gemm_piece"]
     assert main(["info"]) == 0
     out = capsys.readouterr().out
-    assert ("products: in pieces of at most 1,000,000" if info["gemm_piece"]
+    assert (f"products: in pieces of at most {info['gemm_piece']:,}" if info["gemm_piece"]
             else "products: one BLAS call each") in out
 
 

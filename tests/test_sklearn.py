@@ -49,7 +49,8 @@ WEIGHT_REASON = (
 def expected_failures(estimator):
     if estimator.dtype == "float32":
         return {"check_methods_subset_invariance": SUBSET_REASON,
-                "check_sample_weight_equivalence_on_dense_data": WEIGHT_REASON}
+                "check_sample_weight_equivalence_on_dense_data": WEIGHT_REASON,
+                "check_sample_weight_equivalence_on_sparse_data": WEIGHT_REASON}
     return {}
 
 

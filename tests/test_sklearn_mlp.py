@@ -41,9 +41,10 @@ def expected_failures(est):
         out = {name: PARTIAL_FIT_REFUSED for name in (
             "check_fit_score_takes_y", "check_n_features_in_after_fitting",
             "check_estimators_partial_fit_n_features")}
-        out["check_sample_weight_equivalence_on_dense_data"] = (
-            "early_stopping holds out a random part of the rows, and repeating rows "
-            "changes which are held out")
+        for data in ("dense", "sparse"):
+            out[f"check_sample_weight_equivalence_on_{data}_data"] = (
+                "early_stopping holds out a random part of the rows, and repeating rows "
+                "changes which are held out")
         if isinstance(est, HPClassifier):
             out["check_class_weight_classifiers"] = (
                 "the check's extreme class weights ask for a model that predicts one class "

@@ -21,14 +21,18 @@ def build_info():
         (``network_avx2`` on CPUs with AVX2); ``threads``: the most threads training
         uses (:func:`hpframe.get_num_threads`); ``gemm_piece``: the most multiply-adds
         one BLAS call of the training loops computes (0: no limit; see
-        :doc:`/inside_the_core`); ``blas``: the BLAS libraries loaded (library,
+        :doc:`/inside_the_core`), or None when the policy could not be read;
+        ``gemm_policy``: where that came from (``source``: ``"environment"``
+        - ``HPFRAME_GEMM_PIECE`` -, ``"cache"`` or ``"measured"``; ``kernel``,
+        ``file``, ``entry`` with the measured times, ``summary``; or ``error``);
+        ``blas``: the BLAS libraries loaded (library,
         version, threads).
     """
     import scipy
     import hpframe
 
     from hpframe._core import network_module
-    from hpframe._core.network import small_gemm_piece
+    from hpframe._core._gemm_policy import gemm_policy
     modules = {}
     for name in CORE_MODULES:
         try:
@@ -49,9 +53,16 @@ def build_info():
         "mode": modes.pop() if len(modes) == 1 else "mixed",
         "network": network_module.__name__.rsplit(".", 1)[-1],
         "threads": hpframe.get_num_threads(),
-        "gemm_piece": small_gemm_piece(),
+        "gemm_piece": None,
+        "gemm_policy": None,
         "blas": [],
     }
+    try:
+        policy = gemm_policy()
+        info["gemm_piece"] = policy["gemm_piece"]
+        info["gemm_policy"] = policy
+    except ValueError as exc:            # a bad HPFRAME_GEMM_PIECE or a corrupt cache file
+        info["gemm_policy"] = {"error": str(exc), "summary": f"cannot be chosen: {exc}"}
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
@@ -80,9 +91,18 @@ def show_config(file=None):
         print(f"  hpframe._core.{name:<12} {mode}", file=out)
     print(f"network in use: hpframe._core.{info['network']}; training threads: up to "
           f"{info['threads']} (hpframe.set_num_threads)", file=out)
-    print("products: " + (f"in pieces of at most {info['gemm_piece']:,} multiply-adds "
-                          "(OpenBLAS's small-matrix kernel)" if info["gemm_piece"]
-                          else "one BLAS call each"), file=out)
+    policy = info["gemm_policy"] or {}
+    if info["gemm_piece"] is None:
+        print(f"products: ERROR - {policy.get('error')}", file=out)
+    else:
+        print("products: " + (f"in pieces of at most {info['gemm_piece']:,} multiply-adds"
+                              if info["gemm_piece"] else "one BLAS call each"), file=out)
+        print(f"  chosen: {policy['summary'].split(' (', 1)[1][:-1]}", file=out)
+        entry = policy.get("entry") or {}
+        if entry.get("relative_time"):
+            print("  measured epoch time relative to one call per product, by piece size: "
+                  + ", ".join(f"{int(c):,}: {r:.3f}" for c, r in entry["relative_time"].items())
+                  + f"; kernel {policy['kernel']}", file=out)
     for b in info["blas"]:
         print(f"BLAS: {b['library']} {b['version']} ({b['architecture']}), {b['threads']} "
               f"thread(s) - {b['owner']}", file=out)

@@ -57,6 +57,7 @@ except ImportError as exc:      # pragma: no cover - depends on the environment
         "hpframe.sklearn needs scikit-learn >= 1.6, which is not installed (or too old): "
         "pip install scikit-learn") from exc
 
+from hpframe import _validation as V
 from hpframe import io as hpio
 from hpframe.callbacks import EarlyStopping
 from hpframe.data import holdout_indices
@@ -71,6 +72,9 @@ CLASSIFICATION_LOSSES = ("cross_entropy", "binary_cross_entropy")
 
 #: scikit-learn's n_iter_no_change, used when early_stopping=True and n_iter_no_change=None.
 SKLEARN_N_ITER_NO_CHANGE = 10
+#: scipy.sparse input of any format is taken as CSR (never made dense whole: the
+#: compiled core gathers each batch's rows into its dense batch buffer)
+SPARSE_FORMATS = ("csr",)       # every other format is converted to CSR once
 #: Hyperparameters a warm start cannot change: they decide the network's shape and task.
 _ARCHITECTURE = ("hidden_layers", "loss")
 
@@ -377,7 +381,7 @@ class _HPEstimator(BaseEstimator):
             train_idx, val_idx = holdout_indices(y, fraction, seed=seed, stratify=stratify)
         except ValueError as exc:
             raise ValueError(f"early_stopping=True holds out validation_fraction={fraction} "
-                             f"of the {len(X)} samples, which fails: {exc}") from None
+                             f"of the {V.n_rows(X)} samples, which fails: {exc}") from None
         if stratify:
             missing = np.setdiff1d(np.unique(y), np.unique(y[train_idx]))
             if len(missing):
@@ -389,7 +393,7 @@ class _HPEstimator(BaseEstimator):
                     f"are: {[str(v) for v in labels[counts < 2]]}")
         if len(val_idx) < 2:
             raise ValueError(f"The validation set is too small for early_stopping=True: "
-                             f"validation_fraction={fraction} of {len(X)} samples leaves "
+                             f"validation_fraction={fraction} of {V.n_rows(X)} samples leaves "
                              f"{len(val_idx)}; increase validation_fraction or use more data")
         self._holdout_rows = train_idx              # for sample_weight
         return X[train_idx], y[train_idx], X[val_idx], y[val_idx]
@@ -417,7 +421,7 @@ class _HPEstimator(BaseEstimator):
         if self.early_stopping:
             hparams = hparams.replace(validation_split=self.validation_fraction)
         trainer = self._warm_trainer(hparams) if warm else Trainer(hparams)
-        sample_weight = check_sample_weight(sample_weight, len(X), np.float64)
+        sample_weight = check_sample_weight(sample_weight, V.n_rows(X), np.float64)
         start = len(trainer.history)
         validation = None
         if self.early_stopping:
@@ -472,11 +476,13 @@ class _HPEstimator(BaseEstimator):
 
     def _validate_X(self, X):
         check_is_fitted(self, "trainer_")
-        return validate_data(self, X, reset=False, dtype=np.dtype(self.trainer_.hparams.dtype))
+        return validate_data(self, X, reset=False, accept_sparse=SPARSE_FORMATS,
+                             dtype=np.dtype(self.trainer_.hparams.dtype))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.seed is None
+        tags.input_tags.sparse = True
         return tags
 
     # ---- pickling: the trainer travels as its .npz model file -------------------
@@ -698,8 +704,9 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data (numbers; a DataFrame is fine).
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            Training data (numbers; a DataFrame is fine; sparse input is never made
+            dense whole, with the same results as the dense ``X``, bit for bit).
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels (ints, strings or bools, at least two classes), or a 0/1
             indicator matrix for multi-label classification: one sigmoid output
@@ -722,6 +729,7 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
         hparams = self._hyperparams()
         warm = self._warm()
         X, y = validate_data(self, X, y, reset=not warm, dtype=np.dtype(hparams.dtype),
+                             accept_sparse=SPARSE_FORMATS,
                              multi_output=True)
         y, multilabel = self._targets(y)
         if multilabel:
@@ -782,7 +790,8 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
                                  "(every class label, e.g. classes=np.unique(y_all)), so "
                                  "the network can be built with one output per class")
         dtype = hparams.dtype if first else self.trainer_.hparams.dtype
-        X, y = validate_data(self, X, y, reset=first, multi_output=True, dtype=np.dtype(dtype))
+        X, y = validate_data(self, X, y, reset=first, multi_output=True, dtype=np.dtype(dtype),
+                             accept_sparse=SPARSE_FORMATS)
         y, multilabel = self._targets(y)
         if first:
             classes = np.unique(np.asarray(classes))
@@ -1040,6 +1049,7 @@ class HPRegressor(RegressorMixin, _HPEstimator):
 
     def _validate_Xy(self, X, y, reset, dtype):
         return validate_data(self, X, y, reset=reset, dtype=dtype, multi_output=True,
+                             accept_sparse=SPARSE_FORMATS,
                              y_numeric=True)
 
     def fit(self, X, y, sample_weight=None):
@@ -1047,8 +1057,9 @@ class HPRegressor(RegressorMixin, _HPEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data (numbers; a DataFrame is fine).
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            Training data (numbers; a DataFrame is fine; sparse input is never made
+            dense whole, with the same results as the dense ``X``, bit for bit).
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Real-valued targets.
         sample_weight : array-like of shape (n_samples,), optional

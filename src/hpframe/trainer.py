@@ -338,7 +338,10 @@ class Trainer:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            A sparse ``X`` (any format; taken as CSR) is never made dense whole: the
+            core gathers each batch's rows into its dense batch buffer, with the
+            same results as ``X.toarray()``, bit for bit.
         y : array-like
             Class labels ``(n_samples,)`` (any ints or strings) for
             ``cross_entropy``; two classes ``(n_samples,)`` or 0/1 ``(n_samples, k)``
@@ -412,6 +415,8 @@ class Trainer:
         """``(X, labels, targets)`` of one batch for a built model, buffers grown to fit."""
         self._require_built(what)
         X, y = prepare_fit_data(self, X, y)
+        if V.is_sparse(X):
+            X = X.toarray()             # one batch: dense at the boundary
         self._ensure_capacity(len(X))
         return (X, *self._task.encode(y))
 
@@ -419,7 +424,7 @@ class Trainer:
     def _outputs(self, X):
         self._require_built("prediction")
         X = V.check_features(X, self._dtype, self._n_features)
-        out = np.empty((len(X), self._task.n_outputs), dtype=self._dtype)
+        out = np.empty((V.n_rows(X), self._task.n_outputs), dtype=self._dtype)
         self._forward_into(X, out)
         if not V.all_finite(out):
             _warn_non_finite(self, out)
@@ -427,10 +432,18 @@ class Trainer:
 
     def _forward_into(self, X, out):
         with self._lock:
-            team = team_size(min(len(X), self._net.capacity), self._net.n_weights,
+            team = team_size(min(V.n_rows(X), self._net.capacity), self._net.n_weights,
                              training=False)
             with blas_threads(1 if team > 1 else None):
-                self._net.predict_into(X, out, team)
+                if not V.is_sparse(X):
+                    self._net.predict_into(X, out, team)
+                    return
+                # sparse: one chunk of the core's own size at a time made dense, so
+                # each chunk is computed as the dense X's same rows are (bit for bit)
+                chunk = self._net.capacity
+                for r0 in range(0, X.shape[0], chunk):
+                    r1 = min(r0 + chunk, X.shape[0])
+                    self._net.predict_into(X[r0:r1].toarray(), out[r0:r1], team)
 
     def decision_function(self, X):
         """Raw network outputs: logits for classification, predictions for regression.
@@ -511,11 +524,11 @@ class Trainer:
         y = V.to_numpy(y, "y")
         V.check_length(X, y)
         labels, targets = self._task.encode(y)
-        weights = check_sample_weight(sample_weight, len(X), self._dtype)
+        weights = check_sample_weight(sample_weight, V.n_rows(X), self._dtype)
         return self._metrics(X, labels, targets, weights)
 
     def _metrics(self, X, labels, targets, weights=None):
-        out = np.empty((len(X), self._task.n_outputs), dtype=self._dtype)
+        out = np.empty((V.n_rows(X), self._task.n_outputs), dtype=self._dtype)
         self._forward_into(X, out)
         return self._task.metrics(out, labels, targets, weights)
 
@@ -614,9 +627,9 @@ def _fit(trainer, X, y, validation_data, callbacks, verbose, epochs, sample_weig
     try:
         with trainer._lock:
             X_all, y_all = prepare_fit_data(trainer, X, y)
-            weights = check_sample_weight(sample_weight, len(X_all), trainer._dtype)
+            weights = check_sample_weight(sample_weight, V.n_rows(X_all), trainer._dtype)
             train, val = split(trainer, X_all, y_all, validation_data, weights)
-            batch = min(hp.batch_size, len(train[0]))
+            batch = min(hp.batch_size, V.n_rows(train[0]))
             trainer._ensure_capacity(batch)
         callbacks = _with_own_callbacks(trainer, callbacks, val is not None, verbose, epochs)
         trainer.stop_training = False
@@ -728,7 +741,7 @@ def prepare_fit_data(trainer, X, y):
         return X_arr, y_arr
     task = tasks.infer(trainer.hparams.loss, y_arr, trainer._dtype)
     if trainer._net is None:
-        rows = max(min(trainer.hparams.batch_size, len(X_arr)), EVAL_ROWS)
+        rows = max(min(trainer.hparams.batch_size, V.n_rows(X_arr)), EVAL_ROWS)
         trainer._allocate(X_arr.shape[1], task, rows)
     elif task.name != trainer._task.name or \
             (task.name == MULTILABEL and task.n_outputs != trainer._task.n_outputs):
@@ -836,10 +849,10 @@ def split(trainer, X_all, y_all, validation_data, weights=None):
             # the splitter's own advice (pass stratify=False) is not an argument of fit
             reason = re.sub(r"[;,] (hold out less, or )?pass stratify=False[^;.]*", "", str(exc))
             raise ValueError(f"validation_split={hp.validation_split} cannot split these "
-                             f"{len(X_all)} samples: {reason}. Use a smaller "
+                             f"{V.n_rows(X_all)} samples: {reason}. Use a smaller "
                              "validation_split or pass validation_data") from None
         if len(val_idx) == 0 or len(train_idx) == 0:
-            raise ValueError(f"validation_split={hp.validation_split} of {len(X_all)} "
+            raise ValueError(f"validation_split={hp.validation_split} of {V.n_rows(X_all)} "
                              "samples leaves an empty training or validation set")
         X_train, y_train = X_all[train_idx], y_all[train_idx]
         X_val, y_val = X_all[val_idx], y_all[val_idx]

@@ -10,7 +10,8 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
 
 # ---- the policy: products in pieces ------------------------------------------------
 # ``gemm_piece`` is the most multiply-adds one gemm call of the loops may take
-# (0: no limit; small_gemm_piece() in _blas.pyx says why and when). A larger
+# (0: no limit; chosen per BLAS kernel by measurement, once per machine:
+# hpframe/_core/_gemm_policy.py). A larger
 # product is cut into equal pieces along one of its sizes - but never into
 # pieces narrower than 16, which is not worth a call.
 

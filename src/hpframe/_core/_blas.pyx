@@ -12,28 +12,13 @@ from scipy.linalg.cython_blas cimport sgemm, dgemm
 
 include "_buildinfo.pxi"
 
-# OpenBLAS (the BLAS of numpy's and scipy's wheels) multiplies products of at
-# most 100^3 multiply-adds with a kernel that reads the operands in place, in
-# its builds for AVX-512 CPUs; bigger ones are first copied into packed panels.
-# At the sizes of a small network's step the in-place kernel is faster, so there
-# the loops cut their products into such pieces (piece_size in _blas.pxd).
-SMALL_KERNEL_CORES = ("skylakex", "cooperlake", "sapphirerapids")
-_small_gemm = None
-
-
 def small_gemm_piece():
-    """The default :attr:`Network.gemm_piece`: 1,000,000 (100^3) multiply-adds where
-    scipy's BLAS is OpenBLAS running a kernel set with the small-matrix path
-    (``SMALL_KERNEL_CORES``, as ``threadpoolctl`` reports it), else 0 (no limit)."""
-    global _small_gemm
-    if _small_gemm is None:
-        from threadpoolctl import threadpool_info
-        _small_gemm = 0
-        for pool in threadpool_info():
-            if (pool.get("internal_api") == "openblas" and "scipy" in pool.get("filepath", "")
-                    and str(pool.get("architecture")).lower() in SMALL_KERNEL_CORES):
-                _small_gemm = 1000000
-    return _small_gemm
+    """The default :attr:`Network.gemm_piece`: the most multiply-adds one gemm call of
+    the training loops takes (0: no limit), as this machine's BLAS kernel was measured
+    to prefer - or as ``HPFRAME_GEMM_PIECE`` says (:mod:`hpframe._core._gemm_policy`:
+    measured once per machine and kept in a cache file, never timed within a run)."""
+    from hpframe._core._gemm_policy import gemm_policy
+    return gemm_policy()["gemm_piece"]
 
 
 cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,

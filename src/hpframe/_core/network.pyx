@@ -43,7 +43,7 @@ cimport numpy as cnp
 from cython cimport floating
 from libc.math cimport isfinite
 from libc.stdint cimport uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from numpy.random cimport bitgen_t
 
 from hpframe._core._blas cimport product
@@ -113,9 +113,20 @@ def max_team_size():
     return hp_team_max()
 
 
+cdef struct Csr:
+    # a sparse X in compressed sparse rows (checked and normalised by the caller:
+    # sorted, no duplicates, data in the network's dtype, indices and indptr both
+    # int32 or both int64 - ``wide``); data is NULL for a dense X
+    const void* data
+    const void* indices
+    const void* indptr
+    bint wide
+
+
 cdef struct Epoch:
     # what the team shares; thread 0 writes the counters
     Settings* s
+    Csr csr                              # the rows of a sparse X (data NULL: dense)
     bitgen_t** dropout_rngs              # one generator per hidden layer
     Py_ssize_t n, batch_size
     double lr
@@ -264,6 +275,11 @@ cdef class Network:
         """Train one epoch over all rows of ``X``; return
         ``(loss_sum, n_correct, n_seen, n_steps, diverged)``.
 
+        ``X`` is a C-ordered array, or a scipy.sparse CSR matrix whose rows each
+        batch gathers into its dense buffer (``data`` in the network's dtype,
+        ``indices`` int32 sorted without duplicates, ``indptr`` int64 - the
+        caller normalises it): the same numbers as the dense ``X``, bit for bit.
+
         ``labels`` (int32, ``(n,)``) are used by cross entropy, ``targets``
         (``(n, n_outputs)``) by every other loss; pass an empty array for the
         other.  The caller guarantees shapes, dtypes and ``batch_size <= capacity``.
@@ -275,7 +291,7 @@ cdef class Network:
         """
         cdef Py_ssize_t n = X.shape[0]
         if weights is None:
-            weights = X[:0, 0] if X.shape[1] > 0 else np.empty(0, self.dtype)
+            weights = np.empty(0, self.dtype)
         if self._index.shape[0] != n:
             self._index = np.empty(n, dtype=np.intp)
         cdef Epoch* e = &self._epoch
@@ -291,7 +307,12 @@ cdef class Network:
         e.totals.diverged = False
         _new_order(self._shuffle_bitgen, self._index, shuffle_rows)
         self._prepare_team(&e.team, n_threads)
-        self._run_team(e.team.barrier.size, self._train_member, (X, labels, targets, weights))
+        X = _csr_view(&e.csr, X, self.s.n_features, self.dtype)
+        try:
+            self._run_team(e.team.barrier.size, self._train_member,
+                           (X, labels, targets, weights))
+        finally:
+            e.csr.data = NULL
         self.weight_sum = e.totals.weight_sum
         return (e.totals.loss_sum, e.totals.n_correct, e.totals.n_seen, e.totals.n_steps,
                 bool(e.totals.diverged))
@@ -508,16 +529,50 @@ cdef void _backward(Settings* s, floating scale, Py_ssize_t b, const Step* on_we
         hp_barrier_wait(&team.barrier)                # D_{l-1} is complete
 
 
+cdef object _csr_view(Csr* csr, X, Py_ssize_t n_features, dtype):
+    """Point ``csr`` at a sparse ``X``'s arrays and return an empty dense stand-in
+    for the loops' ``X`` argument; a dense ``X`` is returned as it is."""
+    if not hasattr(X, "indptr"):
+        csr.data = NULL
+        return X
+    cdef cnp.ndarray data = X.data, indices = X.indices, indptr = X.indptr
+    csr.data = cnp.PyArray_DATA(data)
+    csr.indices = cnp.PyArray_DATA(indices)
+    csr.indptr = cnp.PyArray_DATA(indptr)
+    csr.wide = indptr.dtype == np.int64
+    return np.empty((0, n_features), dtype=dtype)
+
+
+cdef inline void _scatter_row(const Csr* csr, Py_ssize_t src, floating* row,
+                              Py_ssize_t f) noexcept nogil:
+    """Row ``src`` of the sparse X, dense, into ``row`` (its zeros included)."""
+    cdef const floating* data = <const floating*> csr.data
+    cdef const long long* wide_ptr = <const long long*> csr.indptr
+    cdef const long long* wide_idx = <const long long*> csr.indices
+    cdef const int* ptr = <const int*> csr.indptr
+    cdef const int* idx = <const int*> csr.indices
+    cdef long long j
+    memset(row, 0, f * sizeof(floating))
+    if csr.wide:
+        for j in range(wide_ptr[src], wide_ptr[src + 1]):
+            row[wide_idx[j]] = data[j]
+    else:
+        for j in range(ptr[src], ptr[src + 1]):
+            row[idx[j]] = data[j]
+
+
 cdef void _gather(Settings* s, floating[::1] work, const floating[:, ::1] X,
                   const int[::1] labels, const floating[:, ::1] targets,
                   const floating[::1] weights, const Py_ssize_t* rows, Py_ssize_t b,
                   int[::1] batch_labels, floating[::1] batch_weights,
-                  hp_counter* claims) noexcept nogil:
+                  hp_counter* claims, const Csr* csr) noexcept nogil:
     """Copy the batch's input rows and targets into the work buffer.
 
     The rows are handed out in turns of about 16 KB: every thread of a team
     calls this and copies the rows it claims, so the copying is shared by
-    whoever is free (a thread joins once it has drawn its dropout masks).
+    whoever is free (a thread joins once it has drawn its dropout masks). With a
+    sparse X (``csr.data`` not NULL) each row is scattered from its CSR entries
+    into the zeroed row of the buffer: the same values a dense row would copy.
     """
     cdef Py_ssize_t r, r_end, src, f = s.n_features, k = s.n_outputs
     cdef Py_ssize_t turn = max(1, 16384 // <Py_ssize_t> (f * sizeof(floating)))
@@ -527,7 +582,10 @@ cdef void _gather(Settings* s, floating[::1] work, const floating[:, ::1] X,
         r_end = min(b, r + turn)
         while r < r_end:
             src = rows[r]
-            memcpy(&work[s.x_off + r * f], &X[src, 0], f * sizeof(floating))
+            if csr.data != NULL:
+                _scatter_row(csr, src, &work[s.x_off + r * f], f)
+            else:
+                memcpy(&work[s.x_off + r * f], &X[src, 0], f * sizeof(floating))
             if s.loss == CROSS_ENTROPY:
                 batch_labels[r] = labels[src]
             else:
@@ -574,7 +632,7 @@ cdef void _epoch_steps(Epoch* e, floating[::1] work, const Py_ssize_t[:, ::1] la
         if drop:
             _draw_masks(s, work, lay, b, e.dropout_rngs, t, n_team)
         _gather(s, work, X, labels, targets, weights, &index[start], b, batch_labels,
-                batch_weights, &team.rows)
+                batch_weights, &team.rows, &e.csr)
         start += b
         hp_barrier_wait(&team.barrier)
         if t == 0:
@@ -670,9 +728,11 @@ cdef double _gradients(Network net, floating[::1] work, const Py_ssize_t[:, ::1]
     cdef double loss, n_correct = 0, weight_sum
     cdef floating scale = <floating> (1 / (1 - s.dropout))
     cdef Team alone
+    cdef Csr dense                       # one batch, always dense (the caller's job)
     cdef bitgen_t** rngs = <bitgen_t**> cnp.PyArray_DATA(net._dropout_bitgens)
     index = np.arange(b, dtype=np.intp)
     cdef Py_ssize_t[::1] rows = index
+    dense.data = NULL
     with nogil:
         hp_barrier_init(&alone.barrier, 1)
         hp_counter_reset(&alone.rows)
@@ -681,7 +741,7 @@ cdef double _gradients(Network net, floating[::1] work, const Py_ssize_t[:, ::1]
         if s.dropout > 0:
             _draw_masks(s, work, lay, b, rngs, 0, 1)
         _gather(s, work, X, labels, targets, weights, &rows[0], b, batch_labels,
-                batch_weights, &alone.rows)
+                batch_weights, &alone.rows, &dense)
         weight_sum = _weight_sum(batch_weights, weighted, b)
         _forward(s, s.layers, &work[s.x_off], b, 0, &alone)
         loss = _loss_and_grad(s, work, lay, batch_labels, batch_weights, weighted, 0, b,
