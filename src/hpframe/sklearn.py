@@ -61,7 +61,7 @@ from hpframe import io as hpio
 from hpframe.callbacks import EarlyStopping
 from hpframe.data import holdout_indices
 from hpframe.hparams import FIELDS, SPECS, HyperParams, _suggest, _FIELD_ALIASES
-from hpframe.trainer import REGRESSION_LOSSES, Trainer
+from hpframe.trainer import REGRESSION_LOSSES, Trainer, check_sample_weight
 
 __all__ = ["HPClassifier", "HPRegressor"]
 
@@ -187,6 +187,8 @@ def _constraints(spec):
         return ["boolean"]
     if spec.type == "layers":
         return [Interval(numbers.Integral, 1, None, closed="left"), "array-like"]
+    if spec.type == "class_weight":
+        return [StrOptions({"balanced"}), dict, tuple, list, None]
     kind = numbers.Integral if spec.type == "int" else numbers.Real
     left = spec.low is not None and not spec.low_open          # an absent bound is open
     right = spec.high is not None and not spec.high_open
@@ -392,6 +394,7 @@ class _HPEstimator(BaseEstimator):
             raise ValueError(f"The validation set is too small for early_stopping=True: "
                              f"validation_fraction={fraction} of {len(X)} samples leaves "
                              f"{len(val_idx)}; increase validation_fraction or use more data")
+        self._holdout_rows = train_idx              # for sample_weight
         return X[train_idx], y[train_idx], X[val_idx], y[val_idx]
 
     def _stopping_for(self, warm, validation):
@@ -412,19 +415,22 @@ class _HPEstimator(BaseEstimator):
             return previous
         return _ToleranceStopping(n, float(self.tol), score)
 
-    def _train(self, X, y, hparams, warm, stratify):
+    def _train(self, X, y, hparams, warm, stratify, sample_weight=None):
         """``fit``'s work: a fresh or continued trainer, early stopping, checks."""
         if self.early_stopping:
             hparams = hparams.replace(validation_split=self.validation_fraction)
         trainer = self._warm_trainer(hparams) if warm else Trainer(hparams)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0], np.float64)
         start = len(trainer.history)
         validation = None
         if self.early_stopping:
             X, y, *validation = self._holdout(trainer, X, y, stratify)
+            if sample_weight is not None:
+                sample_weight = np.asarray(sample_weight)[self._holdout_rows]
         stopping = self._stopping_for(warm, validation)
         trainer.fit(X, y, validation_data=None if validation is None else tuple(validation),
                     callbacks=None if stopping is None else [stopping],
-                    verbose=self.verbose, epochs=hparams.epochs)
+                    verbose=self.verbose, epochs=hparams.epochs, sample_weight=sample_weight)
         self._check_finite(trainer, "fit")
         self._set_fitted(trainer, start, warm, stopping)
         self.n_iter_ = len(trainer.history) - start
@@ -606,7 +612,8 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
                  beta_2=0.999, epsilon=1e-8, weight_decay=0.0, batch_size=32, epochs=100,
                  dropout=0.0, validation_split=0.0, patience=None, lr_schedule="constant",
                  lr_step_size=10, lr_gamma=0.1, lr_warmup_epochs=0, init="auto",
-                 dtype="float32", shuffle=True, seed=0, verbose=0, warm_start=False, early_stopping=False,
+                 dtype="float32", shuffle=True, seed=0, class_weight=None, verbose=0,
+                 warm_start=False, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=None, tol=1e-4):
         self.hidden_layers = hidden_layers
         self.activation = activation
@@ -631,6 +638,7 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
         self.dtype = dtype
         self.shuffle = shuffle
         self.seed = seed
+        self.class_weight = class_weight
         self.verbose = verbose
         self.warm_start = warm_start
         self.early_stopping = early_stopping
@@ -690,7 +698,7 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
         """The score ``early_stopping`` watches: accuracy (subset accuracy, multi-label)."""
         return accuracy_score(y_val, trainer.predict(X_val))
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train a fresh network on ``(X, y)`` for ``epochs`` epochs (or continue: ``warm_start``).
 
         Parameters
@@ -703,6 +711,9 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
             indicator matrix for multi-label classification: one sigmoid output
             per label, trained with binary cross-entropy (also when ``loss`` is the
             default ``'cross_entropy'``), as scikit-learn's MLPClassifier does.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights >= 0 of the samples in the loss (see :meth:`Trainer.fit
+            <hpframe.Trainer.fit>`); ``class_weight`` multiplies in.
 
         Returns
         -------
@@ -726,11 +737,12 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
             self._check_classes(np.unique(y), hparams.loss)
         if warm:
             self._check_warm_classes(y, multilabel)
-        trainer = self._train(X, y, hparams, warm, stratify=not multilabel)
+        trainer = self._train(X, y, hparams, warm, stratify=not multilabel,
+                              sample_weight=sample_weight)
         self.classes_ = trainer.classes_
         return self
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train one epoch on ``(X, y)``, continuing from the current model parameters.
 
         The first call (on an unfitted estimator) builds the network, which is
@@ -804,7 +816,7 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
                 raise ValueError(f"classes={np.asarray(classes).tolist()!r} differs from the "
                                  f"classes_ of the first call, {self.classes_.tolist()!r}")
         start = len(trainer.history)
-        trainer.fit(X, y, verbose=self.verbose, epochs=1)
+        trainer.fit(X, y, verbose=self.verbose, epochs=1, sample_weight=sample_weight)
         self._set_fitted(trainer, start, warm=not first)
         self.classes_ = trainer.classes_
         self._check_finite(trainer, "partial_fit")
@@ -995,7 +1007,8 @@ class HPRegressor(RegressorMixin, _HPEstimator):
                  beta_2=0.999, epsilon=1e-8, weight_decay=0.0, batch_size=32, epochs=100,
                  dropout=0.0, validation_split=0.0, patience=None, lr_schedule="constant",
                  lr_step_size=10, lr_gamma=0.1, lr_warmup_epochs=0, init="auto",
-                 dtype="float32", shuffle=True, seed=0, verbose=0, warm_start=False, early_stopping=False,
+                 dtype="float32", shuffle=True, seed=0, class_weight=None, verbose=0,
+                 warm_start=False, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=None, tol=1e-4):
         self.hidden_layers = hidden_layers
         self.activation = activation
@@ -1020,6 +1033,7 @@ class HPRegressor(RegressorMixin, _HPEstimator):
         self.dtype = dtype
         self.shuffle = shuffle
         self.seed = seed
+        self.class_weight = class_weight
         self.verbose = verbose
         self.warm_start = warm_start
         self.early_stopping = early_stopping
@@ -1037,7 +1051,7 @@ class HPRegressor(RegressorMixin, _HPEstimator):
                              accept_sparse=SPARSE_FORMATS,
                              y_numeric=True)
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train a fresh network on ``(X, y)`` for ``epochs`` epochs.
 
         Parameters
@@ -1047,6 +1061,9 @@ class HPRegressor(RegressorMixin, _HPEstimator):
             dense whole, with the same results as the dense ``X``, bit for bit).
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Real-valued targets.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights >= 0 of the samples in the loss (see :meth:`Trainer.fit
+            <hpframe.Trainer.fit>`).
 
         Returns
         -------
@@ -1060,7 +1077,7 @@ class HPRegressor(RegressorMixin, _HPEstimator):
             raise ValueError(f"warm_start can only be used where y has the same number of "
                              f"targets as in the previous call to fit: {self.n_outputs_}, "
                              f"y has {n_outputs}")
-        self._train(X, y, hparams, warm, stratify=False)
+        self._train(X, y, hparams, warm, stratify=False, sample_weight=sample_weight)
         self.n_outputs_ = n_outputs
         return self
 
@@ -1068,7 +1085,7 @@ class HPRegressor(RegressorMixin, _HPEstimator):
         """The score ``early_stopping`` watches: R^2, as scikit-learn's ``score``."""
         return r2_score(y_val, trainer.predict(X_val).astype(np.float64))
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """Train one epoch on ``(X, y)``, continuing from the current model parameters.
 
         The first call (on an unfitted estimator) builds the network. The
@@ -1112,7 +1129,7 @@ class HPRegressor(RegressorMixin, _HPEstimator):
                 raise ValueError(f"y has {n_outputs} target column(s), but "
                                  f"{type(self).__name__} was fitted with {self.n_outputs_}")
         start = len(trainer.history)
-        trainer.fit(X, y, verbose=self.verbose, epochs=1)
+        trainer.fit(X, y, verbose=self.verbose, epochs=1, sample_weight=sample_weight)
         self._set_fitted(trainer, start, warm=not first)
         self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
         self._check_finite(trainer, "partial_fit")
