@@ -290,7 +290,7 @@ cdef class Network:
         ``sum(w l) / sum(w)``, and ``weight_sum`` their sum over the epoch.
         """
         cdef Py_ssize_t n = X.shape[0]
-        if weights is None:
+        if weights is None:                  # (X may be sparse: no view of it here)
             weights = np.empty(0, self.dtype)
         if self._index.shape[0] != n:
             self._index = np.empty(n, dtype=np.intp)
