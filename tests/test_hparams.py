@@ -21,7 +21,7 @@ CONTRACT = [
     ("epochs", 10), ("dropout", 0.0), ("validation_split", 0.2), ("patience", None),
     ("lr_schedule", "constant"), ("lr_step_size", 10), ("lr_gamma", 0.1),
     ("lr_warmup_epochs", 0), ("init", "auto"),
-    ("dtype", "float32"), ("shuffle", True), ("seed", 0),
+    ("dtype", "float32"), ("shuffle", True), ("seed", 0), ("class_weight", None),
 ]
 
 
@@ -249,7 +249,8 @@ NON_DEFAULT = dict(hidden_layers=[32, 16], activation="tanh", loss="mse", optimi
                    learning_rate=0.05, momentum=0.5, beta_1=0.8, beta_2=0.99, epsilon=1e-7,
                    weight_decay=1e-4, batch_size=8, epochs=3, dropout=0.25,
                    validation_split=0.0, patience=2, lr_schedule="step", lr_step_size=2,
-                   lr_gamma=0.5, lr_warmup_epochs=1, init="glorot", dtype="float64", shuffle=False, seed=None)
+                   lr_gamma=0.5, lr_warmup_epochs=1, init="glorot", dtype="float64", shuffle=False, seed=None,
+                   class_weight={0: 2.0, 1: 0.5})
 
 
 def test_every_field_is_covered_by_the_round_trip_case():

@@ -293,9 +293,9 @@ def test_a_model_file_holding_python_objects_is_refused_without_pickle_advice(tm
 @pytest.mark.parametrize("call, error, message", [
     (lambda X, y: hp.Trainer(validation_split=0.9999).fit(X, y, verbose=0), ValueError,
      r"validation_split=0.9999 cannot split these 240 samples"),
-    (lambda X, y: hp.Trainer().fit(__import__("scipy.sparse").sparse.csr_matrix(X), y,
-                                   verbose=0), TypeError,
-     r"X is a scipy.sparse csr_matrix: sparse input is not supported yet"),
+    (lambda X, y: hp.Trainer().fit(X, __import__("scipy.sparse").sparse.csr_matrix(
+        y[:, None]), verbose=0), TypeError,
+     r"y is a scipy.sparse csr_matrix: sparse targets are not supported"),
     (lambda X, y: hp.Trainer().fit(np.full((4, 2), 1e39), [0, 1, 0, 1], verbose=0),
      ValueError, r"X has values too large for float32 .* became infinity when converted"),
     (lambda X, y: hp.Trainer(loss="mse").fit(X, np.full(len(X), -1e39), verbose=0),
@@ -314,12 +314,13 @@ def test_each_bad_input_is_named(call, error, message):
     assert "shape ()" not in str(info.value)
 
 
-def test_a_sparse_matrix_is_named_in_predict_too():
+def test_a_sparse_matrix_predicts_what_its_dense_self_predicts():
+    # sparse X is supported (tests/test_sklearn_sparse.py): never refused, never different
     sparse = pytest.importorskip("scipy.sparse")
     X, y = blobs()
     t = hp.Trainer(hidden_layers=(4,), epochs=1).fit(X, y, verbose=0)
-    with pytest.raises(TypeError, match="sparse input is not supported yet"):
-        t.predict(sparse.csr_matrix(X))
+    np.testing.assert_array_equal(t.decision_function(sparse.csr_matrix(X)),
+                                  t.decision_function(X))
 
 
 def test_the_environment_variable_has_the_same_bound(monkeypatch):

@@ -39,9 +39,18 @@ SUBSET_REASON = (
     "check passes (test_sklearn_estimator_checks_variants).")
 
 
+WEIGHT_REASON = (
+    "float32 (the default dtype): a weight of 2 and a repeated row give the same model "
+    "up to float32 rounding of the sums (2.4e-7 in the predicted probabilities, even "
+    "with one batch), more than the check's tolerance allows. With dtype='float64' the "
+    "check passes (test_sklearn_estimator_checks_variants; test_features_weights.py).")
+
+
 def expected_failures(estimator):
     if estimator.dtype == "float32":
-        return {"check_methods_subset_invariance": SUBSET_REASON}
+        return {"check_methods_subset_invariance": SUBSET_REASON,
+                "check_sample_weight_equivalence_on_dense_data": WEIGHT_REASON,
+                "check_sample_weight_equivalence_on_sparse_data": WEIGHT_REASON}
     return {}
 
 

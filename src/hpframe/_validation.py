@@ -21,8 +21,9 @@ def to_numpy(data, name):
         raise TypeError(f"{name} is None; pass an array-like (a list, numpy array or "
                         "DataFrame)")
     if type(data).__module__.startswith("scipy.sparse"):
-        raise TypeError(f"{name} is a scipy.sparse {type(data).__name__}: sparse input is "
-                        f"not supported yet; pass a dense array ({name}.toarray())")
+        raise TypeError(f"{name} is a scipy.sparse {type(data).__name__}: sparse targets "
+                        f"are not supported (sparse X is); pass a dense array "
+                        f"({name}.toarray())")
     if hasattr(data, "to_numpy") and not isinstance(data, np.ndarray):   # pandas
         data = data.to_numpy()
     try:
@@ -33,8 +34,58 @@ def to_numpy(data, name):
     return array
 
 
+def is_sparse(X):
+    """True for any scipy.sparse matrix or array."""
+    return type(X).__module__.startswith("scipy.sparse")
+
+
+def n_rows(X):
+    """Samples in ``X`` (``len`` is ambiguous for a scipy.sparse matrix)."""
+    return X.shape[0] if hasattr(X, "shape") else len(X)
+
+
+def check_sparse_features(X, dtype, n_features=None, name="X"):
+    """A scipy.sparse ``X`` (CSR, CSC, COO, ..., matrix or array) as the CSR the core
+    gathers rows from: ``data`` in ``dtype`` and finite, column indices sorted without
+    duplicates (summed, as ``toarray()`` sums them), ``indices`` and ``indptr`` of one
+    integer type (int32 or int64). Never dense: the copies made are of the nonzeros."""
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has 0 samples (shape {X.shape})")
+    if X.shape[1] == 0:
+        raise ValueError(f"{name} has 0 features (shape {X.shape})")
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_) or \
+            np.iscomplexobj(X.data):
+        raise TypeError(f"{name} must hold real numbers; got dtype {X.dtype}")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"{name} has {X.shape[1]} features, but the model was built for "
+                         f"{n_features}")
+    X = X.tocsr(copy=False) if X.format != "csr" else X
+    with np.errstate(over="ignore"):
+        data = X.data.astype(dtype, copy=False)
+    if not all_finite(data):
+        j = int(np.argwhere(~np.isfinite(data))[0, 0])
+        row = int(np.searchsorted(X.indptr, j, side="right") - 1)
+        value = X.data[j]
+        what = (f"values too large for {np.dtype(dtype).name} ({float(value)!r} became "
+                "infinity); rescale the features or use dtype='float64'"
+                if np.isfinite(value) else f"NaN or infinity ({value}); remove or impute them")
+        raise ValueError(f"{name} has {what} (first at row {row}, column {X.indices[j]})")
+    out = type(X)((data, X.indices, X.indptr), shape=X.shape)     # shares what it can
+    if out.indices.dtype != out.indptr.dtype or out.indptr.dtype not in (np.int32, np.int64):
+        out.indices, out.indptr = out.indices.astype(np.int64), out.indptr.astype(np.int64)
+    if not out.has_canonical_format:
+        out = out.copy()                # never sort or sum the user's own arrays
+        out.sum_duplicates()            # sorted indices, duplicates summed
+    return out
+
+
 def check_features(X, dtype, n_features=None, name="X"):
-    """Return ``X`` as a C-contiguous 2-D array of ``dtype`` with finite values."""
+    """Return ``X`` as a C-contiguous 2-D array of ``dtype`` with finite values (a
+    scipy.sparse ``X``: as a checked CSR, see :func:`check_sparse_features`)."""
+    if is_sparse(X):
+        return check_sparse_features(X, dtype, n_features, name)
     X = to_numpy(X, name)
     if X.ndim != 2:
         hint = (" (for a single feature use X.reshape(-1, 1); for a single sample "
@@ -108,8 +159,8 @@ def check_length(X, y, x_name="X", y_name="y"):
     if np.ndim(y) == 0:
         raise ValueError(f"{y_name} must hold one target per sample of {x_name}; got the "
                          f"single value {y!r}")
-    if len(y) != len(X):
-        raise ValueError(f"{x_name} and {y_name} have different lengths: {len(X)} samples "
+    if len(y) != n_rows(X):
+        raise ValueError(f"{x_name} and {y_name} have different lengths: {n_rows(X)} samples "
                          f"in {x_name}, {len(y)} in {y_name}")
 
 

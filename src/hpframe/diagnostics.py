@@ -105,12 +105,12 @@ def lr_find(trainer, X, y, start_lr=1e-6, end_lr=1.0, n_steps=100, smoothing=0.9
     probe, X = _fresh_copy(fresh, X, y, validation_split=0.0, patience=None)
     y = V.to_numpy(y, "y")
     V.check_length(X, y)
-    batch = min(trainer.hparams.batch_size, len(X))
+    batch = min(trainer.hparams.batch_size, V.n_rows(X))
     rng = np.random.default_rng(trainer.seed_)
     rates = np.geomspace(start_lr, end_lr, n_steps)
     recorded, losses, avg, best = [], [], 0.0, math.inf
     for i, lr in enumerate(rates):
-        rows = rng.choice(len(X), size=batch, replace=False)
+        rows = rng.choice(V.n_rows(X), size=batch, replace=False)
         loss = probe.train_on_batch(X[rows], y[rows], learning_rate=float(lr))
         if not math.isfinite(loss):
             break

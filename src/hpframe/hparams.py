@@ -146,7 +146,8 @@ def _names(options):
     return " | ".join(options)
 
 
-_TYPE_WORDS = {"int": "int", "float": "float", "bool": "bool", "layers": "tuple of int"}
+_TYPE_WORDS = {"int": "int", "float": "float", "bool": "bool", "layers": "tuple of int",
+               "class_weight": '"balanced", dict or None'}
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,9 @@ class Hyperparameter:
         elif self.type == "layers":
             text = ("a tuple (or list) of ints >= 1, or one int for a single hidden layer; "
                     "() for none")
+        elif self.type == "class_weight":
+            text = ("None, 'balanced', or a dict {class label: weight >= 0} (stored as a "
+                    "tuple of (label, weight) pairs sorted by label)")
         else:
             interval = V.range_text(self.low, self.high, self.low_open, self.high_open)
             if self.type == "int":
@@ -256,6 +260,8 @@ class Hyperparameter:
             return V.check_bool(self.name, value)
         if self.type == "layers":
             return _as_hidden_layers(value)
+        if self.type == "class_weight":
+            return _as_class_weight(value)
         return _as_dtype(value)
 
 
@@ -582,6 +588,25 @@ DECLARED = (
                  "drawing conclusions.",
         cost="None.",
     ),
+    Hyperparameter(
+        "class_weight", type="class_weight", default=None, none_ok=True,
+        kind="training",
+        summary="Classification only: how much each class's samples count in the loss, as "
+                "scikit-learn defines it. A sample of class c weighs class_weight[c] "
+                "(times its sample_weight, if fit is given one), and a batch's loss is the "
+                "weighted mean sum(w * loss) / sum(w). 'balanced' gives class c the weight "
+                "n_samples / (n_classes * count of c) in the training data, so every class "
+                "counts as much in total; a dict sets chosen classes' weights (the others "
+                "weigh 1). None: every sample weighs 1. Applied to the training loss; the "
+                "validation metrics are not class-weighted (they use sample_weight, if "
+                "given).",
+        pitfalls="Up-weighting a rare class raises its recall at the cost of the other "
+                 "classes' recall and of the plain accuracy, which a weighted loss no "
+                 "longer maximises; judge it with per-class recall or balanced accuracy. "
+                 "Very large weights act like a much larger learning rate on those samples.",
+        cost="One weight per row gathered with the batch and one multiplication per loss "
+             "term: negligible.",
+    ),
 )
 
 #: Each declared hyperparameter by name.
@@ -698,6 +723,41 @@ def _check_addressable(sizes):
             "more than a 64-bit computer can address; use fewer or narrower layers")
 
 
+def _as_class_weight(value):
+    """None, "balanced", or ((label, weight), ...) sorted by label: hashable and JSON-safe
+    (a dict, a list of pairs as JSON gives back, or such a tuple are accepted)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value != "balanced":
+            raise ValueError(f"class_weight must be None, 'balanced' or a dict {{label: "
+                             f"weight}}; got {value!r}")
+        return value
+    if isinstance(value, dict):
+        pairs = list(value.items())
+    elif isinstance(value, (tuple, list)) and all(
+            isinstance(p, (tuple, list)) and len(p) == 2 for p in value):
+        pairs = [tuple(p) for p in value]
+    else:
+        raise TypeError(f"class_weight must be None, 'balanced' or a dict {{label: weight}}; "
+                        f"got {value!r} of type {type(value).__name__}")
+    checked = {}
+    for label, weight in pairs:
+        if isinstance(label, (np.integer, np.str_)):
+            label = label.item()
+        if isinstance(label, bool) or not isinstance(label, (int, str)):
+            raise TypeError(f"class_weight labels must be ints or strs; got {label!r} of "
+                            f"type {type(label).__name__}")
+        if label in checked:
+            raise ValueError(f"class_weight names class {label!r} twice")
+        checked[label] = V.check_float(f"class_weight[{label!r}]", weight, 0.0, decimal=True)
+    try:
+        return tuple(sorted(checked.items()))
+    except TypeError:
+        raise TypeError(f"class_weight labels must be all ints or all strs; got "
+                        f"{sorted(map(repr, checked))}") from None
+
+
 def _as_dtype(value):
     if isinstance(value, str):
         return _as_choice("dtype", value, DTYPES)
@@ -740,7 +800,7 @@ def _declared_fields(cls):
 
 
 _PY_TYPES = {"int": int, "float": float, "choice": str, "bool": bool, "layers": tuple,
-             "dtype": str}
+             "dtype": str, "class_weight": object}
 
 
 def parameters_section(indent=4, width=84):

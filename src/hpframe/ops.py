@@ -323,7 +323,7 @@ def softmax(z):
 
 # ---- losses -----------------------------------------------------------------
 
-def loss(output, target, name):
+def loss(output, target, name, weight=None):
     r"""Mean loss and its gradient with respect to ``output``.
 
     .. math::
@@ -340,7 +340,9 @@ def loss(output, target, name):
     with :math:`d = \text{output} - \text{target}`.  For every loss but cross
     entropy, :math:`L` is the mean of :math:`\ell` over all elements and the
     gradient is divided by the number of elements (PyTorch's ``reduction="mean"``).
-    Sums are accumulated in float64.
+    Sums are accumulated in float64. With row weights ``weight`` the means are
+    weighted, :math:`\sum_i w_i \ell_i / \sum_i w_i` (see
+    :func:`hpframe.reference.loss`).
 
     Parameters
     ----------
@@ -353,6 +355,8 @@ def loss(output, target, name):
         shape of ``output``.
     name : str
         cross_entropy, binary_cross_entropy, mse, mae or huber.
+    weight : array_like of shape (n,), optional
+        Row weights: finite, >= 0, not all 0. None: all 1.
 
     Returns
     -------
@@ -381,9 +385,10 @@ def loss(output, target, name):
         output = _c(output, _float_dtype(output))
         labels = _c(target, np.intc)
         grad = np.empty_like(output)
-        total = _losses.cross_entropy_into(output.reshape(-1), labels, k, 1.0 / n,
-                                           grad.reshape(-1))
-        return total / n, grad
+        w, total_w = _row_weights(weight, n, output.dtype)
+        total = _losses.cross_entropy_into(output.reshape(-1), labels, k, 1.0 / total_w,
+                                           grad.reshape(-1), w)
+        return total / total_w, grad
     _check_same_shape(target, "target", output, "output")
     if output.size == 0:
         raise ValueError(f"output is empty (shape {output.shape}); the mean needs at least "
@@ -394,9 +399,29 @@ def loss(output, target, name):
         bad = target[~((target >= 0) & (target <= 1))][0]
         raise ValueError(f"target must be in [0, 1] for binary_cross_entropy, got {bad}")
     grad = np.empty_like(output)
+    if weight is None:
+        total = _losses.elementwise_loss_into(code, output.reshape(-1), target.reshape(-1),
+                                              1.0 / output.size, grad.reshape(-1))
+        return total / output.size, grad
+    n = output.shape[0] if output.ndim else 1
+    k = output.size // n
+    w, total_w = _row_weights(weight, n, output.dtype)
     total = _losses.elementwise_loss_into(code, output.reshape(-1), target.reshape(-1),
-                                          1.0 / output.size, grad.reshape(-1))
-    return total / output.size, grad
+                                          1.0 / (total_w * k), grad.reshape(-1), w, k)
+    return total / (total_w * k), grad
+
+
+def _row_weights(weight, n, dtype):
+    """``weight`` checked (``(n,)``, finite, >= 0, not all 0) as ``dtype``, and its sum;
+    ``(None, n)`` without weights."""
+    if weight is None:
+        return None, n
+    from hpframe.trainer import check_sample_weight
+    try:
+        w = check_sample_weight(weight, n, dtype)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(str(exc).replace("sample_weight", "weight")) from None
+    return w, float(np.sum(w, dtype=np.float64))
 
 
 # ---- randomness ---------------------------------------------------------------

@@ -215,7 +215,7 @@ def softmax(z):
 
 # ---- losses -----------------------------------------------------------------
 
-def loss(output, target, name):
+def loss(output, target, name, weight=None):
     r"""Mean loss and its gradient with respect to ``output``.
 
     .. math::
@@ -233,6 +233,11 @@ def loss(output, target, name):
     entropy, :math:`L` is the mean of :math:`\ell` over all elements and the
     gradient is divided by the number of elements (PyTorch's ``reduction="mean"``).
 
+    With row weights :math:`w` the means are weighted: :math:`L = \sum_i w_i
+    \ell_i / \sum_i w_i` (cross entropy; the other losses also divide by the
+    :math:`k` elements of a row), and row :math:`i`'s gradient is multiplied by
+    :math:`w_i / \sum_j w_j` instead of divided by :math:`n`.
+
     Parameters
     ----------
     output : array_like
@@ -243,6 +248,8 @@ def loss(output, target, name):
         (0/1 for binary cross entropy).
     name : str
         One of :data:`LOSSES`.
+    weight : array_like of shape (n,), optional
+        Row weights >= 0 (``sample_weight``); None: all 1.
 
     Returns
     -------
@@ -250,6 +257,21 @@ def loss(output, target, name):
     grad : ndarray, the shape of ``output``
     """
     z = _float(output)
+    if weight is not None:
+        w = np.asarray(weight, dtype=np.float64)
+        plain, grad = loss(output, target, name)          # per-row terms, unweighted
+        n = z.shape[0]
+        if name == "cross_entropy":
+            labels = np.asarray(target)
+            shifted = z - z.max(axis=1, keepdims=True)
+            per_row = np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(n), labels]
+        else:
+            per_row = np.array([loss(z[i:i + 1], np.asarray(target)[i:i + 1], name)[0]
+                                for i in range(n)])       # each row's mean over its k
+        total = w.sum()
+        mean = float((w * per_row).sum() / total)
+        scale = (w * n / total).reshape((n,) + (1,) * (z.ndim - 1))
+        return mean, (grad * scale).astype(grad.dtype)
     if name == "cross_entropy":
         labels = np.asarray(target)
         n = z.shape[0]
@@ -556,9 +578,10 @@ class ReferenceMLP:
                 d = activation_grad(z, grad_h, self.activation)
         return grad_w, grad_b
 
-    def gradients(self, x, y, training=True):
-        """Mean loss on ``(x, y)`` as one batch, and its gradients ``(grad_w, grad_b)``."""
-        mean_loss, grad_output = loss(self.forward(x, training), y, self.loss)
+    def gradients(self, x, y, training=True, weight=None):
+        """Mean loss on ``(x, y)`` as one batch (weighted by ``weight``, one per row),
+        and its gradients ``(grad_w, grad_b)``."""
+        mean_loss, grad_output = loss(self.forward(x, training), y, self.loss, weight)
         return mean_loss, self.backward(grad_output)
 
     def update(self, grad_w, grad_b, lr):

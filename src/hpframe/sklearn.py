@@ -57,11 +57,12 @@ except ImportError as exc:      # pragma: no cover - depends on the environment
         "hpframe.sklearn needs scikit-learn >= 1.6, which is not installed (or too old): "
         "pip install scikit-learn") from exc
 
+from hpframe import _validation as V
 from hpframe import io as hpio
 from hpframe.callbacks import EarlyStopping
 from hpframe.data import holdout_indices
 from hpframe.hparams import FIELDS, SPECS, HyperParams, _suggest, _FIELD_ALIASES
-from hpframe.trainer import REGRESSION_LOSSES, Trainer
+from hpframe.trainer import REGRESSION_LOSSES, Trainer, check_sample_weight
 
 __all__ = ["HPClassifier", "HPRegressor"]
 
@@ -71,6 +72,9 @@ CLASSIFICATION_LOSSES = ("cross_entropy", "binary_cross_entropy")
 
 #: scikit-learn's n_iter_no_change, used when early_stopping=True and n_iter_no_change=None.
 SKLEARN_N_ITER_NO_CHANGE = 10
+#: scipy.sparse input of any format is taken as CSR (never made dense whole: the
+#: compiled core gathers each batch's rows into its dense batch buffer)
+SPARSE_FORMATS = ("csr",)       # every other format is converted to CSR once
 #: Hyperparameters a warm start cannot change: they decide the network's shape and task.
 _ARCHITECTURE = ("hidden_layers", "loss")
 
@@ -184,6 +188,8 @@ def _constraints(spec):
         return ["boolean"]
     if spec.type == "layers":
         return [Interval(numbers.Integral, 1, None, closed="left"), "array-like"]
+    if spec.type == "class_weight":
+        return [StrOptions({"balanced"}), dict, tuple, list, None]
     kind = numbers.Integral if spec.type == "int" else numbers.Real
     left = spec.low is not None and not spec.low_open          # an absent bound is open
     right = spec.high is not None and not spec.high_open
@@ -375,7 +381,7 @@ class _HPEstimator(BaseEstimator):
             train_idx, val_idx = holdout_indices(y, fraction, seed=seed, stratify=stratify)
         except ValueError as exc:
             raise ValueError(f"early_stopping=True holds out validation_fraction={fraction} "
-                             f"of the {len(X)} samples, which fails: {exc}") from None
+                             f"of the {V.n_rows(X)} samples, which fails: {exc}") from None
         if stratify:
             missing = np.setdiff1d(np.unique(y), np.unique(y[train_idx]))
             if len(missing):
@@ -387,8 +393,9 @@ class _HPEstimator(BaseEstimator):
                     f"are: {[str(v) for v in labels[counts < 2]]}")
         if len(val_idx) < 2:
             raise ValueError(f"The validation set is too small for early_stopping=True: "
-                             f"validation_fraction={fraction} of {len(X)} samples leaves "
+                             f"validation_fraction={fraction} of {V.n_rows(X)} samples leaves "
                              f"{len(val_idx)}; increase validation_fraction or use more data")
+        self._holdout_rows = train_idx              # for sample_weight
         return X[train_idx], y[train_idx], X[val_idx], y[val_idx]
 
     def _stopping_for(self, warm, validation):
@@ -409,19 +416,22 @@ class _HPEstimator(BaseEstimator):
             return previous
         return _ToleranceStopping(n, float(self.tol), score)
 
-    def _train(self, X, y, hparams, warm, stratify):
+    def _train(self, X, y, hparams, warm, stratify, sample_weight=None):
         """``fit``'s work: a fresh or continued trainer, early stopping, checks."""
         if self.early_stopping:
             hparams = hparams.replace(validation_split=self.validation_fraction)
         trainer = self._warm_trainer(hparams) if warm else Trainer(hparams)
+        sample_weight = check_sample_weight(sample_weight, V.n_rows(X), np.float64)
         start = len(trainer.history)
         validation = None
         if self.early_stopping:
             X, y, *validation = self._holdout(trainer, X, y, stratify)
+            if sample_weight is not None:
+                sample_weight = np.asarray(sample_weight)[self._holdout_rows]
         stopping = self._stopping_for(warm, validation)
         trainer.fit(X, y, validation_data=None if validation is None else tuple(validation),
                     callbacks=None if stopping is None else [stopping],
-                    verbose=self.verbose, epochs=hparams.epochs)
+                    verbose=self.verbose, epochs=hparams.epochs, sample_weight=sample_weight)
         self._check_finite(trainer, "fit")
         self._set_fitted(trainer, start, warm, stopping)
         self.n_iter_ = len(trainer.history) - start
@@ -466,11 +476,13 @@ class _HPEstimator(BaseEstimator):
 
     def _validate_X(self, X):
         check_is_fitted(self, "trainer_")
-        return validate_data(self, X, reset=False, dtype=np.dtype(self.trainer_.hparams.dtype))
+        return validate_data(self, X, reset=False, accept_sparse=SPARSE_FORMATS,
+                             dtype=np.dtype(self.trainer_.hparams.dtype))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.seed is None
+        tags.input_tags.sparse = True
         return tags
 
     # ---- pickling: the trainer travels as its .npz model file -------------------
@@ -601,7 +613,8 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
                  beta_2=0.999, epsilon=1e-8, weight_decay=0.0, batch_size=32, epochs=100,
                  dropout=0.0, validation_split=0.0, patience=None, lr_schedule="constant",
                  lr_step_size=10, lr_gamma=0.1, lr_warmup_epochs=0, init="auto",
-                 dtype="float32", shuffle=True, seed=0, verbose=0, warm_start=False, early_stopping=False,
+                 dtype="float32", shuffle=True, seed=0, class_weight=None, verbose=0,
+                 warm_start=False, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=None, tol=1e-4):
         self.hidden_layers = hidden_layers
         self.activation = activation
@@ -626,6 +639,7 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
         self.dtype = dtype
         self.shuffle = shuffle
         self.seed = seed
+        self.class_weight = class_weight
         self.verbose = verbose
         self.warm_start = warm_start
         self.early_stopping = early_stopping
@@ -685,18 +699,22 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
         """The score ``early_stopping`` watches: accuracy (subset accuracy, multi-label)."""
         return accuracy_score(y_val, trainer.predict(X_val))
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train a fresh network on ``(X, y)`` for ``epochs`` epochs (or continue: ``warm_start``).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data (numbers; a DataFrame is fine).
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            Training data (numbers; a DataFrame is fine; sparse input is never made
+            dense whole, with the same results as the dense ``X``, bit for bit).
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels (ints, strings or bools, at least two classes), or a 0/1
             indicator matrix for multi-label classification: one sigmoid output
             per label, trained with binary cross-entropy (also when ``loss`` is the
             default ``'cross_entropy'``), as scikit-learn's MLPClassifier does.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights >= 0 of the samples in the loss (see :meth:`Trainer.fit
+            <hpframe.Trainer.fit>`); ``class_weight`` multiplies in.
 
         Returns
         -------
@@ -711,6 +729,7 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
         hparams = self._hyperparams()
         warm = self._warm()
         X, y = validate_data(self, X, y, reset=not warm, dtype=np.dtype(hparams.dtype),
+                             accept_sparse=SPARSE_FORMATS,
                              multi_output=True)
         y, multilabel = self._targets(y)
         if multilabel:
@@ -719,11 +738,12 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
             self._check_classes(np.unique(y), hparams.loss)
         if warm:
             self._check_warm_classes(y, multilabel)
-        trainer = self._train(X, y, hparams, warm, stratify=not multilabel)
+        trainer = self._train(X, y, hparams, warm, stratify=not multilabel,
+                              sample_weight=sample_weight)
         self.classes_ = trainer.classes_
         return self
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train one epoch on ``(X, y)``, continuing from the current model parameters.
 
         The first call (on an unfitted estimator) builds the network, which is
@@ -770,7 +790,8 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
                                  "(every class label, e.g. classes=np.unique(y_all)), so "
                                  "the network can be built with one output per class")
         dtype = hparams.dtype if first else self.trainer_.hparams.dtype
-        X, y = validate_data(self, X, y, reset=first, multi_output=True, dtype=np.dtype(dtype))
+        X, y = validate_data(self, X, y, reset=first, multi_output=True, dtype=np.dtype(dtype),
+                             accept_sparse=SPARSE_FORMATS)
         y, multilabel = self._targets(y)
         if first:
             classes = np.unique(np.asarray(classes))
@@ -796,7 +817,7 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
                 raise ValueError(f"classes={np.asarray(classes).tolist()!r} differs from the "
                                  f"classes_ of the first call, {self.classes_.tolist()!r}")
         start = len(trainer.history)
-        trainer.fit(X, y, verbose=self.verbose, epochs=1)
+        trainer.fit(X, y, verbose=self.verbose, epochs=1, sample_weight=sample_weight)
         self._set_fitted(trainer, start, warm=not first)
         self.classes_ = trainer.classes_
         self._check_finite(trainer, "partial_fit")
@@ -987,7 +1008,8 @@ class HPRegressor(RegressorMixin, _HPEstimator):
                  beta_2=0.999, epsilon=1e-8, weight_decay=0.0, batch_size=32, epochs=100,
                  dropout=0.0, validation_split=0.0, patience=None, lr_schedule="constant",
                  lr_step_size=10, lr_gamma=0.1, lr_warmup_epochs=0, init="auto",
-                 dtype="float32", shuffle=True, seed=0, verbose=0, warm_start=False, early_stopping=False,
+                 dtype="float32", shuffle=True, seed=0, class_weight=None, verbose=0,
+                 warm_start=False, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=None, tol=1e-4):
         self.hidden_layers = hidden_layers
         self.activation = activation
@@ -1012,6 +1034,7 @@ class HPRegressor(RegressorMixin, _HPEstimator):
         self.dtype = dtype
         self.shuffle = shuffle
         self.seed = seed
+        self.class_weight = class_weight
         self.verbose = verbose
         self.warm_start = warm_start
         self.early_stopping = early_stopping
@@ -1026,17 +1049,22 @@ class HPRegressor(RegressorMixin, _HPEstimator):
 
     def _validate_Xy(self, X, y, reset, dtype):
         return validate_data(self, X, y, reset=reset, dtype=dtype, multi_output=True,
+                             accept_sparse=SPARSE_FORMATS,
                              y_numeric=True)
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train a fresh network on ``(X, y)`` for ``epochs`` epochs.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data (numbers; a DataFrame is fine).
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            Training data (numbers; a DataFrame is fine; sparse input is never made
+            dense whole, with the same results as the dense ``X``, bit for bit).
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Real-valued targets.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights >= 0 of the samples in the loss (see :meth:`Trainer.fit
+            <hpframe.Trainer.fit>`).
 
         Returns
         -------
@@ -1050,7 +1078,7 @@ class HPRegressor(RegressorMixin, _HPEstimator):
             raise ValueError(f"warm_start can only be used where y has the same number of "
                              f"targets as in the previous call to fit: {self.n_outputs_}, "
                              f"y has {n_outputs}")
-        self._train(X, y, hparams, warm, stratify=False)
+        self._train(X, y, hparams, warm, stratify=False, sample_weight=sample_weight)
         self.n_outputs_ = n_outputs
         return self
 
@@ -1058,7 +1086,7 @@ class HPRegressor(RegressorMixin, _HPEstimator):
         """The score ``early_stopping`` watches: R^2, as scikit-learn's ``score``."""
         return r2_score(y_val, trainer.predict(X_val).astype(np.float64))
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """Train one epoch on ``(X, y)``, continuing from the current model parameters.
 
         The first call (on an unfitted estimator) builds the network. The
@@ -1102,7 +1130,7 @@ class HPRegressor(RegressorMixin, _HPEstimator):
                 raise ValueError(f"y has {n_outputs} target column(s), but "
                                  f"{type(self).__name__} was fitted with {self.n_outputs_}")
         start = len(trainer.history)
-        trainer.fit(X, y, verbose=self.verbose, epochs=1)
+        trainer.fit(X, y, verbose=self.verbose, epochs=1, sample_weight=sample_weight)
         self._set_fitted(trainer, start, warm=not first)
         self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
         self._check_finite(trainer, "partial_fit")

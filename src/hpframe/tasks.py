@@ -93,11 +93,12 @@ class Task:
                              f"of the model's classes {classes.tolist()}")
         return codes
 
-    def _elementwise_loss(self, out, targets):
+    def _elementwise_loss(self, out, targets, weights=None):
         n, k = out.shape
         flat = out.reshape(-1)
+        total = n if weights is None else float(np.sum(weights, dtype=np.float64))
         return _loss.elementwise_loss_into(LOSS_CODES[self.loss], flat, targets.reshape(-1),
-                                           1.0, flat[:0]) / (n * k)
+                                           1.0, flat[:0], weights, k) / (total * k)
 
     def probabilities(self, out):
         raise ValueError(f"predict_proba is for classification; loss={self.loss!r} is a "
@@ -124,11 +125,17 @@ class Multiclass(Task):
         _act.softmax_into(out, proba)
         return proba
 
-    def metrics(self, out, labels, targets):
+    def metrics(self, out, labels, targets, weights=None):
         n, k = out.shape
         flat = out.reshape(-1)
-        loss = _loss.cross_entropy_into(flat, labels, k, 1.0, flat[:0]) / n
-        return {"loss": loss, "accuracy": float(np.mean(out.argmax(axis=1) == labels))}
+        if weights is None:
+            loss = _loss.cross_entropy_into(flat, labels, k, 1.0, flat[:0]) / n
+            return {"loss": loss, "accuracy": float(np.mean(out.argmax(axis=1) == labels))}
+        total = float(np.sum(weights, dtype=np.float64))
+        loss = _loss.cross_entropy_into(flat, labels, k, 1.0, flat[:0], weights) / total
+        correct = out.argmax(axis=1) == labels
+        return {"loss": loss, "accuracy": float(np.sum(weights[correct], dtype=np.float64))
+                / total}
 
 
 class _Sigmoid(Task):
@@ -139,9 +146,11 @@ class _Sigmoid(Task):
             p = 1.0 / (1.0 + np.exp(-out.astype(np.float64)))
         return p.astype(self.dtype)
 
-    def metrics(self, out, labels, targets):
-        return {"loss": self._elementwise_loss(out, targets),
-                "accuracy": float(np.mean((out > 0) == (targets > 0.5)))}
+    def metrics(self, out, labels, targets, weights=None):
+        right = (out > 0) == (targets > 0.5)
+        accuracy = float(np.mean(right)) if weights is None else \
+            float(np.average(right.mean(axis=1), weights=weights.astype(np.float64)))
+        return {"loss": self._elementwise_loss(out, targets, weights), "accuracy": accuracy}
 
 
 class Binary(_Sigmoid):
@@ -206,14 +215,21 @@ class Regression(Task):
     def decode(self, out):
         return out[:, 0].copy() if self.n_outputs == 1 else out
 
-    def metrics(self, out, labels, targets):
-        loss = self._elementwise_loss(out, targets)
+    def metrics(self, out, labels, targets, weights=None):
+        loss = self._elementwise_loss(out, targets, weights)
         t = targets.astype(np.float64)
-        resid = ((t - out) ** 2).sum(axis=0)
-        spread = ((t - t.mean(axis=0)) ** 2).sum(axis=0)
+        if weights is None:
+            resid = ((t - out) ** 2).sum(axis=0)
+            spread = ((t - t.mean(axis=0)) ** 2).sum(axis=0)
+            mae = float(np.abs(t - out).mean())
+        else:                       # scikit-learn's weighted r2_score and MAE
+            w = weights.astype(np.float64)[:, None]
+            resid = (w * (t - out) ** 2).sum(axis=0)
+            spread = (w * (t - np.average(t, axis=0, weights=w[:, 0])) ** 2).sum(axis=0)
+            mae = float(np.average(np.abs(t - out).mean(axis=1), weights=w[:, 0]))
         with np.errstate(divide="ignore", invalid="ignore"):
             r2 = np.where(spread > 0, 1 - resid / spread, 0.0)
-        return {"loss": loss, "mae": float(np.abs(t - out).mean()), "r2": float(r2.mean())}
+        return {"loss": loss, "mae": mae, "r2": float(r2.mean())}
 
 
 _CLASSES = {cls.name: cls for cls in (Multiclass, Binary, Multilabel, Regression)}

@@ -329,7 +329,8 @@ class Trainer:
             self._net = copy_network(self._net, new)
 
     # ---- training ------------------------------------------------------------
-    def fit(self, X, y, validation_data=None, callbacks=None, verbose=1, epochs=None):
+    def fit(self, X, y, validation_data=None, callbacks=None, verbose=1, epochs=None,
+            sample_weight=None):
         """Learn the parameters from ``(X, y)``.
 
         Continues from the current parameters when the trainer is already built
@@ -337,7 +338,10 @@ class Trainer:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
+            A sparse ``X`` (any format; taken as CSR) is never made dense whole: the
+            core gathers each batch's rows into its dense batch buffer, with the
+            same results as ``X.toarray()``, bit for bit.
         y : array-like
             Class labels ``(n_samples,)`` (any ints or strings) for
             ``cross_entropy``; two classes ``(n_samples,)`` or 0/1 ``(n_samples, k)``
@@ -351,13 +355,20 @@ class Trainer:
             0 silent, 1 a progress bar over epochs, 2 one line per epoch.
         epochs : int, optional
             Epochs to run in this call (default ``hparams.epochs``).
+        sample_weight : array-like of shape (n_samples,), optional
+            How much each sample counts: finite weights >= 0, not all 0. A batch's
+            loss (and its gradient) is the weighted mean ``sum(w_i l_i) / sum(w_i)``,
+            so an integer weight counts as that many copies of the row; the
+            recorded loss and accuracy are weighted the same way. With
+            ``validation_split`` the held-out rows keep their weights for the
+            validation metrics. ``hparams.class_weight`` multiplies in.
 
         Returns
         -------
         Trainer
             ``self``.
         """
-        return _fit(self, X, y, validation_data, callbacks, verbose, epochs)
+        return _fit(self, X, y, validation_data, callbacks, verbose, epochs, sample_weight)
 
     def train_on_batch(self, X, y, learning_rate=None):
         """One optimizer step on ``(X, y)`` as one batch (dropout on, rows in order); ``epoch_``
@@ -385,14 +396,18 @@ class Trainer:
                 *batch, len(batch[0]), lr, False)
         return math.nan if nan_loss else loss_sum / (n_seen * self._task.elements)
 
-    def gradients(self, X, y):
+    def gradients(self, X, y, sample_weight=None):
         """The mean loss on ``(X, y)`` as one batch, and its gradient (no update).
 
         Returns ``(loss, grads)``: a float and a dict shaped like :attr:`params`.
-        ``X, y`` as for :meth:`fit`; the model must be built.
+        ``X, y`` as for :meth:`fit`; the model must be built. With
+        ``sample_weight`` (one weight >= 0 per row) the loss is the weighted mean
+        ``sum(w_i l_i) / sum(w_i)`` (no class weights).
         """
         with self._lock:
-            loss = self._net.gradients_into(*self._batch("gradients", X, y))
+            batch = self._batch("gradients", X, y)
+            weights = check_sample_weight(sample_weight, len(batch[0]), self._dtype)
+            loss = self._net.gradients_into(*batch, weights)
             grads = {key: a.copy() for key, a in per_layer(self._net, self._net.grads).items()}
         return float(loss), grads
 
@@ -400,6 +415,8 @@ class Trainer:
         """``(X, labels, targets)`` of one batch for a built model, buffers grown to fit."""
         self._require_built(what)
         X, y = prepare_fit_data(self, X, y)
+        if V.is_sparse(X):
+            X = X.toarray()             # one batch: dense at the boundary
         self._ensure_capacity(len(X))
         return (X, *self._task.encode(y))
 
@@ -407,7 +424,7 @@ class Trainer:
     def _outputs(self, X):
         self._require_built("prediction")
         X = V.check_features(X, self._dtype, self._n_features)
-        out = np.empty((len(X), self._task.n_outputs), dtype=self._dtype)
+        out = np.empty((V.n_rows(X), self._task.n_outputs), dtype=self._dtype)
         self._forward_into(X, out)
         if not V.all_finite(out):
             _warn_non_finite(self, out)
@@ -415,10 +432,18 @@ class Trainer:
 
     def _forward_into(self, X, out):
         with self._lock:
-            team = team_size(min(len(X), self._net.capacity), self._net.n_weights,
+            team = team_size(min(V.n_rows(X), self._net.capacity), self._net.n_weights,
                              training=False)
             with blas_threads(1 if team > 1 else None):
-                self._net.predict_into(X, out, team)
+                if not V.is_sparse(X):
+                    self._net.predict_into(X, out, team)
+                    return
+                # sparse: one chunk of the core's own size at a time made dense, so
+                # each chunk is computed as the dense X's same rows are (bit for bit)
+                chunk = self._net.capacity
+                for r0 in range(0, X.shape[0], chunk):
+                    r1 = min(r0 + chunk, X.shape[0])
+                    self._net.predict_into(X[r0:r1].toarray(), out[r0:r1], team)
 
     def decision_function(self, X):
         """Raw network outputs: logits for classification, predictions for regression.
@@ -476,7 +501,7 @@ class Trainer:
         out = self._outputs(X)
         return self._task.probabilities(out)
 
-    def evaluate(self, X, y):
+    def evaluate(self, X, y, sample_weight=None):
         """Loss and metrics on ``(X, y)``.
 
         Parameters
@@ -484,6 +509,9 @@ class Trainer:
         X : array-like of shape (n_samples, n_features)
         y : array-like
             Targets in the form ``fit`` takes.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weighted means ``sum(w_i m_i) / sum(w_i)`` of the loss and accuracy (or
+            mae), and scikit-learn's weighted r2.
 
         Returns
         -------
@@ -496,12 +524,13 @@ class Trainer:
         y = V.to_numpy(y, "y")
         V.check_length(X, y)
         labels, targets = self._task.encode(y)
-        return self._metrics(X, labels, targets)
+        weights = check_sample_weight(sample_weight, V.n_rows(X), self._dtype)
+        return self._metrics(X, labels, targets, weights)
 
-    def _metrics(self, X, labels, targets):
-        out = np.empty((len(X), self._task.n_outputs), dtype=self._dtype)
+    def _metrics(self, X, labels, targets, weights=None):
+        out = np.empty((V.n_rows(X), self._task.n_outputs), dtype=self._dtype)
         self._forward_into(X, out)
-        return self._task.metrics(out, labels, targets)
+        return self._task.metrics(out, labels, targets, weights)
 
     # ---- inspection, files, learner tools -------------------------------------
     def summary(self):
@@ -573,7 +602,7 @@ def _refuse_while_fitting(trainer, what):
                            "run meanwhile)")
 
 
-def _fit(trainer, X, y, validation_data, callbacks, verbose, epochs):
+def _fit(trainer, X, y, validation_data, callbacks, verbose, epochs, sample_weight=None):
     """:meth:`Trainer.fit`: check the arguments, build on first use, split, train."""
     hp = trainer.hparams
     if verbose not in (0, 1, 2):
@@ -598,8 +627,9 @@ def _fit(trainer, X, y, validation_data, callbacks, verbose, epochs):
     try:
         with trainer._lock:
             X_all, y_all = prepare_fit_data(trainer, X, y)
-            train, val = split(trainer, X_all, y_all, validation_data)
-            batch = min(hp.batch_size, len(train[0]))
+            weights = check_sample_weight(sample_weight, V.n_rows(X_all), trainer._dtype)
+            train, val = split(trainer, X_all, y_all, validation_data, weights)
+            batch = min(hp.batch_size, V.n_rows(train[0]))
             trainer._ensure_capacity(batch)
         callbacks = _with_own_callbacks(trainer, callbacks, val is not None, verbose, epochs)
         trainer.stop_training = False
@@ -614,7 +644,7 @@ def _fit(trainer, X, y, validation_data, callbacks, verbose, epochs):
     return trainer
 
 
-def _run_epochs(trainer, epochs, callbacks, X_train, labels, targets, val, batch):
+def _run_epochs(trainer, epochs, callbacks, X_train, labels, targets, weights, val, batch):
     """The fit loop: ``epochs`` epochs of ``trainer``, each taking the model's
     lock for its training and validation, callbacks and divergence checks between."""
     hp = trainer.hparams
@@ -628,10 +658,11 @@ def _run_epochs(trainer, epochs, callbacks, X_train, labels, targets, val, batch
         with trainer._lock:
             team = team_size(batch, trainer._net.n_weights)
             loss_sum, n_correct, n_seen, _, nan_loss = trainer._net.train_epoch(
-                X_train, labels, targets, batch, lr, hp.shuffle, team)
-            logs = {"loss": loss_sum / (n_seen * elements) if n_seen else math.nan}
+                X_train, labels, targets, batch, lr, hp.shuffle, team, weights)
+            seen = n_seen if weights is None else trainer._net.weight_sum
+            logs = {"loss": loss_sum / (seen * elements) if n_seen else math.nan}
             if trainer._task.classify:
-                logs["accuracy"] = n_correct / (n_seen * elements) if n_seen else math.nan
+                logs["accuracy"] = n_correct / (seen * elements) if n_seen else math.nan
             if nan_loss:
                 logs["loss"] = math.nan
                 if val is not None:         # the keys are there, as NaN (documented)
@@ -710,7 +741,7 @@ def prepare_fit_data(trainer, X, y):
         return X_arr, y_arr
     task = tasks.infer(trainer.hparams.loss, y_arr, trainer._dtype)
     if trainer._net is None:
-        rows = max(min(trainer.hparams.batch_size, len(X_arr)), EVAL_ROWS)
+        rows = max(min(trainer.hparams.batch_size, V.n_rows(X_arr)), EVAL_ROWS)
         trainer._allocate(X_arr.shape[1], task, rows)
     elif task.name != trainer._task.name or \
             (task.name == MULTILABEL and task.n_outputs != trainer._task.n_outputs):
@@ -750,9 +781,57 @@ def checked_params(params, targets):
     return arrays
 
 
-def split(trainer, X_all, y_all, validation_data):
-    """``(X_train, labels, targets)`` and the validation set (or None), encoded: from
-    ``validation_data``, or a seeded (stratified for classes) ``validation_split``."""
+def check_sample_weight(sample_weight, n, dtype):
+    """``sample_weight`` as a contiguous ``(n,)`` array of ``dtype``, or None."""
+    if sample_weight is None:
+        return None
+    w = V.to_numpy(sample_weight, "sample_weight")
+    if w.ndim != 1 or len(w) != n:
+        raise ValueError(f"sample_weight must hold one weight per sample: shape ({n},); "
+                         f"got shape {w.shape}")
+    if w.dtype.kind not in "iuf" or w.dtype == np.bool_:
+        raise TypeError(f"sample_weight must hold numbers; got dtype {w.dtype}")
+    w = w.astype(np.float64)
+    if not np.isfinite(w).all() or (w < 0).any():
+        bad = w[~np.isfinite(w) | (w < 0)][0]
+        raise ValueError(f"sample_weight must be finite and >= 0; got {bad!r}")
+    if not w.sum() > 0:
+        raise ValueError("sample_weight must not be all zero: the weighted mean loss "
+                         "sum(w * loss) / sum(w) would divide by 0")
+    return np.ascontiguousarray(w, dtype=dtype)
+
+
+def class_weights(trainer, labels, targets):
+    """Per-row weights from ``hparams.class_weight`` for encoded training rows, or None."""
+    cw, task = trainer.hparams.class_weight, trainer._task
+    if cw is None:
+        return None
+    if task.name not in (MULTICLASS, BINARY):
+        raise ValueError(f"class_weight={cw!r} weights classes, but this is a {task.name} "
+                         "model; use sample_weight in fit instead")
+    codes = labels if task.name == MULTICLASS else targets[:, 0].astype(np.intp)
+    k = len(task.classes)
+    if cw == "balanced":
+        counts = np.bincount(codes, minlength=k).astype(np.float64)
+        with np.errstate(divide="ignore"):
+            per_class = np.where(counts > 0, len(codes) / (k * counts), 0.0)
+    else:
+        per_class = np.ones(k)
+        known = {c.item() if hasattr(c, "item") else c: i for i, c in enumerate(task.classes)}
+        for label, weight in cw:
+            if label not in known:
+                raise ValueError(f"class_weight names class {label!r}, which is not one of "
+                                 f"the classes {task.classes.tolist()}")
+            per_class[known[label]] = weight
+    return per_class[codes]
+
+
+def split(trainer, X_all, y_all, validation_data, weights=None):
+    """``(X_train, labels, targets, weights)`` and the validation set (or None), encoded:
+    from ``validation_data``, or a seeded (stratified for classes) ``validation_split``.
+    ``weights`` (sample weights, or None) follow the rows; class weights multiply the
+    training rows' weights."""
+    w_train = w_val = weights
     hp, dtype, task = trainer.hparams, np.dtype(trainer.hparams.dtype), trainer._task
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -770,17 +849,32 @@ def split(trainer, X_all, y_all, validation_data):
             # the splitter's own advice (pass stratify=False) is not an argument of fit
             reason = re.sub(r"[;,] (hold out less, or )?pass stratify=False[^;.]*", "", str(exc))
             raise ValueError(f"validation_split={hp.validation_split} cannot split these "
-                             f"{len(X_all)} samples: {reason}. Use a smaller "
+                             f"{V.n_rows(X_all)} samples: {reason}. Use a smaller "
                              "validation_split or pass validation_data") from None
         if len(val_idx) == 0 or len(train_idx) == 0:
-            raise ValueError(f"validation_split={hp.validation_split} of {len(X_all)} "
+            raise ValueError(f"validation_split={hp.validation_split} of {V.n_rows(X_all)} "
                              "samples leaves an empty training or validation set")
         X_train, y_train = X_all[train_idx], y_all[train_idx]
         X_val, y_val = X_all[val_idx], y_all[val_idx]
+        if weights is not None:
+            w_train, w_val = weights[train_idx], weights[val_idx]
+            if not w_train.sum() > 0:
+                raise ValueError("sample_weight is 0 on every training row left by "
+                                 f"validation_split={hp.validation_split}")
     else:
         X_train, y_train, X_val, y_val = X_all, y_all, None, None
-    train = (X_train, *task.encode(y_train))
-    val = None if X_val is None else (X_val, *task.encode(y_val, "y_val"))
+    if validation_data is not None:
+        w_val = None                    # validation_data (X_val, y_val) is unweighted
+    labels, targets = task.encode(y_train)
+    per_class = class_weights(trainer, labels, targets)
+    if per_class is not None:
+        w_train = per_class if w_train is None else w_train * per_class
+        if not w_train.sum() > 0:
+            raise ValueError(f"class_weight={hp.class_weight!r} (times sample_weight) "
+                             "gives every training row the weight 0")
+        w_train = np.ascontiguousarray(w_train, dtype=dtype)
+    train = (X_train, labels, targets, w_train)
+    val = None if X_val is None else (X_val, *task.encode(y_val, "y_val"), w_val)
     return train, val
 
 

@@ -9,6 +9,7 @@ cpdef enum Loss:
 
 cdef double cross_entropy(const floating[::1] logits,   # IN  (n, k) row-major
                           const int[::1] labels,        # IN  (n,) in 0..k-1
+                          const floating[::1] weight,   # IN  (n,) per row; empty: all 1
                           Py_ssize_t k, double scale,
                           floating[::1] grad            # OUT (n, k); empty: no gradient
                           ) noexcept nogil
@@ -16,9 +17,11 @@ cdef double cross_entropy(const floating[::1] logits,   # IN  (n, k) row-major
 cdef double elementwise_loss(int code,
                              const floating[::1] output,   # IN  (n*k,)
                              const floating[::1] target,   # IN  (n*k,)
-                             double scale,
+                             const floating[::1] weight,   # IN  (n,) per row; empty: all 1
+                             Py_ssize_t k, double scale,
                              floating[::1] grad            # OUT (n*k,); empty: no gradient
                              ) noexcept nogil
 
-cdef Py_ssize_t count_correct(int code, const floating[::1] output, const int[::1] labels,
-                              const floating[::1] target, Py_ssize_t k) noexcept nogil
+cdef double count_correct(int code, const floating[::1] output, const int[::1] labels,
+                          const floating[::1] target, const floating[::1] weight,
+                          Py_ssize_t k) noexcept nogil

@@ -43,7 +43,7 @@ cimport numpy as cnp
 from cython cimport floating
 from libc.math cimport isfinite
 from libc.stdint cimport uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from numpy.random cimport bitgen_t
 
 from hpframe._core._blas cimport product
@@ -83,7 +83,9 @@ cdef struct Settings:
 
 cdef struct EpochStats:
     double loss_sum              # sum of per-sample (cross entropy) or per-element losses
-    Py_ssize_t n_correct, n_seen, n_steps
+    double n_correct             # correct predictions (each counted with its row's weight)
+    double weight_sum            # the rows' weights (their number, unweighted)
+    Py_ssize_t n_seen, n_steps
     bint diverged
 
 
@@ -111,9 +113,20 @@ def max_team_size():
     return hp_team_max()
 
 
+cdef struct Csr:
+    # a sparse X in compressed sparse rows (checked and normalised by the caller:
+    # sorted, no duplicates, data in the network's dtype, indices and indptr both
+    # int32 or both int64 - ``wide``); data is NULL for a dense X
+    const void* data
+    const void* indices
+    const void* indptr
+    bint wide
+
+
 cdef struct Epoch:
     # what the team shares; thread 0 writes the counters
     Settings* s
+    Csr csr                              # the rows of a sparse X (data NULL: dense)
     bitgen_t** dropout_rngs              # one generator per hidden layer
     Py_ssize_t n, batch_size
     double lr
@@ -143,7 +156,8 @@ cdef class Network:
     cdef readonly object spec
     cdef readonly object params, grads, state_1, state_2, work, layout
     cdef readonly object shuffle_rng, dropout_rngs
-    cdef object _labels, _index
+    cdef readonly double weight_sum    # the rows' weights of the last train_epoch
+    cdef object _labels, _index, _weights
     cdef bitgen_t* _shuffle_bitgen
     cdef object _dropout_bitgens       # their bitgen_t pointers (intp)
     cdef object _dense                 # the memory of s.layers and s.eval_layers
@@ -192,6 +206,7 @@ cdef class Network:
         self.state_2 = zeros_aligned(n if lay.n_state >= 2 * n else 0, self.dtype)
         self.work = zeros_aligned(pos, self.dtype)
         self._labels = np.zeros(capacity, dtype=np.intc)
+        self._weights = np.zeros(capacity, dtype=self.dtype)    # a batch's row weights
         self._index = np.zeros(0, dtype=np.intp)
 
         # child 0 shuffles; child 1 + l draws hidden layer l's dropout masks, so
@@ -256,18 +271,27 @@ cdef class Network:
 
     # ---- the compiled loops, entered from Python -----------------------------
     def train_epoch(self, X, labels, targets, Py_ssize_t batch_size, double lr,
-                    bint shuffle_rows, int n_threads=1):
+                    bint shuffle_rows, int n_threads=1, weights=None):
         """Train one epoch over all rows of ``X``; return
         ``(loss_sum, n_correct, n_seen, n_steps, diverged)``.
+
+        ``X`` is a C-ordered array, or a scipy.sparse CSR matrix whose rows each
+        batch gathers into its dense buffer (``data`` in the network's dtype,
+        ``indices`` int32 sorted without duplicates, ``indptr`` int64 - the
+        caller normalises it): the same numbers as the dense ``X``, bit for bit.
 
         ``labels`` (int32, ``(n,)``) are used by cross entropy, ``targets``
         (``(n, n_outputs)``) by every other loss; pass an empty array for the
         other.  The caller guarantees shapes, dtypes and ``batch_size <= capacity``.
         A team of ``n_threads`` threads shares every step (its callers ask
         ``hpframe._threads.team_size`` how many); each calls BLAS, so with
-        more than one, limit BLAS to one thread.
+        more than one, limit BLAS to one thread. ``weights`` (``(n,)``, the dtype
+        of ``X``, >= 0) weight each row's loss: a batch's loss is then
+        ``sum(w l) / sum(w)``, and ``weight_sum`` their sum over the epoch.
         """
         cdef Py_ssize_t n = X.shape[0]
+        if weights is None:
+            weights = np.empty(0, self.dtype)
         if self._index.shape[0] != n:
             self._index = np.empty(n, dtype=np.intp)
         cdef Epoch* e = &self._epoch
@@ -278,22 +302,28 @@ cdef class Network:
         e.lr = lr
         e.step = &self.step
         e.first_loss = &self.first_loss
-        e.totals.loss_sum = 0
-        e.totals.n_correct = e.totals.n_seen = e.totals.n_steps = 0
+        e.totals.loss_sum = e.totals.n_correct = e.totals.weight_sum = 0
+        e.totals.n_seen = e.totals.n_steps = 0
         e.totals.diverged = False
         _new_order(self._shuffle_bitgen, self._index, shuffle_rows)
         self._prepare_team(&e.team, n_threads)
-        self._run_team(e.team.barrier.size, self._train_member, (X, labels, targets))
+        X = _csr_view(&e.csr, X, self.s.n_features, self.dtype)
+        try:
+            self._run_team(e.team.barrier.size, self._train_member,
+                           (X, labels, targets, weights))
+        finally:
+            e.csr.data = NULL
+        self.weight_sum = e.totals.weight_sum
         return (e.totals.loss_sum, e.totals.n_correct, e.totals.n_seen, e.totals.n_steps,
                 bool(e.totals.diverged))
 
-    def _train_member(self, int t, X, labels, targets):
+    def _train_member(self, int t, X, labels, targets, weights):
         if self.dtype == np.float32:
-            _epoch_member[float](self, self.work, self.layout, X, labels, targets,
-                                 self._index, self._labels, t)
+            _epoch_member[float](self, self.work, self.layout, X, labels, targets, weights,
+                                 self._index, self._labels, self._weights, t)
         else:
-            _epoch_member[double](self, self.work, self.layout, X, labels, targets,
-                                  self._index, self._labels, t)
+            _epoch_member[double](self, self.work, self.layout, X, labels, targets, weights,
+                                  self._index, self._labels, self._weights, t)
 
     def predict_into(self, X, out, int n_threads=1):
         """Write the output layer (logits / raw outputs) for every row of ``X`` into
@@ -339,14 +369,16 @@ cdef class Network:
         for h in helpers:
             h.join()
 
-    def gradients_into(self, X, labels, targets):
+    def gradients_into(self, X, labels, targets, weights=None):
         """Forward and backward on ``X`` as one batch (no update): fill ``grads``
-        and return the mean loss.  ``len(X) <= capacity``."""
+        and return the (weighted) mean loss.  ``len(X) <= capacity``."""
+        if weights is None:
+            weights = np.empty(0, self.dtype)
         if self.dtype == np.float32:
             return _gradients[float](self, self.work, self.layout, X, labels, targets,
-                                     self._labels)
+                                     weights, self._labels, self._weights)
         return _gradients[double](self, self.work, self.layout, X, labels, targets,
-                                  self._labels)
+                                  weights, self._labels, self._weights)
 
 
 # ---- the layers' arrays --------------------------------------------------------------
@@ -455,20 +487,26 @@ cdef void _forward(Settings* s, const Dense* layers, const floating* x, Py_ssize
 
 
 cdef double _loss_and_grad(Settings* s, floating[::1] work, const Py_ssize_t[:, ::1] lay,
-                           const int[::1] labels, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t b,
-                           Py_ssize_t* n_correct) noexcept nogil:
-    """Loss sum of rows i0:i1 of the output layer (a batch of b) against the
-    gathered targets; their dL/dZ into D."""
+                           const int[::1] labels, const floating[::1] weights, bint weighted,
+                           Py_ssize_t i0, Py_ssize_t i1, double weight_sum,
+                           double* n_correct) noexcept nogil:
+    """Loss sum of rows i0:i1 of the output layer (a batch whose rows weigh
+    ``weight_sum`` in all: their number when unweighted) against the gathered
+    targets; their dL/dZ into D. ``weights``: the batch's row weights, read when
+    ``weighted`` (the kernels get an empty slice otherwise)."""
     cdef Py_ssize_t last = s.n_layers - 1, k = s.n_outputs
     cdef Py_ssize_t zo = lay[last, COL_Z] + i0 * k, do = lay[last, COL_D] + i0 * k
     cdef Py_ssize_t to = s.t_off + i0 * k, n = (i1 - i0) * k
+    cdef const floating[::1] w = weights[i0:(i1 if weighted else i0)]
     cdef double loss
     if s.loss == CROSS_ENTROPY:
-        loss = cross_entropy(work[zo:zo + n], labels[i0:i1], k, 1.0 / b, work[do:do + n])
+        loss = cross_entropy(work[zo:zo + n], labels[i0:i1], w, k, 1.0 / weight_sum,
+                             work[do:do + n])
     else:
-        loss = elementwise_loss(s.loss, work[zo:zo + n], work[to:to + n], 1.0 / (b * k),
-                                work[do:do + n])
-    n_correct[0] += count_correct(s.loss, work[zo:zo + n], labels[i0:i1], work[to:to + n], k)
+        loss = elementwise_loss(s.loss, work[zo:zo + n], work[to:to + n], w, k,
+                                1.0 / (weight_sum * k), work[do:do + n])
+    n_correct[0] += count_correct(s.loss, work[zo:zo + n], labels[i0:i1], work[to:to + n],
+                                  w, k)
     return loss
 
 
@@ -491,43 +529,98 @@ cdef void _backward(Settings* s, floating scale, Py_ssize_t b, const Step* on_we
         hp_barrier_wait(&team.barrier)                # D_{l-1} is complete
 
 
+cdef object _csr_view(Csr* csr, X, Py_ssize_t n_features, dtype):
+    """Point ``csr`` at a sparse ``X``'s arrays and return an empty dense stand-in
+    for the loops' ``X`` argument; a dense ``X`` is returned as it is."""
+    if not hasattr(X, "indptr"):
+        csr.data = NULL
+        return X
+    cdef cnp.ndarray data = X.data, indices = X.indices, indptr = X.indptr
+    csr.data = cnp.PyArray_DATA(data)
+    csr.indices = cnp.PyArray_DATA(indices)
+    csr.indptr = cnp.PyArray_DATA(indptr)
+    csr.wide = indptr.dtype == np.int64
+    return np.empty((0, n_features), dtype=dtype)
+
+
+cdef inline void _scatter_row(const Csr* csr, Py_ssize_t src, floating* row,
+                              Py_ssize_t f) noexcept nogil:
+    """Row ``src`` of the sparse X, dense, into ``row`` (its zeros included)."""
+    cdef const floating* data = <const floating*> csr.data
+    cdef const long long* wide_ptr = <const long long*> csr.indptr
+    cdef const long long* wide_idx = <const long long*> csr.indices
+    cdef const int* ptr = <const int*> csr.indptr
+    cdef const int* idx = <const int*> csr.indices
+    cdef long long j
+    memset(row, 0, f * sizeof(floating))
+    if csr.wide:
+        for j in range(wide_ptr[src], wide_ptr[src + 1]):
+            row[wide_idx[j]] = data[j]
+    else:
+        for j in range(ptr[src], ptr[src + 1]):
+            row[idx[j]] = data[j]
+
+
 cdef void _gather(Settings* s, floating[::1] work, const floating[:, ::1] X,
                   const int[::1] labels, const floating[:, ::1] targets,
-                  const Py_ssize_t* rows, Py_ssize_t b, int[::1] batch_labels,
-                  hp_counter* claims) noexcept nogil:
+                  const floating[::1] weights, const Py_ssize_t* rows, Py_ssize_t b,
+                  int[::1] batch_labels, floating[::1] batch_weights,
+                  hp_counter* claims, const Csr* csr) noexcept nogil:
     """Copy the batch's input rows and targets into the work buffer.
 
     The rows are handed out in turns of about 16 KB: every thread of a team
     calls this and copies the rows it claims, so the copying is shared by
-    whoever is free (a thread joins once it has drawn its dropout masks).
+    whoever is free (a thread joins once it has drawn its dropout masks). With a
+    sparse X (``csr.data`` not NULL) each row is scattered from its CSR entries
+    into the zeroed row of the buffer: the same values a dense row would copy.
     """
     cdef Py_ssize_t r, r_end, src, f = s.n_features, k = s.n_outputs
     cdef Py_ssize_t turn = max(1, 16384 // <Py_ssize_t> (f * sizeof(floating)))
+    cdef bint weighted = weights.shape[0] > 0
     r = hp_claim(claims, turn)
     while r < b:
         r_end = min(b, r + turn)
         while r < r_end:
             src = rows[r]
-            memcpy(&work[s.x_off + r * f], &X[src, 0], f * sizeof(floating))
+            if csr.data != NULL:
+                _scatter_row(csr, src, &work[s.x_off + r * f], f)
+            else:
+                memcpy(&work[s.x_off + r * f], &X[src, 0], f * sizeof(floating))
             if s.loss == CROSS_ENTROPY:
                 batch_labels[r] = labels[src]
             else:
                 memcpy(&work[s.t_off + r * k], &targets[src, 0], k * sizeof(floating))
+            if weighted:
+                batch_weights[r] = weights[src]
             r += 1
         r = hp_claim(claims, turn)
 
 
+cdef double _weight_sum(const floating[::1] batch_weights, bint weighted,
+                        Py_ssize_t b) noexcept nogil:
+    """The batch's rows' weights added up in row order (every thread of a team gets
+    the same bits), or b when unweighted."""
+    cdef Py_ssize_t i
+    cdef double total = 0
+    if not weighted:
+        return b
+    for i in range(b):
+        total += batch_weights[i]
+    return total
+
+
 cdef void _epoch_steps(Epoch* e, floating[::1] work, const Py_ssize_t[:, ::1] lay,
                        const floating[:, ::1] X, const int[::1] labels,
-                       const floating[:, ::1] targets, const Py_ssize_t[::1] index,
-                       int[::1] batch_labels, int t) noexcept nogil:
+                       const floating[:, ::1] targets, const floating[::1] weights,
+                       const Py_ssize_t[::1] index, int[::1] batch_labels,
+                       floating[::1] batch_weights, int t) noexcept nogil:
     """Every step of one epoch, as thread ``t`` of the team does it: the batch,
     forward, loss, backward and update."""
     cdef Settings* s = e.s
     cdef Team* team = &e.team
-    cdef Py_ssize_t start = 0, b, i0, i1, n_correct
-    cdef bint drop = s.dropout > 0
-    cdef double loss, mean
+    cdef Py_ssize_t start = 0, b, i0, i1
+    cdef bint drop = s.dropout > 0, weighted = weights.shape[0] > 0
+    cdef double loss, mean, n_correct, weight_sum
     cdef long step = e.step[0]               # each thread counts; thread 0 also records
     cdef int u, n_team = team.barrier.size
     cdef floating scale = <floating> (1 / (1 - s.dropout))
@@ -538,33 +631,37 @@ cdef void _epoch_steps(Epoch* e, floating[::1] work, const Py_ssize_t[:, ::1] la
         # then helps copy the rows (the others start copying at once)
         if drop:
             _draw_masks(s, work, lay, b, e.dropout_rngs, t, n_team)
-        _gather(s, work, X, labels, targets, &index[start], b, batch_labels, &team.rows)
+        _gather(s, work, X, labels, targets, weights, &index[start], b, batch_labels,
+                batch_weights, &team.rows, &e.csr)
         start += b
         hp_barrier_wait(&team.barrier)
         if t == 0:
             hp_counter_reset(&team.rows)     # nobody claims again before the next step
+        weight_sum = _weight_sum(batch_weights, weighted, b)
         _forward(s, s.layers, &work[s.x_off], b, t, team)
         # the loss of the output rows this thread finished; then every thread
         # adds up the team's sums in thread order, so all see the same loss
         output_rows(b, t, n_team, &i0, &i1)
         n_correct = 0
-        team.parts[t * PART_STRIDE] = _loss_and_grad(s, work, lay, batch_labels, i0, i1, b,
-                                                     &n_correct)
+        team.parts[t * PART_STRIDE] = _loss_and_grad(
+            s, work, lay, batch_labels, batch_weights, weighted, i0, i1, weight_sum, &n_correct)
         team.parts[t * PART_STRIDE + 1] = n_correct
         hp_barrier_wait(&team.barrier)       # every row's loss and dL/dZ is there
         loss = 0
         for u in range(n_team):
             loss += team.parts[u * PART_STRIDE]
-        mean = loss / b if s.loss == CROSS_ENTROPY else loss / (b * s.n_outputs)
+        mean = loss / weight_sum if s.loss == CROSS_ENTROPY else \
+            loss / (weight_sum * s.n_outputs)
         if t == 0:
             for u in range(n_team):
-                e.totals.n_correct += <Py_ssize_t> team.parts[u * PART_STRIDE + 1]
+                e.totals.n_correct += team.parts[u * PART_STRIDE + 1]
             if step == 0:
                 e.first_loss[0] = mean       # the loss before any update
             if not isfinite(mean):
                 e.totals.diverged = True
             else:
                 e.totals.loss_sum += loss
+                e.totals.weight_sum += weight_sum
                 e.totals.n_seen += b
                 e.totals.n_steps += 1
                 e.step[0] = step + 1
@@ -592,10 +689,12 @@ cdef void _new_order(bitgen_t* rng, Py_ssize_t[::1] index, bint shuffle_rows) no
 
 cdef void _epoch_member(Network net, floating[::1] work, const Py_ssize_t[:, ::1] lay,
                         const floating[:, ::1] X, const int[::1] labels,
-                        const floating[:, ::1] targets, const Py_ssize_t[::1] index,
-                        int[::1] batch_labels, int t) noexcept:
+                        const floating[:, ::1] targets, const floating[::1] weights,
+                        const Py_ssize_t[::1] index, int[::1] batch_labels,
+                        floating[::1] batch_weights, int t) noexcept:
     with nogil:
-        _epoch_steps(&net._epoch, work, lay, X, labels, targets, index, batch_labels, t)
+        _epoch_steps(&net._epoch, work, lay, X, labels, targets, weights, index,
+                     batch_labels, batch_weights, t)
 
 
 cdef void _predict_chunks(Settings* s, Py_ssize_t capacity, const floating[:, ::1] X,
@@ -621,15 +720,19 @@ cdef void _predict_member(Network net, const floating[:, ::1] X, floating[:, ::1
 
 cdef double _gradients(Network net, floating[::1] work, const Py_ssize_t[:, ::1] lay,
                        const floating[:, ::1] X, const int[::1] labels,
-                       const floating[:, ::1] targets, int[::1] batch_labels) noexcept:
+                       const floating[:, ::1] targets, const floating[::1] weights,
+                       int[::1] batch_labels, floating[::1] batch_weights) noexcept:
     cdef Settings* s = &net.s
-    cdef Py_ssize_t b = X.shape[0], n_correct = 0
-    cdef double loss
+    cdef Py_ssize_t b = X.shape[0]
+    cdef bint weighted = weights.shape[0] > 0
+    cdef double loss, n_correct = 0, weight_sum
     cdef floating scale = <floating> (1 / (1 - s.dropout))
     cdef Team alone
+    cdef Csr dense                       # one batch, always dense (the caller's job)
     cdef bitgen_t** rngs = <bitgen_t**> cnp.PyArray_DATA(net._dropout_bitgens)
     index = np.arange(b, dtype=np.intp)
     cdef Py_ssize_t[::1] rows = index
+    dense.data = NULL
     with nogil:
         hp_barrier_init(&alone.barrier, 1)
         hp_counter_reset(&alone.rows)
@@ -637,8 +740,11 @@ cdef double _gradients(Network net, floating[::1] work, const Py_ssize_t[:, ::1]
         alone.parts = NULL
         if s.dropout > 0:
             _draw_masks(s, work, lay, b, rngs, 0, 1)
-        _gather(s, work, X, labels, targets, &rows[0], b, batch_labels, &alone.rows)
+        _gather(s, work, X, labels, targets, weights, &rows[0], b, batch_labels,
+                batch_weights, &alone.rows, &dense)
+        weight_sum = _weight_sum(batch_weights, weighted, b)
         _forward(s, s.layers, &work[s.x_off], b, 0, &alone)
-        loss = _loss_and_grad(s, work, lay, batch_labels, 0, b, b, &n_correct)
+        loss = _loss_and_grad(s, work, lay, batch_labels, batch_weights, weighted, 0, b,
+                              weight_sum, &n_correct)
         _backward(s, scale, b, NULL, NULL, 0, &alone)
-    return loss / b if s.loss == CROSS_ENTROPY else loss / (b * s.n_outputs)
+    return loss / weight_sum if s.loss == CROSS_ENTROPY else loss / (weight_sum * s.n_outputs)
