@@ -611,7 +611,7 @@ DECLARED = (
         "clip_norm", type="float", default=None, low=0.0, low_open=True, none_ok=True,
         note="None = off; typical 0.5 ... 10",
         kind="optimizer",
-        summary="Gradient clipping by global norm, as PyTorch's clip_grad_norm_: before "
+        summary="Gradient clipping by global norm, PyTorch's rule: before "
                 "each optimizer step, the L2 norm n of all gradients together (weights "
                 "and biases) is computed, and if c = clip_norm / (n + 1e-6) is below 1 "
                 "every gradient is multiplied by c, so the step's direction is kept and "
