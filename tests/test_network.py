@@ -558,3 +558,20 @@ def test_spec_from_hparams_sizes_the_buffers_for_batch_and_evaluation():
     assert (spec.sizes, spec.capacity, spec.optimizer, spec.dtype) == (
         (5, 7, 3), 512, "momentum", np.float64)
     assert NetworkSpec.from_hparams(hparams, 5, 3, n_train=100).capacity == EVAL_ROWS
+
+
+@pytest.mark.parametrize("n_threads", [2, 3])
+def test_a_team_wider_than_the_input_equals_reference(n_threads):
+    # one feature, split evenly among 2 or 3 threads: thread 0 gets no input
+    # column, so its partial sum of the first layer's product must count as 0
+    # (stale values in work must not leak into Z)
+    sizes = (1, 40, 3)
+    net = make_network(sizes, "tanh", capacity=9)
+    net.work[...] = 1e6
+    X, _ = make_data(sizes, "mse", 21, np.float64)
+    out = np.empty((21, 3))
+    with threadpool_limits(limits=1, user_api="blas"):
+        net.predict_into(X, out, n_threads)
+    np.testing.assert_allclose(out, reference_of(net, "tanh").predict(X), rtol=1e-12)
+    train_side_by_side(np.float64, "adam", n_threads=n_threads, n_features=1, hidden=(40, 20),
+                       n=30, batch_size=9)

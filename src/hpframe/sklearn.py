@@ -421,7 +421,7 @@ class _HPEstimator(BaseEstimator):
         if self.early_stopping:
             hparams = hparams.replace(validation_split=self.validation_fraction)
         trainer = self._warm_trainer(hparams) if warm else Trainer(hparams)
-        sample_weight = check_sample_weight(sample_weight, V.n_rows(X), np.float64)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0], np.float64)
         start = len(trainer.history)
         validation = None
         if self.early_stopping:

@@ -299,7 +299,7 @@ cdef class Network:
         ``sum(w l) / sum(w)``, and ``weight_sum`` their sum over the epoch.
         """
         cdef Py_ssize_t n = X.shape[0]
-        if weights is None:
+        if weights is None:                  # (X may be sparse: no view of it here)
             weights = np.empty(0, self.dtype)
         if self._index.shape[0] != n:
             self._index = np.empty(n, dtype=np.intp)
@@ -479,6 +479,10 @@ cdef void _forward(Settings* s, const Dense* layers, const floating* x, Py_ssize
         if r1 > r0:
             product(s.gemm_piece, b, L.n_out, r1 - r0, h_prev + r0, L.n_in,
                     <const floating*> L.w + r0 * L.n_out, partial_sum(team, z, l, t))
+        elif t == 0:
+            # no inputs (a first layer narrower than the team): thread 0's partial
+            # sum, which the others add to, is 0
+            memset(z, 0, b * L.n_out * sizeof(floating))
         hp_barrier_wait(&team.barrier)       # every partial sum is there
         if L.hidden:
             share(L.n_out, t, n_team, &c0, &c1)      # its units, every row
