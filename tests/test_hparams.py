@@ -22,6 +22,7 @@ CONTRACT = [
     ("lr_schedule", "constant"), ("lr_step_size", 10), ("lr_gamma", 0.1),
     ("lr_warmup_epochs", 0), ("init", "auto"),
     ("dtype", "float32"), ("shuffle", True), ("seed", 0), ("class_weight", None),
+    ("clip_norm", None),
 ]
 
 
@@ -250,7 +251,7 @@ NON_DEFAULT = dict(hidden_layers=[32, 16], activation="tanh", loss="mse", optimi
                    weight_decay=1e-4, batch_size=8, epochs=3, dropout=0.25,
                    validation_split=0.0, patience=2, lr_schedule="step", lr_step_size=2,
                    lr_gamma=0.5, lr_warmup_epochs=1, init="glorot", dtype="float64", shuffle=False, seed=None,
-                   class_weight={0: 2.0, 1: 0.5})
+                   class_weight={0: 2.0, 1: 0.5}, clip_norm=1.0)
 
 
 def test_every_field_is_covered_by_the_round_trip_case():
@@ -345,7 +346,7 @@ def test_lr_at_rejects_bad_epochs():
 # -- documentation ---------------------------------------------------------
 NUMERIC = {"hidden_layers", "learning_rate", "momentum", "beta_1", "beta_2", "epsilon",
            "weight_decay", "batch_size", "epochs", "dropout", "validation_split", "patience",
-           "lr_step_size", "lr_gamma", "lr_warmup_epochs"}
+           "lr_step_size", "lr_gamma", "lr_warmup_epochs", "clip_norm"}
 
 
 def test_field_docs_table_is_complete():
@@ -441,7 +442,7 @@ OUTSIDE = {
     "weight_decay": (-1e-9, ">= 0"), "batch_size": (0, ">= 1"), "epochs": (0, ">= 1"),
     "dropout": (1.0, "in [0, 1)"), "validation_split": (1.0, "in [0, 1)"),
     "patience": (0, ">= 1"), "lr_step_size": (0, ">= 1"), "lr_gamma": (0.0, "> 0"),
-    "seed": (-1, ">= 0"),
+    "seed": (-1, ">= 0"), "clip_norm": (0.0, "> 0"),
 }
 
 

@@ -646,6 +646,78 @@ def _check_folder(name, path):
                          "create it before fit")
 
 
+class _LearningRateState:
+    """The learning rate as training state: the members ``lr_scale``, ``current_lr`` and
+    ``set_lr`` of :class:`~hpframe.Trainer`, which takes them into its own body (so
+    they are documented, and behave, as its own). The hyperparameters fix a schedule
+    (``hparams.lr_at(epoch)``); callbacks steer the rate by a factor on it, kept on
+    the trainer as ``_lr_scale`` (saved with the model) next to ``_hparams`` and
+    ``epoch_``."""
+
+    @property
+    def lr_scale(self):
+        r"""The factor on the scheduled learning rate, set by callbacks (training state).
+
+        Epoch :math:`e` trains at ``lr_scale * hparams.lr_at(e)``: the
+        hyperparameters stay what was chosen, and a callback that changes the rate
+        (:class:`~hpframe.callbacks.ReduceLROnPlateau`, or your own through this
+        property or :meth:`set_lr`) multiplies the scheduled rate from then on - a
+        step or cosine schedule keeps its shape, scaled. 1.0 until a callback
+        changes it; :meth:`reset` and :meth:`build` set it back to 1.0, a saved
+        model keeps it (so training continues exactly after :meth:`load`), and
+        ``history["lr"]`` records the rate each epoch actually used.
+
+        Raises
+        ------
+        TypeError, ValueError
+            When set to anything but a finite number >= 0.
+        """
+        return self._lr_scale
+
+    @lr_scale.setter
+    def lr_scale(self, value):
+        self._lr_scale = check_float("lr_scale", value, 0.0)
+
+    @property
+    def current_lr(self):
+        """The learning rate the next epoch will train at: ``lr_scale * hparams.lr_at(epoch_)``."""
+        return self._lr_scale * self._hparams.lr_at(self.epoch_)
+
+    def set_lr(self, rate):
+        """Make the next epoch train at ``rate``, scaling the schedule from then on.
+
+        Sets :attr:`lr_scale` to ``rate / hparams.lr_at(epoch_)``, so later epochs
+        keep the schedule's shape at the new level (a callback calls this in
+        ``on_epoch_end``, after ``epoch_`` has moved on to the next epoch).
+
+        Parameters
+        ----------
+        rate : float
+            A finite rate >= 0.
+
+        Returns
+        -------
+        Trainer
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            ``rate`` is negative or not finite, or the schedule's rate at the next
+            epoch is 0 (a cosine schedule that has ended), which no factor can
+            turn into ``rate``.
+        """
+        rate = check_float("rate", rate, 0.0)
+        scheduled = self._hparams.lr_at(self.epoch_)
+        if scheduled == 0:
+            raise ValueError(f"set_lr({rate!r}): the schedule's rate at epoch {self.epoch_} "
+                             f"is 0 (lr_schedule={self._hparams.lr_schedule!r} has ended), "
+                             "and a factor on 0 stays 0; use a Trainer with more epochs "
+                             "or another lr_schedule")
+        self._lr_scale = rate / scheduled
+        return self
+
+
 class ReduceLROnPlateau(Callback):
     r"""Reduce the learning rate when a monitored metric has stopped improving.
 

@@ -607,6 +607,23 @@ DECLARED = (
         cost="One weight per row gathered with the batch and one multiplication per loss "
              "term: negligible.",
     ),
+    Hyperparameter(
+        "clip_norm", type="float", default=None, low=0.0, low_open=True, none_ok=True,
+        note="None = off; typical 0.5 ... 10",
+        kind="optimizer",
+        summary="Gradient clipping by global norm, PyTorch's rule: before "
+                "each optimizer step, the L2 norm n of all gradients together (weights "
+                "and biases) is computed, and if c = clip_norm / (n + 1e-6) is below 1 "
+                "every gradient is multiplied by c, so the step's direction is kept and "
+                "its gradient norm is at most clip_norm. It guards against a few huge "
+                "gradients throwing the weights far away (a run that diverges).",
+        too_low="Every step is clipped, so the gradient's size no longer matters: "
+                "training behaves like sgd with a fixed step length and can be slow.",
+        too_high="Never reached, so it does nothing: a run that diverges still diverges.",
+        cost="The whole gradient is kept in memory until every layer's is known (the "
+             "grads buffer, already allocated) and read once more for its norm; no "
+             "extra memory.",
+    ),
 )
 
 #: Each declared hyperparameter by name.

@@ -28,7 +28,7 @@ __all__ = [
     "dense_forward", "dense_backward",
     "activation", "activation_grad", "softmax", "loss",
     "dropout", "permutation",
-    "sgd_step", "momentum_step", "adam_step",
+    "sgd_step", "momentum_step", "adam_step", "clip_by_global_norm",
     "CoreRandom", "ReferenceMLP",
 ]
 
@@ -498,6 +498,39 @@ def adam_step(w, g, m, v, step, lr=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
 
 # ---- a whole network ----------------------------------------------------------
 
+def clip_by_global_norm(grads, clip_norm):
+    r"""The gradients scaled so that their global L2 norm is at most ``clip_norm``.
+
+    As PyTorch's ``clip_grad_norm_``:
+
+    .. math::
+
+        n = \sqrt{\textstyle\sum_k \sum_i g_{k,i}^2}, \qquad
+        c = \frac{\text{clip\_norm}}{n + 10^{-6}}, \qquad
+        g_k \leftarrow c \, g_k \ \text{ if } c < 1
+
+    The norm is added up in float64 whatever the gradients' dtype; ``c`` is
+    rounded to their dtype before multiplying.
+
+    Parameters
+    ----------
+    grads : list of numpy.ndarray
+        Every parameter's gradient (weights and biases).
+    clip_norm : float
+        The largest norm, > 0.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The same arrays when no clipping is needed, else scaled copies.
+    """
+    squares = sum(float(np.sum(np.square(g.astype(np.float64)))) for g in grads)
+    c = clip_norm / (np.sqrt(squares) + 1e-6)
+    if not c < 1:
+        return list(grads)
+    return [g * g.dtype.type(c) for g in grads]
+
+
 class ReferenceMLP:
     """A dense network trained with the functions above, step for step as the core.
 
@@ -511,7 +544,8 @@ class ReferenceMLP:
       hidden layer l's dropout masks;
     * draws each hidden layer's mask during the forward pass, layer by layer,
       each mask in row-major order;
-    * updates weights with weight decay and biases without.
+    * updates weights with weight decay and biases without;
+    * with ``clip_norm``, first scales every gradient as :func:`clip_by_global_norm`.
 
     Parameters
     ----------
@@ -525,17 +559,20 @@ class ReferenceMLP:
     seed : int or numpy.random.SeedSequence
         As the core: child 0 of its SeedSequence shuffles, child 1 + l draws
         hidden layer l's dropout masks.
+    clip_norm : float or None, default None
+        Clip the gradients by their global norm before each step (None: never).
     """
 
     def __init__(self, weights, biases, activation="relu", loss="cross_entropy",
                  optimizer="adam", dropout=0.0, momentum=0.9, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, weight_decay=0.0, seed=0):
+                 epsilon=1e-8, weight_decay=0.0, seed=0, clip_norm=None):
         self.weights = [np.array(w) for w in weights]
         self.biases = [np.array(b) for b in biases]
         self.activation, self.loss, self.optimizer = activation, loss, optimizer
         self.dropout = dropout
         self.momentum, self.beta_1, self.beta_2, self.epsilon = momentum, beta_1, beta_2, epsilon
         self.weight_decay = weight_decay
+        self.clip_norm = clip_norm
         self.step = 0
         params = self.weights + self.biases
         self.state_1 = [np.zeros_like(p) for p in params]     # velocity, or Adam's m
@@ -589,6 +626,8 @@ class ReferenceMLP:
         self.step += 1
         params = self.weights + self.biases
         grads = grad_w + grad_b
+        if self.clip_norm is not None:
+            grads = clip_by_global_norm(grads, self.clip_norm)
         n_weights = len(self.weights)
         for i, (p, g) in enumerate(zip(params, grads)):
             wd = self.weight_decay if i < n_weights else 0.0

@@ -610,7 +610,8 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
 
     def __init__(self, hidden_layers=(64,), activation="relu", loss="cross_entropy",
                  optimizer="adam", learning_rate=1e-3, momentum=0.9, beta_1=0.9,
-                 beta_2=0.999, epsilon=1e-8, weight_decay=0.0, batch_size=32, epochs=100,
+                 beta_2=0.999, epsilon=1e-8, weight_decay=0.0, clip_norm=None, batch_size=32,
+                 epochs=100,
                  dropout=0.0, validation_split=0.0, patience=None, lr_schedule="constant",
                  lr_step_size=10, lr_gamma=0.1, lr_warmup_epochs=0, init="auto",
                  dtype="float32", shuffle=True, seed=0, class_weight=None, verbose=0,
@@ -626,6 +627,7 @@ class HPClassifier(ClassifierMixin, _HPEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.weight_decay = weight_decay
+        self.clip_norm = clip_norm
         self.batch_size = batch_size
         self.epochs = epochs
         self.dropout = dropout
@@ -1005,7 +1007,8 @@ class HPRegressor(RegressorMixin, _HPEstimator):
 
     def __init__(self, hidden_layers=(64,), activation="relu", loss="mse",
                  optimizer="adam", learning_rate=1e-3, momentum=0.9, beta_1=0.9,
-                 beta_2=0.999, epsilon=1e-8, weight_decay=0.0, batch_size=32, epochs=100,
+                 beta_2=0.999, epsilon=1e-8, weight_decay=0.0, clip_norm=None, batch_size=32,
+                 epochs=100,
                  dropout=0.0, validation_split=0.0, patience=None, lr_schedule="constant",
                  lr_step_size=10, lr_gamma=0.1, lr_warmup_epochs=0, init="auto",
                  dtype="float32", shuffle=True, seed=0, class_weight=None, verbose=0,
@@ -1021,6 +1024,7 @@ class HPRegressor(RegressorMixin, _HPEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.weight_decay = weight_decay
+        self.clip_norm = clip_norm
         self.batch_size = batch_size
         self.epochs = epochs
         self.dropout = dropout

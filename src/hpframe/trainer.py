@@ -31,6 +31,7 @@ from hpframe._layout import COL_B, COL_N_IN, COL_N_OUT, COL_W, EVAL_ROWS
 from hpframe._text import Text
 from hpframe._threads import blas_threads, team_size
 from hpframe.callbacks import Callback, EarlyStopping, History, ProgressBar
+from hpframe.callbacks import _LearningRateState
 from hpframe.data import holdout_indices
 from hpframe.diagnostics import LRFindResult, gradcheck
 from hpframe.hparams import HyperParams
@@ -108,14 +109,7 @@ class Trainer:
     """
 
     def __init__(self, hparams=None, **fields):
-        if hparams is None:
-            hparams = HyperParams()
-        elif isinstance(hparams, dict):
-            hparams = HyperParams.from_dict(hparams)
-        elif not isinstance(hparams, HyperParams):
-            raise TypeError("Trainer(hparams) takes a HyperParams or a dict of its fields; "
-                            f"got {type(hparams).__name__}")
-        self._hparams = hparams.replace(**fields) if fields else hparams
+        self._hparams = _as_hparams(hparams, fields)
         self.seed_ = self._hparams.seed if self._hparams.seed is not None else \
             int(np.random.SeedSequence().entropy)
         self._dtype = np.dtype(self._hparams.dtype)
@@ -206,76 +200,12 @@ class Trainer:
         Trainer
             ``self``.
         """
-        self._require_built("load_params")
-        with self._lock:
-            targets = per_layer(self._net, self._net.params)
-            for key, array in checked_params(params, targets).items():
-                targets[key][...] = array
-        return self
+        return _load_params(self, params)
 
-    # ---- the learning rate: training state that callbacks may steer ------------
-    @property
-    def lr_scale(self):
-        r"""The factor on the scheduled learning rate, set by callbacks (training state).
-
-        Epoch :math:`e` trains at ``lr_scale * hparams.lr_at(e)``: the
-        hyperparameters stay what was chosen, and a callback that changes the rate
-        (:class:`~hpframe.callbacks.ReduceLROnPlateau`, or your own through this
-        property or :meth:`set_lr`) multiplies the scheduled rate from then on - a
-        step or cosine schedule keeps its shape, scaled. 1.0 until a callback
-        changes it; :meth:`reset` and :meth:`build` set it back to 1.0, a saved
-        model keeps it (so training continues exactly after :meth:`load`), and
-        ``history["lr"]`` records the rate each epoch actually used.
-
-        Raises
-        ------
-        TypeError, ValueError
-            When set to anything but a finite number >= 0.
-        """
-        return self._lr_scale
-
-    @lr_scale.setter
-    def lr_scale(self, value):
-        self._lr_scale = V.check_float("lr_scale", value, 0.0)
-
-    @property
-    def current_lr(self):
-        """The learning rate the next epoch will train at: ``lr_scale * hparams.lr_at(epoch_)``."""
-        return self._lr_scale * self._hparams.lr_at(self.epoch_)
-
-    def set_lr(self, rate):
-        """Make the next epoch train at ``rate``, scaling the schedule from then on.
-
-        Sets :attr:`lr_scale` to ``rate / hparams.lr_at(epoch_)``, so later epochs
-        keep the schedule's shape at the new level (a callback calls this in
-        ``on_epoch_end``, after ``epoch_`` has moved on to the next epoch).
-
-        Parameters
-        ----------
-        rate : float
-            A finite rate >= 0.
-
-        Returns
-        -------
-        Trainer
-            ``self``.
-
-        Raises
-        ------
-        ValueError
-            ``rate`` is negative or not finite, or the schedule's rate at the next
-            epoch is 0 (a cosine schedule that has ended), which no factor can
-            turn into ``rate``.
-        """
-        rate = V.check_float("rate", rate, 0.0)
-        scheduled = self._hparams.lr_at(self.epoch_)
-        if scheduled == 0:
-            raise ValueError(f"set_lr({rate!r}): the schedule's rate at epoch {self.epoch_} "
-                             f"is 0 (lr_schedule={self._hparams.lr_schedule!r} has ended), "
-                             "and a factor on 0 stays 0; use a Trainer with more epochs "
-                             "or another lr_schedule")
-        self._lr_scale = rate / scheduled
-        return self
+    # ---- the learning rate: training state that callbacks steer (hpframe.callbacks) ----
+    lr_scale = _LearningRateState.lr_scale
+    current_lr = _LearningRateState.current_lr
+    set_lr = _LearningRateState.set_lr
 
     # ---- building ------------------------------------------------------------
     def build(self, n_features, n_outputs):
@@ -296,9 +226,7 @@ class Trainer:
             ``self``. For classification, ``classes_`` is ``0..n_outputs-1`` until
             ``fit`` sees labels.
         """
-        for name, value in (("n_features", n_features), ("n_outputs", n_outputs)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+        _check_counts(n_features=n_features, n_outputs=n_outputs)
         task = tasks.for_build(self._hparams.loss, int(n_outputs), self._dtype)
         self._allocate(int(n_features), task, EVAL_ROWS)
         return self
@@ -307,26 +235,9 @@ class Trainer:
         """Streams from ``seed_``: initial weights, shuffling/dropout, validation split."""
         return np.random.SeedSequence(self.seed_).spawn(3)
 
-    def _new_network(self, n_features, n_outputs, capacity):
-        return new_network(self._hparams, (n_features, *self._hparams.hidden_layers, n_outputs),
-                           capacity, self._seed_children()[1])
-
     def _allocate(self, n_features, task, capacity, initialise=True):
-        """A network of ``capacity`` rows for ``task``; the trainer changes only once it
-        is complete (a MemoryError leaves the trainer as it was)."""
-        net = self._new_network(n_features, task.n_outputs, capacity)
-        if initialise:
-            init_weights(net, self._hparams, np.random.default_rng(self._seed_children()[0]))
-        with self._lock:
-            self._net, self._task, self._n_features = net, task, n_features
-            self.epoch_ = 0
-            self._lr_scale = 1.0
-
-    def _ensure_capacity(self, rows):
-        """Grow the per-batch buffers to ``rows`` rows, keeping everything learned."""
-        if rows > self._net.capacity:
-            new = self._new_network(self._n_features, self._task.n_outputs, max(rows, EVAL_ROWS))
-            self._net = copy_network(self._net, new)
+        """A network of ``capacity`` rows for ``task`` (:mod:`hpframe.io` loads through this)."""
+        _allocate(self, n_features, task, capacity, initialise)
 
     # ---- training ------------------------------------------------------------
     def fit(self, X, y, validation_data=None, callbacks=None, verbose=1, epochs=None,
@@ -387,14 +298,7 @@ class Trainer:
         float
             The batch's mean loss before the step (NaN if it was not finite).
         """
-        _refuse_while_fitting(self, "train_on_batch")
-        lr = self.current_lr if learning_rate is None else \
-            V.check_float("learning_rate", learning_rate, 0)
-        with self._lock:
-            batch = self._batch("train_on_batch", X, y)
-            loss_sum, _, n_seen, _, nan_loss = self._net.train_epoch(
-                *batch, len(batch[0]), lr, False)
-        return math.nan if nan_loss else loss_sum / (n_seen * self._task.elements)
+        return _train_on_batch(self, X, y, learning_rate)
 
     def gradients(self, X, y, sample_weight=None):
         """The mean loss on ``(X, y)`` as one batch, and its gradient (no update).
@@ -404,47 +308,9 @@ class Trainer:
         ``sample_weight`` (one weight >= 0 per row) the loss is the weighted mean
         ``sum(w_i l_i) / sum(w_i)`` (no class weights).
         """
-        with self._lock:
-            batch = self._batch("gradients", X, y)
-            weights = check_sample_weight(sample_weight, len(batch[0]), self._dtype)
-            loss = self._net.gradients_into(*batch, weights)
-            grads = {key: a.copy() for key, a in per_layer(self._net, self._net.grads).items()}
-        return float(loss), grads
-
-    def _batch(self, what, X, y):
-        """``(X, labels, targets)`` of one batch for a built model, buffers grown to fit."""
-        self._require_built(what)
-        X, y = prepare_fit_data(self, X, y)
-        if V.is_sparse(X):
-            X = X.toarray()             # one batch: dense at the boundary
-        self._ensure_capacity(len(X))
-        return (X, *self._task.encode(y))
+        return _gradients(self, X, y, sample_weight)
 
     # ---- prediction ------------------------------------------------------------
-    def _outputs(self, X):
-        self._require_built("prediction")
-        X = V.check_features(X, self._dtype, self._n_features)
-        out = np.empty((V.n_rows(X), self._task.n_outputs), dtype=self._dtype)
-        self._forward_into(X, out)
-        if not V.all_finite(out):
-            _warn_non_finite(self, out)
-        return out
-
-    def _forward_into(self, X, out):
-        with self._lock:
-            team = team_size(min(V.n_rows(X), self._net.capacity), self._net.n_weights,
-                             training=False)
-            with blas_threads(1 if team > 1 else None):
-                if not V.is_sparse(X):
-                    self._net.predict_into(X, out, team)
-                    return
-                # sparse: one chunk of the core's own size at a time made dense, so
-                # each chunk is computed as the dense X's same rows are (bit for bit)
-                chunk = self._net.capacity
-                for r0 in range(0, X.shape[0], chunk):
-                    r1 = min(r0 + chunk, X.shape[0])
-                    self._net.predict_into(X[r0:r1].toarray(), out[r0:r1], team)
-
     def decision_function(self, X):
         """Raw network outputs: logits for classification, predictions for regression.
 
@@ -456,7 +322,7 @@ class Trainer:
         -------
         ndarray of shape (n_samples, n_outputs)
         """
-        return self._outputs(X)
+        return _outputs(self, X)
 
     def predict(self, X):
         """Predict class labels (classification) or values (regression).
@@ -479,7 +345,7 @@ class Trainer:
             parameters are finite but the outputs overflowed.) The same holds for
             ``predict_proba`` and ``decision_function``.
         """
-        out = self._outputs(X)
+        out = _outputs(self, X)
         return self._task.decode(out)
 
     def predict_proba(self, X):
@@ -498,7 +364,7 @@ class Trainer:
         """
         if self._task is not None and not self._task.classify:
             self._task.probabilities(None)              # raises: a regression model
-        out = self._outputs(X)
+        out = _outputs(self, X)
         return self._task.probabilities(out)
 
     def evaluate(self, X, y, sample_weight=None):
@@ -519,18 +385,7 @@ class Trainer:
             ``{"loss", "accuracy"}`` for classification, ``{"loss", "mae", "r2"}`` for
             regression.
         """
-        self._require_built("evaluate")
-        X = V.check_features(X, self._dtype, self._n_features)
-        y = V.to_numpy(y, "y")
-        V.check_length(X, y)
-        labels, targets = self._task.encode(y)
-        weights = check_sample_weight(sample_weight, V.n_rows(X), self._dtype)
-        return self._metrics(X, labels, targets, weights)
-
-    def _metrics(self, X, labels, targets, weights=None):
-        out = np.empty((V.n_rows(X), self._task.n_outputs), dtype=self._dtype)
-        self._forward_into(X, out)
-        return self._task.metrics(out, labels, targets, weights)
+        return _evaluate(self, X, y, sample_weight)
 
     # ---- inspection, files, learner tools -------------------------------------
     def summary(self):
@@ -543,10 +398,7 @@ class Trainer:
     __setstate__ = io.restore_state
 
     def __repr__(self):
-        changed = {k: v for k, v in self._hparams.to_dict().items()
-                   if v != getattr(HyperParams(), k)}
-        args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
-        return f"Trainer({args})"
+        return _repr(self)
 
     def save(self, path):
         """Save parameters, optimizer state, hyperparameters and history to one ``.npz`` file.
@@ -602,6 +454,151 @@ def _refuse_while_fitting(trainer, what):
                            "run meanwhile)")
 
 
+def _as_hparams(hparams, fields):
+    """``Trainer(hparams, **fields)``'s hyperparameters: a HyperParams, a dict or None,
+    with ``fields`` applied on top."""
+    if hparams is None:
+        hparams = HyperParams()
+    elif isinstance(hparams, dict):
+        hparams = HyperParams.from_dict(hparams)
+    elif not isinstance(hparams, HyperParams):
+        raise TypeError("Trainer(hparams) takes a HyperParams or a dict of its fields; "
+                        f"got {type(hparams).__name__}")
+    return hparams.replace(**fields) if fields else hparams
+
+
+def _repr(trainer):
+    """``Trainer(...)`` with the hyperparameters that differ from the defaults."""
+    changed = {k: v for k, v in trainer.hparams.to_dict().items()
+               if v != getattr(HyperParams(), k)}
+    args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+    return f"Trainer({args})"
+
+
+def _check_counts(**counts):
+    """``build``'s sizes: integers >= 1 (bools refused), else a ValueError naming them."""
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+
+
+def _network_for(trainer, n_features, n_outputs, capacity):
+    """A new compiled network for ``trainer``'s hyperparameters (seeded from ``seed_``)."""
+    hp = trainer.hparams
+    return new_network(hp, (n_features, *hp.hidden_layers, n_outputs), capacity,
+                       trainer._seed_children()[1])
+
+
+def _ensure_capacity(trainer, rows):
+    """Grow ``trainer``'s per-batch buffers to ``rows`` rows, keeping everything learned."""
+    if rows > trainer._net.capacity:
+        new = _network_for(trainer, trainer._n_features, trainer._task.n_outputs,
+                           max(rows, EVAL_ROWS))
+        trainer._net = copy_network(trainer._net, new)
+
+
+def _load_params(trainer, params):
+    """:meth:`Trainer.load_params`: nothing is written unless every array is right."""
+    trainer._require_built("load_params")
+    with trainer._lock:
+        targets = per_layer(trainer._net, trainer._net.params)
+        for key, array in checked_params(params, targets).items():
+            targets[key][...] = array
+    return trainer
+
+
+def _allocate(trainer, n_features, task, capacity, initialise=True):
+    """A network of ``capacity`` rows for ``task`` (initialised from ``seed_`` unless
+    ``initialise`` is False); ``trainer`` changes only once it is complete (a
+    MemoryError leaves it as it was)."""
+    net = _network_for(trainer, n_features, task.n_outputs, capacity)
+    if initialise:
+        init_weights(net, trainer.hparams, np.random.default_rng(trainer._seed_children()[0]))
+    with trainer._lock:
+        trainer._net, trainer._task, trainer._n_features = net, task, n_features
+        trainer.epoch_ = 0
+        trainer._lr_scale = 1.0
+
+
+def _train_on_batch(trainer, X, y, learning_rate):
+    """:meth:`Trainer.train_on_batch`: one step, rows in order, the batch's mean loss."""
+    _refuse_while_fitting(trainer, "train_on_batch")
+    lr = trainer.current_lr if learning_rate is None else \
+        V.check_float("learning_rate", learning_rate, 0)
+    with trainer._lock:
+        batch = _batch(trainer, "train_on_batch", X, y)
+        loss_sum, _, n_seen, _, nan_loss = trainer._net.train_epoch(
+            *batch, len(batch[0]), lr, False)
+    return math.nan if nan_loss else loss_sum / (n_seen * trainer._task.elements)
+
+
+def _gradients(trainer, X, y, sample_weight):
+    """:meth:`Trainer.gradients`: ``(loss, grads)`` on one batch, no update."""
+    with trainer._lock:
+        batch = _batch(trainer, "gradients", X, y)
+        weights = check_sample_weight(sample_weight, len(batch[0]), trainer._dtype)
+        loss = trainer._net.gradients_into(*batch, weights)
+        net = trainer._net
+        grads = {key: a.copy() for key, a in per_layer(net, net.grads).items()}
+    return float(loss), grads
+
+
+def _batch(trainer, what, X, y):
+    """``(X, labels, targets)`` of one batch for a built model, buffers grown to fit."""
+    trainer._require_built(what)
+    X, y = prepare_fit_data(trainer, X, y)
+    if V.is_sparse(X):
+        X = X.toarray()             # one batch: dense at the boundary
+    _ensure_capacity(trainer, len(X))
+    return (X, *trainer._task.encode(y))
+
+
+def _outputs(trainer, X):
+    """The network's raw outputs on ``X`` (checked), warning when they are not finite."""
+    trainer._require_built("prediction")
+    X = V.check_features(X, trainer._dtype, trainer._n_features)
+    out = np.empty((V.n_rows(X), trainer._task.n_outputs), dtype=trainer._dtype)
+    _forward_into(trainer, X, out)
+    if not V.all_finite(out):
+        _warn_non_finite(trainer, out)
+    return out
+
+
+def _forward_into(trainer, X, out):
+    """The forward pass on checked ``X`` into ``out``, holding the model's lock."""
+    with trainer._lock:
+        net = trainer._net
+        team = team_size(min(V.n_rows(X), net.capacity), net.n_weights, training=False)
+        with blas_threads(1 if team > 1 else None):
+            if not V.is_sparse(X):
+                net.predict_into(X, out, team)
+                return
+            # sparse: one chunk of the core's own size at a time made dense, so
+            # each chunk is computed as the dense X's same rows are (bit for bit)
+            chunk = net.capacity
+            for r0 in range(0, X.shape[0], chunk):
+                r1 = min(r0 + chunk, X.shape[0])
+                net.predict_into(X[r0:r1].toarray(), out[r0:r1], team)
+
+
+def _metrics(trainer, X, labels, targets, weights=None):
+    """The task's loss and metrics on checked, encoded ``(X, labels, targets)``."""
+    out = np.empty((V.n_rows(X), trainer._task.n_outputs), dtype=trainer._dtype)
+    _forward_into(trainer, X, out)
+    return trainer._task.metrics(out, labels, targets, weights)
+
+
+def _evaluate(trainer, X, y, sample_weight):
+    """:meth:`Trainer.evaluate`: check ``(X, y)`` and the weights, then the metrics."""
+    trainer._require_built("evaluate")
+    X = V.check_features(X, trainer._dtype, trainer._n_features)
+    y = V.to_numpy(y, "y")
+    V.check_length(X, y)
+    labels, targets = trainer._task.encode(y)
+    weights = check_sample_weight(sample_weight, V.n_rows(X), trainer._dtype)
+    return _metrics(trainer, X, labels, targets, weights)
+
+
 def _fit(trainer, X, y, validation_data, callbacks, verbose, epochs, sample_weight=None):
     """:meth:`Trainer.fit`: check the arguments, build on first use, split, train."""
     hp = trainer.hparams
@@ -630,7 +627,7 @@ def _fit(trainer, X, y, validation_data, callbacks, verbose, epochs, sample_weig
             weights = check_sample_weight(sample_weight, V.n_rows(X_all), trainer._dtype)
             train, val = split(trainer, X_all, y_all, validation_data, weights)
             batch = min(hp.batch_size, V.n_rows(train[0]))
-            trainer._ensure_capacity(batch)
+            _ensure_capacity(trainer, batch)
         callbacks = _with_own_callbacks(trainer, callbacks, val is not None, verbose, epochs)
         trainer.stop_training = False
         for cb in callbacks:
@@ -670,7 +667,7 @@ def _run_epochs(trainer, epochs, callbacks, X_train, labels, targets, weights, v
                         ("loss", "mae", "r2")
                     logs.update({f"val_{key}": math.nan for key in names})
             elif val is not None:
-                for key, value in trainer._metrics(*val).items():
+                for key, value in _metrics(trainer, *val).items():
                     logs[f"val_{key}"] = value
         logs["lr"] = lr
         logs["time"] = time.perf_counter() - start

@@ -13,6 +13,13 @@ One training step on a batch ``X`` of ``B`` rows through ``L`` dense layers::
     update    W_l (with weight decay) and b_l (without), as soon as dW_l and
               db_l are known, before moving down to layer l-1
 
+With ``clip_norm`` set the step has two phases instead: the backward pass
+writes every layer's whole gradient into ``grads``; the team adds up its sum
+of squares (each thread's share in double, the shares in thread order), the
+global norm ``n = sqrt(sum of every dW_l**2 and db_l**2)``; then every
+gradient is scaled by ``c = clip_norm / (n + 1e-6)`` if ``c < 1`` (PyTorch's
+``clip_grad_norm_``) and the update pass applies the step.
+
 where ``M_l`` is layer l's dropout mask (0 or ``1/(1-p)``; none without
 dropout). :class:`hpframe.reference.ReferenceMLP` is the readable twin: the
 same steps in NumPy, which the tests compare this module against step by step.
@@ -41,7 +48,7 @@ import threading
 import numpy as np
 cimport numpy as cnp
 from cython cimport floating
-from libc.math cimport isfinite
+from libc.math cimport isfinite, sqrt
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memset
 from numpy.random cimport bitgen_t
@@ -54,7 +61,7 @@ from hpframe._core.layout cimport (COL_N_IN, COL_N_OUT, COL_W, COL_B, COL_Z, COL
                                    COL_M, COL_D)
 from hpframe._core.losses cimport (cross_entropy, elementwise_loss, count_correct,
                                    CROSS_ENTROPY)
-from hpframe._core.optimizers cimport Step, make_step
+from hpframe._core.optimizers cimport Step, make_step, step_n
 from hpframe._core.team cimport (Team, PART_STRIDE, hp_barrier_init, hp_barrier_wait,
                                  hp_counter, hp_counter_reset, hp_claim, hp_team_max,
                                  team_size, share, output_rows, input_share, partial_sum,
@@ -75,6 +82,7 @@ cdef struct Settings:
     Py_ssize_t n_layers, n_features, n_outputs, n_weights, n_params
     Py_ssize_t x_off, t_off      # gathered input rows / float targets, in work
     double dropout, momentum, beta_1, beta_2, epsilon, weight_decay
+    double clip_norm             # the gradients' largest global L2 norm; 0: no clipping
     uint64_t drop_threshold
     Py_ssize_t gemm_piece        # most multiply-adds per gemm call; 0: no limit (_blas.pxd)
     Dense* layers                # each layer's arrays, as training sees them
@@ -190,6 +198,7 @@ cdef class Network:
         self.s.beta_2 = spec.beta_2
         self.s.epsilon = spec.epsilon
         self.s.weight_decay = spec.weight_decay
+        self.s.clip_norm = spec.clip_norm if spec.clip_norm is not None else 0.0
         self.s.gemm_piece = small_gemm_piece()
 
         lay = spec.layout()
@@ -624,7 +633,7 @@ cdef void _epoch_steps(Epoch* e, floating[::1] work, const Py_ssize_t[:, ::1] la
     cdef Team* team = &e.team
     cdef Py_ssize_t start = 0, b, i0, i1
     cdef bint drop = s.dropout > 0, weighted = weights.shape[0] > 0
-    cdef double loss, mean, n_correct, weight_sum
+    cdef double loss, mean, n_correct, weight_sum, squares, clip
     cdef long step = e.step[0]               # each thread counts; thread 0 also records
     cdef int u, n_team = team.barrier.size
     cdef floating scale = <floating> (1 / (1 - s.dropout))
@@ -676,7 +685,85 @@ cdef void _epoch_steps(Epoch* e, floating[::1] work, const Py_ssize_t[:, ::1] la
                                s.epsilon, s.weight_decay, step)
         on_biases = make_step(s.optimizer, e.lr, s.momentum, s.beta_1, s.beta_2,
                               s.epsilon, 0.0, step)
-        _backward(s, scale, b, &on_weights, &on_biases, t, team)
+        if s.clip_norm > 0:
+            # two phases: every gradient, their global norm, then the update
+            _backward(s, scale, b, NULL, NULL, t, team)
+            team.parts[t * PART_STRIDE + 2] = _own_sum_of_squares(s, scale, t, n_team)
+            hp_barrier_wait(&team.barrier)   # every thread's share is there
+            squares = 0
+            for u in range(n_team):
+                squares += team.parts[u * PART_STRIDE + 2]
+            clip = s.clip_norm / (sqrt(squares) + 1e-6)
+            _update_own(s, &on_weights, &on_biases, <floating> clip, clip < 1, t,
+                                  n_team)
+        else:
+            _backward(s, scale, b, &on_weights, &on_biases, t, team)
+
+
+cdef void _own_shares(const Dense* L, Py_ssize_t l, int t, int n_team, Py_ssize_t* o,
+                      Py_ssize_t* m, Py_ssize_t* c0, Py_ssize_t* c1) noexcept nogil:
+    """Thread t's part of layer l's parameters, as _backward shares them: the
+    ``m`` weights from ``o`` on (rows r0:r1 of W), and biases c0:c1."""
+    cdef Py_ssize_t r0, r1
+    input_share(l, L.n_in, t, n_team, &r0, &r1)
+    share(L.n_out, t, n_team, c0, c1)
+    o[0] = r0 * L.n_out
+    m[0] = max(0, r1 - r0) * L.n_out
+
+
+cdef double _own_sum_of_squares(Settings* s, floating like, int t,
+                               int n_team) noexcept nogil:
+    """The sum of squares, in double, of the gradient entries thread t computed
+    (its rows of every dW_l and its units of every db_l), layer by layer.
+    ``like``: any number of the network's dtype (it picks the specialisation)."""
+    cdef Py_ssize_t l, i, o, m, c0, c1
+    cdef const Dense* L
+    cdef const floating* g
+    cdef double total = 0, v
+    for l in range(s.n_layers):
+        L = &s.layers[l]
+        _own_shares(L, l, t, n_team, &o, &m, &c0, &c1)
+        g = <const floating*> L.gw + o
+        for i in range(m):
+            v = g[i]
+            total += v * v
+        g = <const floating*> L.gb
+        for i in range(c0, c1):
+            v = g[i]
+            total += v * v
+    return total
+
+
+cdef void _update_own(Settings* s, const Step* on_weights, const Step* on_biases,
+                      floating clip, bint clipping, int t, int n_team) noexcept nogil:
+    """The update of thread t's parameters from their whole gradient in ``grads``,
+    first scaled by ``clip`` when ``clipping``. No barrier is needed after it:
+    the next step meets at one before any thread reads a parameter."""
+    cdef Py_ssize_t l, i, o, m, c0, c1
+    cdef const Dense* L
+    cdef floating* g
+    for l in range(s.n_layers):
+        L = &s.layers[l]
+        _own_shares(L, l, t, n_team, &o, &m, &c0, &c1)
+        g = <floating*> L.gw + o
+        if clipping:
+            for i in range(m):
+                g[i] = g[i] * clip
+        if m > 0:
+            step_n(on_weights, <floating*> L.w + o, g, _state_at(<floating*> L.s1w, o),
+                   _state_at(<floating*> L.s2w, o), m)
+        g = <floating*> L.gb + c0
+        if clipping:
+            for i in range(c1 - c0):
+                g[i] = g[i] * clip
+        if c1 > c0:
+            step_n(on_biases, <floating*> L.bias + c0, g, _state_at(<floating*> L.s1b, c0),
+                   _state_at(<floating*> L.s2b, c0), c1 - c0)
+
+
+cdef inline floating* _state_at(floating* state, Py_ssize_t i) noexcept nogil:
+    """state + i, or NULL for an optimizer without this state buffer."""
+    return state + i if state != NULL else NULL
 
 
 cdef void _new_order(bitgen_t* rng, Py_ssize_t[::1] index, bint shuffle_rows) noexcept:

@@ -50,6 +50,9 @@ class NetworkSpec:
     seed : int, numpy.random.SeedSequence or None
         Seeds the bit generators: child 0 of its SeedSequence shuffles, child
         1 + l draws hidden layer l's dropout masks.
+    clip_norm : float or None
+        The gradients' largest global L2 norm (None: no clipping); with it,
+        every step keeps the whole gradient in ``grads`` before updating.
     """
 
     sizes: tuple
@@ -65,6 +68,7 @@ class NetworkSpec:
     capacity: int = EVAL_ROWS
     dtype: Any = np.float32
     seed: Any = None
+    clip_norm: Any = None
 
     def __post_init__(self):
         object.__setattr__(self, "sizes", tuple(int(n) for n in self.sizes))
@@ -103,7 +107,7 @@ class NetworkSpec:
             capacity = max(cls.batch_rows(hparams, n_train), EVAL_ROWS)
         return cls((n_features, *hp.hidden_layers, n_outputs), hp.activation, hp.loss,
                    hp.optimizer, hp.dropout, hp.momentum, hp.beta_1, hp.beta_2, hp.epsilon,
-                   hp.weight_decay, capacity, hp.dtype, seed)
+                   hp.weight_decay, capacity, hp.dtype, seed, hp.clip_norm)
 
     @staticmethod
     def batch_rows(hparams, n_train=None):
