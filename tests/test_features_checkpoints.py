@@ -23,7 +23,8 @@ import hpframe as hp
 from hpframe.callbacks import Callback, CSVLogger, ModelCheckpoint
 from helpers import blobs
 
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+# the child imports the hpframe these tests import (installed, or the source tree)
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(hp.__file__)))
 
 
 class SavingTrainer:
