@@ -134,8 +134,11 @@ def _gemm(trans_a, trans_b, alpha, a, b, beta, c):
     k = a.shape[0] if trans_a else a.shape[1]
     if c.size == 0:
         return
-    if k == 0:
-        c *= beta
+    if k == 0:                  # as BLAS: beta == 0 overwrites c (NaN in c stays out)
+        if beta == 0:
+            c[...] = 0
+        else:
+            c *= beta
         return
     _blas.gemm_memview(trans_a, trans_b, alpha, a, b, beta, c)   # dtype picks s/dgemm
 
