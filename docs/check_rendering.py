@@ -205,7 +205,7 @@ def main(argv=None):
             not os.path.exists("/usr/bin/chromedriver"):
         print("check_rendering: chromium or chromedriver not installed; nothing checked")
         return 2
-    html = Path(args.html)
+    html = Path(args.html).resolve()   # as_uri needs an absolute path
     if not (html / "index.html").exists():
         print(f"check_rendering: no built site in {html}; run sphinx-build first")
         return 1

@@ -298,10 +298,11 @@ def gemm_policy(refresh=False):
         piece = policy["gemm_piece"]
         what = (f"pieces of at most {piece:,} multiply-adds" if piece
                 else "one BLAS call per product")
+        shown = _home_relative(path)
         where = {"environment": f"set by {ENV_VAR}",
                  "cache": f"measured {(policy['entry'] or {}).get('measured', '?')} for "
-                          f"this BLAS kernel, read from {path}",
-                 "measured": f"measured now for this BLAS kernel, saved to {path}"}.get(
+                          f"this BLAS kernel, read from {shown}",
+                 "measured": f"measured now for this BLAS kernel, saved to {shown}"}.get(
                      policy["source"], policy["source"])
         policy["summary"] = f"{what} ({where})"
         _policy = policy
@@ -313,3 +314,13 @@ def forget():
     global _policy
     with _lock:
         _policy = None
+
+
+def _home_relative(path):
+    """``path`` with the home folder shown as ``~`` (what a user types, and no
+    build machine's home in printed output)."""
+    home = os.path.expanduser("~")
+    path = os.fspath(path)
+    if home not in ("", "~", "/") and path.startswith(home + os.sep):
+        return "~" + path[len(home):]
+    return path
