@@ -335,6 +335,14 @@ def _check_int(name, value, minimum):
     return check_int(name, value, minimum)
 
 
+def _beats(current, best, mode, min_delta):
+    """Whether ``current`` improves on ``best`` by more than ``min_delta`` ("min": lower
+    is better, "max": higher); NaN never does."""
+    if mode == "min":
+        return current < best - min_delta
+    return current > best + min_delta
+
+
 class EarlyStopping(Callback):
     """Stop training when a monitored metric has stopped improving.
 
@@ -414,9 +422,7 @@ class EarlyStopping(Callback):
         self.best_weights = None
 
     def _improved(self, current):
-        if self.mode == "min":
-            return current < self.best - self.min_delta
-        return current > self.best + self.min_delta
+        return _beats(current, self.best, self.mode, self.min_delta)
 
     def on_train_begin(self, logs=None):
         """Forget the previous run: best value, counters and saved weights."""
@@ -801,9 +807,7 @@ class ReduceLROnPlateau(Callback):
         self.reductions = []
 
     def _improved(self, current):
-        if self.mode == "min":
-            return current < self.best - self.min_delta
-        return current > self.best + self.min_delta
+        return _beats(current, self.best, self.mode, self.min_delta)
 
     def on_train_begin(self, logs=None):
         """Forget the previous run's best value and counters (the rate stays as it is)."""
