@@ -30,9 +30,10 @@ import math
 from hpframe.hparams import HyperParams
 from hpframe.search import spaces as S
 from hpframe.search.runner import TaskSource
-from hpframe.search.strategies import (_check_base, _check_common, _check_data, _check_int,
-                                       _check_metric_fits, _configs, _held_out, _Scoring,
-                                       _Search, rung_epochs)
+from hpframe.search.strategies import (_absorb, _check_base, _check_common, _check_data,
+                                       _check_int, _check_metric_fits, _configs, _held_out,
+                                       _open_store, _run_shared, _Scoring, _Search,
+                                       rung_epochs)
 from hpframe.search.trial import Metric
 
 __all__ = ["asha", "hyperband", "hyperband_brackets"]
@@ -100,17 +101,52 @@ class _ASHA(_Search):
                 return self._task_at(bracket, number, 0, pool)
         return None
 
-    def optimise(self, brackets, eta, rungs, space):
+    def optimise(self, brackets, eta, rungs, space, storage=None):
         self._checkpoints, self._running = {}, set()
         self._brackets, self._eta = brackets, eta
-        self.read_log()
         total = sum(_bracket_trials(b, eta) for b in brackets)
-        with self.session(total, list(self.records.values())) as pool:
-            self.run_source(TaskSource(lambda: self._next(pool)), pool)
+        if storage is None:
+            self.read_log()
+            with self.session(total, list(self.records.values())) as pool:
+                self.run_source(TaskSource(lambda: self._next(pool)), pool)
+        else:
+            self._shared(storage, total)
         result = self.result(space)
         result.rungs = rungs
         result.records = sorted(self.records.values(), key=lambda t: (t.rung, t.number))
         return result
+
+
+    # -- many processes, one search (storage=) ------------------------------------
+    def _shared(self, storage, total):
+        """Run with the other processes of ``storage``: each free worker decides with
+        ASHA's rule from the whole search - every process's finished trials and live
+        claims - and claims its decision in the same transaction."""
+        _open_store(self, storage)
+        try:
+            _absorb(self, [(n, b.first + k) for b in self._brackets for n in b.numbers
+                           for k in range(len(b.rungs))])
+            with self.session(total, list(self.records.values())) as pool:
+                decided = {}
+
+                def pick(view):
+                    decided["task"] = task = self._decide(view, pool)
+                    return None if task is None else (task.number, task.rung)
+                _run_shared(self, pick, lambda number, rung: decided.pop("task"), pool)
+        finally:
+            self.store.close()
+            self.store = None
+
+    def _decide(self, view, pool):
+        # Trials running anywhere (or finished but refused by this search's records,
+        # e.g. a death to retry only in a log) are not this process's to start.
+        self._running = view.live | (view.done - set(self.records))
+        for bracket in self._brackets:      # new configurations: the first not yet begun
+            bracket.started = next((i for i, n in enumerate(bracket.numbers)
+                                    if (n, bracket.first) not in self.records
+                                    and (n, bracket.first) not in self._running),
+                                   len(bracket.numbers))
+        return self._next(pool)
 
 
 def _bracket_trials(bracket, eta):
@@ -148,7 +184,7 @@ def _prepare(X, y, space, base, metric, seed, timeout, verbose, validation_data,
 
 def asha(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, eta=3, base=None,
          metric="val_loss", seed=0, n_jobs=1, executor=None, timeout=None, log=None,
-         verbose=1, validation_data=None, cv=None, repeats=1):
+         verbose=1, validation_data=None, cv=None, repeats=1, storage=None):
     r"""Asynchronous successive halving: promote a trial as soon as its rung allows.
 
     Like :func:`successive_halving`, configurations start with ``min_epochs`` and
@@ -195,7 +231,7 @@ def asha(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, eta=3, base=No
                    n_jobs, executor, timeout, log, verbose,
                    extra_header={"n_trials": n_trials, "rungs": rungs, "eta": eta},
                    scoring=scoring)
-    return search.optimise([_Bracket(range(n_trials), 0, rungs)], eta, rungs, space)
+    return search.optimise([_Bracket(range(n_trials), 0, rungs)], eta, rungs, space, storage)
 
 
 def hyperband_brackets(min_epochs, max_epochs, eta=3):
@@ -213,7 +249,7 @@ def hyperband_brackets(min_epochs, max_epochs, eta=3):
 
 def hyperband(X, y, space, min_epochs=1, max_epochs=None, eta=3, base=None,
               metric="val_loss", seed=0, n_jobs=1, executor=None, timeout=None, log=None,
-              verbose=1, validation_data=None, cv=None, repeats=1):
+              verbose=1, validation_data=None, cv=None, repeats=1, storage=None):
     r"""Hyperband: several brackets of asynchronous halving, from aggressive to none.
 
     Bracket :math:`s` starts many configurations with few epochs (the most
@@ -249,4 +285,4 @@ def hyperband(X, y, space, min_epochs=1, max_epochs=None, eta=3, base=None,
                    n_jobs, executor, timeout, log, verbose,
                    extra_header={"brackets": plan, "rungs": rungs, "eta": eta},
                    scoring=scoring)
-    return search.optimise(brackets, eta, rungs, space)
+    return search.optimise(brackets, eta, rungs, space, storage)
