@@ -151,8 +151,11 @@ def test_grid_search_through_storage_equals_the_plain_grid(tmp_path):
     assert signature(stored) == signature(grid_search(X, Y, grid, base=BASE, verbose=0))
 
 
-def test_storage_refuses_what_is_not_its_own(tmp_path):
-    url = f"sqlite:///{tmp_path / 'study.db'}"
+@pytest.mark.parametrize("scheme", ["sqlite", "sqlite+pysqlite"])
+def test_storage_refuses_what_is_not_its_own(tmp_path, scheme):
+    if scheme != "sqlite":
+        pytest.importorskip("sqlalchemy")
+    url = f"{scheme}:///{tmp_path / 'study.db'}"
     search(n_trials=2, storage=url)
     with pytest.raises(ValueError, match="different search.*seed"):
         search(n_trials=2, storage=url, seed=1)
@@ -161,19 +164,22 @@ def test_storage_refuses_what_is_not_its_own(tmp_path):
         con.execute("CREATE TABLE notes (text TEXT)")
     before = other.read_bytes()
     with pytest.raises(ValueError, match="something else.*notes.*untouched"):
-        search(n_trials=2, storage=f"sqlite:///{other}")
+        search(n_trials=2, storage=f"{scheme}:///{other}")
     assert other.read_bytes() == before
     text = tmp_path / "notes.txt"
     text.write_text("hello, not a database\n" * 20)
-    with pytest.raises(ValueError, match="not an SQLite database"):
-        search(n_trials=2, storage=f"sqlite:///{text}")
+    with pytest.raises(ValueError, match="not an SQLite database|not a database"):
+        search(n_trials=2, storage=f"{scheme}:///{text}")
     assert text.read_text() == "hello, not a database\n" * 20
     with pytest.raises(ValueError, match="log= or storage="):
         search(n_trials=2, storage=url, log=tmp_path / "log.jsonl")
+    with pytest.raises(ValueError, match="in-memory"):
+        search(n_trials=2, storage=f"{scheme}:///:memory:")
     with pytest.raises(ValueError, match="not a database URL"):
         search(n_trials=2, storage="study.db")
-    with pytest.raises(ValueError, match="in-memory"):
-        search(n_trials=2, storage="sqlite:///:memory:")
+    if scheme != "sqlite":
+        with pytest.raises(ImportError, match="driver"):
+            search(n_trials=2, storage="nosuchdatabase://host/db")
 
 
 def test_two_processes_share_one_tpe_search_batch_by_batch(tmp_path):
@@ -284,17 +290,10 @@ def test_two_processes_share_one_hyperband(tmp_path):
 def test_asha_alone_with_storage_is_asha_alone_and_resumes(tmp_path, monkeypatch):
     import hpframe.search.trial as trial_mod
     from test_search import signature
+    from test_search_asha import interrupt_at
     url = f"sqlite:///{tmp_path / 'asha.db'}"
     full = asha_search()
-    real = trial_mod.run_trial
-    calls = []
-
-    def interrupt_later(task):
-        calls.append(task.number)
-        if len(calls) == 10:
-            raise KeyboardInterrupt
-        return real(task)
-    monkeypatch.setattr(trial_mod, "run_trial", interrupt_later)
+    real = interrupt_at(monkeypatch, 10)
     partial = asha_search(storage=url)
     assert partial.interrupted
     with sqlite3.connect(tmp_path / "asha.db") as con:
@@ -384,27 +383,3 @@ def test_sqlalchemy_claims_survive_a_race_by_reading_again(tmp_path):
     finally:
         first.close()
         second.close()
-
-
-def test_sqlalchemy_storage_refuses_what_is_not_its_own(tmp_path):
-    pytest.importorskip("sqlalchemy")
-    url = f"sqlite+pysqlite:///{tmp_path / 'study.db'}"
-    search(n_trials=2, storage=url)
-    with pytest.raises(ValueError, match="different search.*seed"):
-        search(n_trials=2, storage=url, seed=1)
-    other = tmp_path / "other.db"
-    with sqlite3.connect(other) as con:
-        con.execute("CREATE TABLE notes (text TEXT)")
-    before = other.read_bytes()
-    with pytest.raises(ValueError, match="something else.*notes.*untouched"):
-        search(n_trials=2, storage=f"sqlite+pysqlite:///{other}")
-    assert other.read_bytes() == before
-    text = tmp_path / "notes.txt"
-    text.write_text("hello, not a database\n" * 20)
-    with pytest.raises(ValueError, match="not a database"):
-        search(n_trials=2, storage=f"sqlite+pysqlite:///{text}")
-    assert text.read_text() == "hello, not a database\n" * 20
-    with pytest.raises(ValueError, match="in-memory"):
-        search(n_trials=2, storage="sqlite+pysqlite:///:memory:")
-    with pytest.raises(ImportError, match="driver"):
-        search(n_trials=2, storage="nosuchdatabase://host/db")

@@ -23,7 +23,9 @@ Which trial a free worker gets depends on which trials have finished, so the
 promotions - unlike every trial's training - depend on the order in which trials
 finish when several run at once; serially (``n_jobs=1``) the order, and so the
 result, is fixed by the seed. The log records every trial at every rung; resuming
-rebuilds the rungs from it and goes on with the same rule.
+rebuilds the rungs from it and goes on with the same rule. With ``storage``,
+several processes share the rungs through a database and each free worker
+applies the same rule to the whole search (:mod:`hpframe.search.storage`).
 """
 import math
 
@@ -205,6 +207,18 @@ def asha(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, eta=3, base=No
         As for :func:`successive_halving`.
     base, metric, seed, n_jobs, executor, timeout, log, verbose, validation_data, cv, repeats
         As for :func:`random_search`.
+    storage : str, optional
+        ``"sqlite:///study.db"``, or any SQLAlchemy URL: several processes running
+        this same call share one asynchronous search (see
+        :mod:`hpframe.search.storage`). Whenever one of their workers is free, it
+        decides with ASHA's rule from the whole search - every process's finished
+        trials at every rung and every trial running anywhere - and claims its
+        decision in the same transaction, so no configuration runs twice at a rung.
+        A promoted trial continues from its previous rung's model if this process
+        trained it, else is retrained from its seed first (the same model). A dead
+        process's claim is run again; with nothing to claim, a process waits while
+        others run trials, and every process returns the whole search's result.
+        Replaces ``log``; rerunning the call resumes.
 
     Returns
     -------
@@ -261,7 +275,7 @@ def hyperband(X, y, space, min_epochs=1, max_epochs=None, eta=3, base=None,
 
     Parameters
     ----------
-    X, y, space, min_epochs, max_epochs, eta, base, metric, seed, n_jobs, executor, timeout, log, verbose, validation_data, cv, repeats
+    X, y, space, min_epochs, max_epochs, eta, base, metric, seed, n_jobs, executor, timeout, log, verbose, validation_data, cv, repeats, storage
         As for :func:`asha`.
 
     Returns

@@ -653,11 +653,15 @@ def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0
     storage : str, optional
         ``"sqlite:///study.db"``: several processes (terminals, a batch scheduler's
         array job) running this same call share the search through that SQLite
-        file. Each claims trials nobody has (never two processes the same one),
-        a dead process's claimed trial is claimed again, and every process
-        returns the whole search's result once all trials are done - the same
-        as one process alone would find. Replaces ``log`` (pass one or the
-        other); rerunning the call resumes. See :mod:`hpframe.search.storage`.
+        file (Python's own :mod:`sqlite3`). Any other SQLAlchemy URL, e.g.
+        ``"postgresql://user@host/dbname"`` or ``"sqlite+pysqlite:///study.db"``,
+        works the same through SQLAlchemy (``pip install sqlalchemy`` and the
+        database's driver); a server's database holds one search. Each process
+        claims trials nobody has (never two processes the same one), a dead
+        process's claimed trial is claimed again, and every process returns the
+        whole search's result once all trials are done - the same as one process
+        alone would find. Replaces ``log`` (pass one or the other); rerunning the
+        call resumes. See :mod:`hpframe.search.storage`.
 
     Returns
     -------
