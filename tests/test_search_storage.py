@@ -41,8 +41,9 @@ from test_search import search
 from test_search_storage import tpe, halving, asha_search, hyperband_search
 mode, url = sys.argv[4], sys.argv[6] + ":///" + sys.argv[1]
 run = {{"tpe": tpe, "halving": halving, "asha": asha_search, "hyperband": hyperband_search,
-        "random": search}}[mode]
-result = run(n_trials=int(sys.argv[2]), storage=url)
+        "random": search, "asha-certain": asha_search}}[mode]
+extra = {{"promotion": "certain"}} if mode == "asha-certain" else {{}}
+result = run(n_trials=int(sys.argv[2]), storage=url, **extra)
 print(json.dumps({{"ran": [n for n, _ in ran], "keys": ran, "pid": os.getpid(),
                   "trials": [[t.number, t.status, t.value, t.seed] for t in result.trials],
                   "records": [[t.number, t.rung, t.status, t.value]
@@ -271,6 +272,20 @@ def test_two_processes_share_one_asha(tmp_path, scheme):
     assert all((r.number, r.rung - 1) in above for r in records if r.rung > 0)
     again = asha_search(storage=f"{scheme}:///{db}")             # all done: nothing runs
     assert _records(again) == outputs[0]["records"]
+
+
+def test_two_processes_share_one_asha_with_certain_promotions(tmp_path):
+    # promotion="certain" never depends on the order trials finish in: two
+    # processes find exactly the serial search, rung by rung
+    db = tmp_path / "asha.db"
+    alone = asha_search(promotion="certain")
+    workers = [_worker(tmp_path, db, 12, 0.2, "asha-certain") for _ in range(2)]
+    outputs = [json.loads(w.communicate(timeout=300)[0]) for w in workers]
+    assert all(w.returncode == 0 for w in workers)
+    _check_shared_run(outputs, alone, db, 3)
+    for o in outputs:
+        assert o["records"] == _records(alone)
+        assert o["trials"] == _plain(alone)
 
 
 def test_two_processes_share_one_hyperband(tmp_path):
