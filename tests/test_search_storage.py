@@ -41,8 +41,10 @@ from test_search import search
 from test_search_storage import tpe, halving, asha_search, hyperband_search
 mode, url = sys.argv[4], sys.argv[6] + ":///" + sys.argv[1]
 run = {{"tpe": tpe, "halving": halving, "asha": asha_search, "hyperband": hyperband_search,
-        "random": search, "asha-certain": asha_search}}[mode]
-extra = {{"promotion": "certain"}} if mode == "asha-certain" else {{}}
+        "random": search, "asha-certain": asha_search,
+        "hyperband-threads": hyperband_search}}[mode]
+extra = {{"asha-certain": {{"promotion": "certain"}},
+          "hyperband-threads": {{"n_jobs": 2}}}}.get(mode, {{}})
 result = run(n_trials=int(sys.argv[2]), storage=url, **extra)
 print(json.dumps({{"ran": [n for n, _ in ran], "keys": ran, "pid": os.getpid(),
                   "trials": [[t.number, t.status, t.value, t.seed] for t in result.trials],
@@ -289,9 +291,11 @@ def test_two_processes_share_one_asha_with_certain_promotions(tmp_path):
 
 
 def test_two_processes_share_one_hyperband(tmp_path):
+    # each process runs two trials at once in threads: a free thread looks again
+    # while the other process trains (TaskSource's poll)
     db = tmp_path / "hb.db"
     alone = hyperband_search()
-    workers = [_worker(tmp_path, db, 0, 0.1, "hyperband") for _ in range(2)]
+    workers = [_worker(tmp_path, db, 0, 0.1, "hyperband-threads") for _ in range(2)]
     outputs = [json.loads(w.communicate(timeout=300)[0]) for w in workers]
     assert all(w.returncode == 0 for w in workers)
     records = _check_shared_run(outputs, alone, db, 3)

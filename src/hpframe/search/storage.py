@@ -17,10 +17,10 @@ row per trial (one per trial and rung for halving):
 When no trial is left to claim, a process waits for the trials the others are
 running, then returns the whole search's result.
 
-Two backends talk to the database; the rules above (:class:`Storage`) are the
+Two backends talk to the database; the rules above (``Storage``) are the
 same for both:
 
-* ``sqlite:///path`` - Python's own :mod:`sqlite3` on a file. Each transaction
+* ``sqlite:///path`` - Python's own ``sqlite3`` on a file. Each transaction
   starts with ``BEGIN IMMEDIATE``, which locks the file for writing, so what a
   process reads and what it then claims are one step.
 * any other URL - SQLAlchemy (``pip install sqlalchemy``, plus the database's
@@ -64,7 +64,7 @@ class Conflict(Exception):
 def open_storage(url, header):
     """The storage for ``url``, checked against ``header``.
 
-    ``"sqlite:///path"`` uses Python's :mod:`sqlite3`; any other URL goes through
+    ``"sqlite:///path"`` uses Python's ``sqlite3``; any other URL goes through
     SQLAlchemy, which must be installed.
     """
     if not isinstance(url, str):
@@ -117,7 +117,7 @@ class _Transaction:
 
 
 class SQLiteFile:
-    """An SQLite file through Python's :mod:`sqlite3`, ``BEGIN IMMEDIATE`` transactions.
+    """An SQLite file through Python's ``sqlite3``, ``BEGIN IMMEDIATE`` transactions.
 
     Parameters
     ----------
@@ -500,7 +500,7 @@ class Storage:
 
 
 class SQLiteStorage(Storage):
-    """:class:`Storage` on an SQLite file through Python's :mod:`sqlite3`.
+    """:class:`Storage` on an SQLite file through Python's ``sqlite3``.
 
     Parameters
     ----------

@@ -653,7 +653,7 @@ def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0
     storage : str, optional
         ``"sqlite:///study.db"``: several processes (terminals, a batch scheduler's
         array job) running this same call share the search through that SQLite
-        file (Python's own :mod:`sqlite3`). Any other SQLAlchemy URL, e.g.
+        file (Python's own ``sqlite3``). Any other SQLAlchemy URL, e.g.
         ``"postgresql://user@host/dbname"`` or ``"sqlite+pysqlite:///study.db"``,
         works the same through SQLAlchemy (``pip install sqlalchemy`` and the
         database's driver); a server's database holds one search. Each process
