@@ -424,16 +424,6 @@ class Storage:
         keys = [tuple(k) for k in keys]
         return self.claim_with(lambda view: next((k for k in keys if view.free(k)), None))
 
-    def view(self, work):
-        """``work(view)`` on a :class:`_View` of the search, in one transaction."""
-        with self._lock:
-            return self._transact(lambda tx: work(_View(self, tx)))
-
-    def running_elsewhere(self, keys):
-        """The ``(number, rung)`` of ``keys`` that other live processes are running now."""
-        wanted = {tuple(k) for k in keys}
-        return sorted(self.view(lambda v: (v.live - self.mine) & wanted))
-
     def _write_done(self, tx, record):
         text = json.dumps(encode(record), allow_nan=False)
         values = dict(number=record["number"], rung=record.get("rung", 0), owner=self.owner,
@@ -472,9 +462,12 @@ class Storage:
 
     def _heartbeat(self):
         while not self._stop.wait(HEARTBEAT_SECONDS):
-            self._transact(lambda tx: tx.run(
-                "UPDATE hpframe_trials SET heartbeat = :now WHERE owner = :owner AND state = "
-                "'running'", now=time.time(), owner=self.owner))
+            try:
+                self._transact(lambda tx: tx.run(
+                    "UPDATE hpframe_trials SET heartbeat = :now WHERE owner = :owner AND "
+                    "state = 'running'", now=time.time(), owner=self.owner))
+            except Exception:       # a database briefly out of reach: beat again later
+                continue
 
     def close(self):
         """Release the claims left (an interrupted run) and close the database."""
