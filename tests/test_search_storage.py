@@ -39,7 +39,9 @@ for _ in range(6000):
     time.sleep(0.01)
 from test_search import search
 from test_search_storage import tpe, halving, asha_search, hyperband_search
-mode, url = sys.argv[4], sys.argv[6] + ":///" + sys.argv[1]
+mode, url = sys.argv[4], sys.argv[6]
+if "://" not in url:                     # a scheme: the database is the file argv[1]
+    url = url + ":///" + sys.argv[1]
 run = {{"tpe": tpe, "halving": halving, "asha": asha_search, "hyperband": hyperband_search,
         "random": search, "asha-certain": asha_search,
         "hyperband-threads": hyperband_search}}[mode]
@@ -233,16 +235,19 @@ def _records(result):
     return [[t.number, t.rung, t.status, t.value] for t in result.records]
 
 
-def _check_shared_run(outputs, alone, db, levels):
-    """Two processes' outputs: every (configuration, rung) ran once, the database holds
-    them all, both processes return the whole search, values are the serial run's."""
+def _rows(db):
+    with sqlite3.connect(db) as con:
+        return con.execute("SELECT number, rung, state FROM hpframe_trials").fetchall()
+
+
+def _check_shared_run(outputs, alone, rows):
+    """Two processes' outputs: every (configuration, rung) ran once, the database's
+    ``rows`` hold them all, both processes return the whole search, values are the
+    serial run's."""
     from types import SimpleNamespace
-    from test_search_asha import check_final_rungs
     keys = [tuple(k) for o in outputs for k in o["keys"]]
     assert len(keys) == len(set(keys)), "a (configuration, rung) ran twice"
     assert all(o["keys"] for o in outputs), "both processes ran trials"
-    with sqlite3.connect(db) as con:
-        rows = con.execute("SELECT number, rung, state FROM hpframe_trials").fetchall()
     assert sorted((n, k) for n, k, state in rows if state == "done") == sorted(keys)
     assert all(state == "done" for *_, state in rows)
     assert outputs[0]["records"] == outputs[1]["records"]       # each: the whole search
@@ -267,7 +272,7 @@ def test_two_processes_share_one_asha(tmp_path, scheme):
     workers = [_worker(tmp_path, db, 12, 0.2, "asha", scheme=scheme) for _ in range(2)]
     outputs = [json.loads(w.communicate(timeout=300)[0]) for w in workers]
     assert all(w.returncode == 0 for w in workers)
-    records = _check_shared_run(outputs, alone, db, 3)
+    records = _check_shared_run(outputs, alone, _rows(db))
     # ASHA's guarantee once all is finished: every rung promoted its best n_k // eta
     check_final_rungs(records, 12)
     above = {(r.number, r.rung) for r in records}
@@ -284,7 +289,7 @@ def test_two_processes_share_one_asha_with_certain_promotions(tmp_path):
     workers = [_worker(tmp_path, db, 12, 0.2, "asha-certain") for _ in range(2)]
     outputs = [json.loads(w.communicate(timeout=300)[0]) for w in workers]
     assert all(w.returncode == 0 for w in workers)
-    _check_shared_run(outputs, alone, db, 3)
+    _check_shared_run(outputs, alone, _rows(db))
     for o in outputs:
         assert o["records"] == _records(alone)
         assert o["trials"] == _plain(alone)
@@ -298,7 +303,7 @@ def test_two_processes_share_one_hyperband(tmp_path):
     workers = [_worker(tmp_path, db, 0, 0.1, "hyperband-threads") for _ in range(2)]
     outputs = [json.loads(w.communicate(timeout=300)[0]) for w in workers]
     assert all(w.returncode == 0 for w in workers)
-    records = _check_shared_run(outputs, alone, db, 3)
+    records = _check_shared_run(outputs, alone, _rows(db))
     assert sorted(r.number for r in records if r.rung == 0) == list(range(9))
     assert sorted(r.number for r in records if r.rung == 1 and r.number >= 9) == \
         list(range(9, 14))                                       # bracket 1 starts at rung 1
@@ -402,3 +407,45 @@ def test_sqlalchemy_claims_survive_a_race_by_reading_again(tmp_path):
     finally:
         first.close()
         second.close()
+
+
+SERVER = os.environ.get("HPFRAME_TEST_DATABASE_URL")
+
+
+@pytest.mark.skipif(not SERVER, reason="set HPFRAME_TEST_DATABASE_URL to a database on a "
+                    "server (e.g. postgresql://user@host/scratch) that the test may write")
+@pytest.mark.parametrize("mode", ["random", "asha"])
+def test_two_processes_share_one_search_on_a_database_server(tmp_path, mode):
+    # Not run offline: the same checks on a real server (PostgreSQL, MySQL, ...)
+    sa = pytest.importorskip("sqlalchemy")
+    engine = sa.create_engine(SERVER)
+
+    def rows():
+        with engine.begin() as con:
+            for table in ("hpframe_trials", "hpframe_search"):
+                if not sa.inspect(con).has_table(table):
+                    return []
+            return [tuple(r) for r in con.execute(sa.text(
+                "SELECT number, rung, state FROM hpframe_trials"))]
+
+    def drop():
+        with engine.begin() as con:
+            for table in ("hpframe_trials", "hpframe_search"):
+                con.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    drop()
+    try:
+        alone = search(n_trials=8) if mode == "random" else asha_search()
+        workers = [_worker(tmp_path, tmp_path / "barrier", 8, 0.2, mode, scheme=SERVER)
+                   for _ in range(2)]
+        outputs = [json.loads(w.communicate(timeout=300)[0]) for w in workers]
+        assert all(w.returncode == 0 for w in workers)
+        if mode == "random":
+            keys = sorted(tuple(k) for o in outputs for k in o["keys"])
+            assert keys == [(n, 0) for n in range(8)]
+            assert sorted(rows()) == [(n, 0, "done") for n in range(8)]
+            assert all(o["trials"] == _plain(alone) for o in outputs)
+        else:
+            _check_shared_run(outputs, alone, rows())
+    finally:
+        drop()
+        engine.dispose()
