@@ -52,13 +52,22 @@ STALE_SECONDS = 60.0       # a claim not refreshed for this long is another host
 HEARTBEAT_SECONDS = 5.0
 POLL_SECONDS = 0.2
 _ATTEMPTS = 1000           # transactions retried after a conflict before giving up
+_REFUSALS = 20             # ... after the database refused them (deadlocks, lock timeouts)
 
 _TABLES = ("hpframe_search", "hpframe_trials")
 _COLUMNS = "number, rung, state, owner, host, pid, heartbeat"
 
 
 class Conflict(Exception):
-    """Another process changed what this transaction read: read again, choose again."""
+    """Another process changed what this transaction read: read again, choose again.
+
+    ``error``: the database's own error when it refused the transaction (a deadlock,
+    a lock timeout); retried a few times, then raised.
+    """
+
+    def __init__(self, what, error=None):
+        super().__init__(what)
+        self.error = error
 
 
 def open_storage(url, header):
@@ -84,7 +93,7 @@ def open_storage(url, header):
     except ImportError:
         raise ImportError(f"storage={url!r}: URLs other than 'sqlite:///...' go through "
                           "SQLAlchemy, which is not installed: pip install sqlalchemy (and "
-                          "the database's driver, e.g. psycopg2-binary for PostgreSQL)") \
+                          "the database's driver)") \
             from None
     return Storage(SQLAlchemyDatabase(url), header)
 
@@ -212,8 +221,9 @@ class SQLAlchemyDatabase:
             self.engine = sa.create_engine(parsed, **options)
         except (sa.exc.NoSuchModuleError, ImportError) as exc:
             raise ImportError(f"storage={self.where!r}: SQLAlchemy cannot load the driver of "
-                              f"{parsed.drivername!r} ({exc}); install it, e.g. pip install "
-                              "psycopg2-binary for postgresql://") from None
+                              f"{parsed.drivername!r} ({exc}); install that driver, or name "
+                              "an installed one in the URL, e.g. 'postgresql+psycopg2://...'"
+                              ) from None
         meta = sa.MetaData()
         sa.Table("hpframe_search", meta,
                  sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
@@ -231,9 +241,14 @@ class SQLAlchemyDatabase:
     @contextlib.contextmanager
     def transaction(self):
         sa = self._sa
-        with self.engine.begin() as conn:
-            yield _Transaction(lambda sql, params: conn.execute(sa.text(sql), params),
-                               sa.exc.IntegrityError, handle=conn)
+        try:
+            with self.engine.begin() as conn:
+                yield _Transaction(lambda sql, params: conn.execute(sa.text(sql), params),
+                                   sa.exc.IntegrityError, handle=conn)
+        except sa.exc.OperationalError as exc:
+            # a deadlock between two processes' transactions, a lock wait that timed
+            # out, SQLite's "database is locked": the transaction is worth another go
+            raise Conflict(str(exc), error=exc) from None
 
     def tables(self, tx):
         sa = self._sa
@@ -250,7 +265,7 @@ class SQLAlchemyDatabase:
             self._meta.create_all(tx.handle)
         except self._sa.exc.DBAPIError as exc:
             # another process created them at the same moment: read again
-            raise Conflict(str(exc)) from None
+            raise Conflict(str(exc), error=exc) from None
 
     def close(self):
         self.engine.dispose()
@@ -323,14 +338,16 @@ class Storage:
 
     def _transact(self, work, attempts=_ATTEMPTS):
         """``work(tx)`` in one transaction, from the start again after a :class:`Conflict`."""
+        refused = 0
         for attempt in range(attempts):
             try:
                 with self.db.transaction() as tx:
                     return work(tx)
-            except Conflict:
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(0.001 * (attempt % 50))
+            except Conflict as exc:
+                refused += exc.error is not None
+                if refused > _REFUSALS or attempt == attempts - 1:
+                    raise (exc if exc.error is None else exc.error) from None
+                time.sleep(0.001 * (attempt % 50) + 0.05 * (exc.error is not None))
 
     def _setup(self, tx):
         tables = self.db.tables(tx)
