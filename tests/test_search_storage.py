@@ -449,3 +449,17 @@ def test_two_processes_share_one_search_on_a_database_server(tmp_path, mode):
     finally:
         drop()
         engine.dispose()
+
+
+@pytest.mark.parametrize("scheme", ["sqlite", "sqlite+pysqlite"])
+def test_a_storage_another_process_is_creating_is_completed_not_refused(tmp_path, scheme):
+    # SQLAlchemy creates SQLite tables one statement at a time: another process may
+    # see the first table alone; it creates the rest and joins the same search
+    if scheme != "sqlite":
+        pytest.importorskip("sqlalchemy")
+    db = tmp_path / "study.db"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE hpframe_search (id INTEGER PRIMARY KEY, header TEXT NOT NULL)")
+    result = search(n_trials=3, storage=f"{scheme}:///{db}")
+    assert signature(result) == signature(search(n_trials=3))
+    assert sorted(_rows(db)) == [(n, 0, "done") for n in range(3)]

@@ -174,9 +174,9 @@ class SQLiteFile:
         return {r[0] for r in tx.run("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
     def create(self, tx):
-        tx.run("CREATE TABLE hpframe_search (id INTEGER PRIMARY KEY CHECK (id = 1), header "
+        tx.run("CREATE TABLE IF NOT EXISTS hpframe_search (id INTEGER PRIMARY KEY CHECK (id = 1), header "
                "TEXT NOT NULL)")
-        tx.run("CREATE TABLE hpframe_trials (number INTEGER NOT NULL, rung INTEGER NOT NULL, "
+        tx.run("CREATE TABLE IF NOT EXISTS hpframe_trials (number INTEGER NOT NULL, rung INTEGER NOT NULL, "
                "state TEXT NOT NULL, owner TEXT, host TEXT, pid INTEGER, heartbeat REAL, "
                "record TEXT, PRIMARY KEY (number, rung))")
 
@@ -351,13 +351,12 @@ class Storage:
 
     def _setup(self, tx):
         tables = self.db.tables(tx)
-        ours = tables & set(_TABLES)
-        if not ours and (not tables or not self.db.exclusive):
-            self.db.create(tx)
-        elif ours != set(_TABLES):
+        if tables - set(_TABLES) and self.db.exclusive:
             raise ValueError(f"{self.path} is a database of something else (its tables: "
                              f"{', '.join(sorted(tables))}); it was left untouched: pass "
                              "another storage")
+        if not set(_TABLES) <= tables:
+            self.db.create(tx)          # the missing ones; another process may be at it too
         text = json.dumps(self.header, sort_keys=True)
         rows = tx.run("SELECT header FROM hpframe_search WHERE id = 1").fetchall()
         if not rows:
