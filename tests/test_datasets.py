@@ -19,7 +19,8 @@ DIGIT_PIXEL_SUM = 561718
 
 def test_public_names():
     assert sorted(ds.__all__) == sorted(["load_digits", "make_spirals", "make_moons",
-                                         "make_blobs", "make_regression", "describe"])
+                                         "make_circles", "make_xor", "make_blobs",
+                                         "make_regression", "describe"])
 
 
 # ---------------------------------------------------------------------------
