@@ -256,6 +256,27 @@ def test_team_predict_equals_reference_in_chunks(n_threads):
     np.testing.assert_allclose(out, reference_of(net, "gelu").predict(X), rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_predictions_do_not_depend_on_the_team(dtype):
+    # Each chunk of `capacity` rows is forwarded whole by one thread (threads
+    # 1.. in their scratch areas, where the activation overwrites Z), so every
+    # team gives the same bits as one thread - including a last, short chunk and
+    # more threads than chunks - and the reference's numbers.
+    sizes = (37, 40, 20, 3)
+    net = make_network(sizes, "tanh", dropout=0.5, capacity=8, dtype=dtype)
+    X, _ = make_data(sizes, "mse", 45, dtype)         # 5 full chunks of 8, one of 5
+    outs = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for n_threads in (1, 2, 3, 8):
+            out = np.full((45, 3), np.nan, dtype)
+            net.predict_into(X, out, n_threads)
+            outs.append(out)
+    for n_threads, out in zip((2, 3, 8), outs[1:]):
+        np.testing.assert_array_equal(out, outs[0], err_msg=f"a team of {n_threads}")
+    tol = TRAIN_TOL[dtype]
+    np.testing.assert_allclose(outs[0], reference_of(net, "tanh").predict(X), **tol)
+
+
 # ---- products cut into pieces for BLAS's small-matrix kernel ------------------------
 # With at most 6000 multiply-adds per call, TEAM's products are cut: layer 0's
 # forward (9 x 37 @ 37 x 40) into 3 pieces along its 37 inputs, its weight

@@ -336,7 +336,11 @@ cdef class Network:
 
     def predict_into(self, X, out, int n_threads=1):
         """Write the output layer (logits / raw outputs) for every row of ``X`` into
-        ``out``, with a team of ``n_threads`` threads (see :meth:`train_epoch`)."""
+        ``out``, with a team of up to ``n_threads`` threads (see :meth:`train_epoch`).
+
+        The rows go in chunks of ``capacity``, each forwarded by one thread: the
+        outputs are the same for any ``n_threads``, bit for bit."""
+        n_threads = max(1, min(n_threads, -(-X.shape[0] // self.capacity)))
         self._prepare_team(&self._predict_team, n_threads)
         self._run_team(self._predict_team.barrier.size, self._predict_member, (X, out))
 
@@ -790,17 +794,53 @@ cdef void _epoch_member(Network net, floating[::1] work, const Py_ssize_t[:, ::1
 
 cdef void _predict_chunks(Settings* s, Py_ssize_t capacity, const floating[:, ::1] X,
                           floating[:, ::1] out, Team* team, int t) noexcept nogil:
-    """Forward every row of X in chunks of ``capacity`` rows; the logits into ``out``."""
-    cdef Py_ssize_t n = X.shape[0], start = 0, b, k = s.n_outputs
-    cdef const floating* logits = <const floating*> s.eval_layers[s.n_layers - 1].z
+    """Forward rows of X in chunks of ``capacity`` rows; their logits into ``out``.
+
+    Each thread claims whole chunks in turns and forwards a chunk alone, through
+    every layer (_forward_alone): thread 0 in the work buffer, thread u >= 1 in
+    its two areas of the team's scratch. No barrier, no partial sums: a chunk is
+    computed the same way whichever thread takes it, so predictions do not
+    depend on the team's size (a team of 1 computes what it always did).
+    """
+    cdef Py_ssize_t n = X.shape[0], start, b, k = s.n_outputs
+    cdef floating* area_0 = NULL
+    cdef floating* area_1 = NULL
+    cdef const floating* logits
+    if t > 0:
+        area_0 = partial_sum(team, <floating*> NULL, 0, t)
+        area_1 = partial_sum(team, <floating*> NULL, 1, t)
+    start = hp_claim(&team.rows, 1) * capacity
     while start < n:
         b = min(capacity, n - start)
-        _forward(s, s.eval_layers, &X[start, 0], b, t, team)
-        hp_barrier_wait(&team.barrier)                # every output row is there
-        if t == 0:
-            memcpy(&out[start, 0], logits, b * k * sizeof(floating))
-        hp_barrier_wait(&team.barrier)                # before the next chunk overwrites work
-        start += b
+        logits = _forward_alone(s, &X[start, 0], b, area_0, area_1)
+        memcpy(&out[start, 0], logits, b * k * sizeof(floating))
+        start = hp_claim(&team.rows, 1) * capacity
+
+
+cdef const floating* _forward_alone(Settings* s, const floating* x, Py_ssize_t b,
+                                    floating* area_0, floating* area_1) noexcept nogil:
+    """Evaluate ``b`` rows starting at ``x`` on one thread, through every layer, as
+    a team of one does in _forward; return where the logits are. With
+    ``area_0`` NULL in the work buffer (the evaluation layers' own arrays), else
+    in the two areas (layers alternate; the activation then overwrites Z, the
+    same numbers as in A's own array)."""
+    cdef Py_ssize_t l, i, n_out
+    cdef Dense L
+    cdef const floating* h_prev = x
+    cdef const floating* logits = x
+    for l in range(s.n_layers):
+        L = s.eval_layers[l]
+        n_out = L.n_out
+        if area_0 != NULL:
+            L.z = area_0 if l % 2 == 0 else area_1
+            L.a = L.h = L.z
+        product(s.gemm_piece, b, n_out, L.n_in, h_prev, L.n_in, <const floating*> L.w,
+                <floating*> L.z)
+        for i in range(b):
+            dense_forward(&L, <const floating*> L.z + i * n_out, i, 0, n_out)
+        h_prev = <const floating*> L.h
+        logits = <const floating*> L.z
+    return logits
 
 
 cdef void _predict_member(Network net, const floating[:, ::1] X, floating[:, ::1] out,
