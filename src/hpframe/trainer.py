@@ -569,6 +569,9 @@ def _forward_into(trainer, X, out):
     with trainer._lock:
         net = trainer._net
         team = team_size(min(V.n_rows(X), net.capacity), net.n_weights, training=False)
+        if team == 1 and not V.is_sparse(X):
+            net.predict_into(X, out, 1)       # (BLAS keeps its threads: one big call)
+            return
         with blas_threads(1 if team > 1 else None):
             if not V.is_sparse(X):
                 net.predict_into(X, out, team)

@@ -172,6 +172,7 @@ cdef class Network:
     cdef Epoch _epoch
     cdef Team _predict_team
     cdef object _scratch, _parts, _sizes
+    cdef Py_ssize_t _stride            # team_scratch_stride, computed once
 
     def __init__(self, spec):
         if not isinstance(spec, NetworkSpec):
@@ -179,6 +180,7 @@ cdef class Network:
         self.spec = spec
         sizes = list(spec.sizes)
         self._sizes = sizes
+        self._stride = team_scratch_stride(sizes, spec.capacity)
         cdef Py_ssize_t n_layers = len(sizes) - 1, n
         cdef Py_ssize_t capacity = spec.capacity
         self.dtype = spec.dtype
@@ -342,7 +344,10 @@ cdef class Network:
         outputs are the same for any ``n_threads``, bit for bit."""
         n_threads = max(1, min(n_threads, -(-X.shape[0] // self.capacity)))
         self._prepare_team(&self._predict_team, n_threads)
-        self._run_team(self._predict_team.barrier.size, self._predict_member, (X, out))
+        if n_threads == 1:                   # (one row's latency: no thread machinery)
+            self._predict_member(0, X, out)
+        else:
+            self._run_team(self._predict_team.barrier.size, self._predict_member, (X, out))
 
     def _predict_member(self, int t, X, out):
         if self.dtype == np.float32:
@@ -360,7 +365,7 @@ cdef class Network:
         if self._parts is None or self._parts.shape[0] < size * PART_STRIDE:
             self._parts = zeros_aligned(size * PART_STRIDE, np.float64)
         team.parts = <double*> cnp.PyArray_DATA(self._parts)
-        team.stride = team_scratch_stride(self._sizes, self.capacity)
+        team.stride = self._stride
         team.scratch = NULL
         if size > 1:
             need = team_scratch_size(self._sizes, self.capacity, size)
