@@ -1,35 +1,42 @@
-"""Wall time of asynchronous (ASHA) against synchronous successive halving, 2 workers.
+"""Asynchronous (ASHA) against synchronous successive halving: 2 workers, uneven trials.
 
 Issue 15 asks for the wall time of ``hp.asha`` against ``hp.successive_halving``
 with trials of uneven cost on 2 workers. Synchronous halving waits for the
 slowest trial of a rung before it promotes anyone; ASHA gives a free worker the
-next promotable trial or a new configuration at once. The space mixes cheap and
-expensive networks (one hidden layer of 16 units, or two of 512) so that trial
-costs differ by a large factor. Both searches use the same 27 configurations,
-rungs of 1, 3 and 9 epochs and ``n_jobs=2`` (threads; the core trains with the GIL
-released). The modes are interleaved and each one's time is the best of its
-repeats (other load only adds time). Besides the time, the script prints the
-epochs each search trained in all and its best validation loss, since the two
-promote differently and so do not do exactly the same work.
+next promotable trial, or a new configuration, at once. Three searches run over
+the same 27 configurations of the bundled digits, rungs of 1, 3 and 9 epochs,
+``eta=3``, ``n_jobs=2`` (threads; the core trains without the GIL):
 
-Measured on the 2-core development machine (shared, load average about 8), 2026-12-04:
-successive halving 2.09 s and 63 epochs, ASHA 2.72 s and 87 epochs, the same best
-validation loss (0.0408): ASHA took 1.30x the wall time. Per epoch trained it was
-slightly faster (31 against 33 ms: no worker waited for a rung), but with only 27
-configurations its early promotions - decided on a few finished trials and never
-taken back - trained 38% more epochs. ASHA pays off with many more configurations
-than workers, or costs far more uneven than here; this setup does not show it ahead.
+* ``successive_halving`` - synchronous: a rung's promotions wait for the whole rung;
+* ``asha`` (``promotion="eager"``, Li et al.) - promote when among the best third of
+  the rung's trials finished *so far*;
+* ``asha`` (``promotion="certain"``) - promote as soon as no unfinished trial of the
+  rung can push the trial out of the rung's planned best: the same promotions as
+  synchronous halving, without the wait.
+
+The space makes costs uneven the way a real one does: two hidden layers of a width
+drawn from 16 to 1024 (a step's work grows with the width squared, so trials differ
+in cost by about 100x) and a log-uniform learning rate. For each search the script
+prints the wall time (best of the repeats: other load only adds time), the time until
+the first model trained to ``max_epochs`` is finished (median), the epochs trained in
+all and the best validation loss. The time to the first full model comes from the
+search's log, read while the search runs (the log gets a line as each trial ends).
 
 Usage::
 
     flock /tmp/hpframe-cpu.lock python benchmarks/bench_search_asha.py
     python benchmarks/bench_search_asha.py --quick        # smoke run, seconds
 
-Never a test: timings belong here.
+Never a test: timings belong here. The last run's output is in
+``bench_search_asha.json`` and ``benchmarks/README.md``.
 """
 import argparse
+import json
 import os
+import statistics
 import sys
+import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,40 +47,102 @@ if os.path.isdir(os.path.join(SRC, "hpframe")) and SRC not in sys.path:
 
 import hpframe as hp  # noqa: E402
 
+SEARCHES = {
+    "successive_halving": lambda *a, **k: hp.successive_halving(*a, **k),
+    "asha eager": lambda *a, **k: hp.asha(*a, promotion="eager", **k),
+    "asha certain": lambda *a, **k: hp.asha(*a, promotion="certain", **k),
+}
+
+
+class _LogWatch(threading.Thread):
+    """When the first trial of the top rung appears in a search log (polled)."""
+
+    def __init__(self, path, top, start):
+        super().__init__(daemon=True)
+        self.path, self.top, self.origin = path, top, start
+        self.first_full = None
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.wait(0.005) and self.first_full is None:
+            try:
+                with open(self.path) as f:
+                    lines = f.read().splitlines()[1:]
+            except FileNotFoundError:
+                continue
+            for line in lines:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue                    # a line still being written
+                if record.get("rung") == self.top:
+                    self.first_full = time.perf_counter() - self.origin
+                    break
+
+
+def one_run(fn, X, y, common, top):
+    with tempfile.TemporaryDirectory() as folder:
+        log = os.path.join(folder, "search.jsonl")
+        start = time.perf_counter()
+        watch = _LogWatch(log, top, start)
+        watch.start()
+        result = fn(X, y, log=log, **common)
+        elapsed = time.perf_counter() - start
+        watch.stop.set()
+        watch.join()
+    epochs = sum(t.epochs - (0 if t.rung == 0 else result.rungs[t.rung - 1])
+                 for t in result.records)
+    first_full = watch.first_full if watch.first_full is not None else elapsed
+    return elapsed, first_full, epochs, result.best_value
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=27)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", default=os.path.join(HERE, "bench_search_asha.json"))
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
-        args.trials, args.repeats = 9, 1
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        args.trials, args.repeats, args.json = 9, 1, None
+    sys.path.insert(0, HERE)
     from _machine import describe, machine_info
-    print(describe(machine_info()))
+    machine = machine_info()
+    print(describe(machine))
     X, y = hp.datasets.load_digits()
-    space = {"hidden_layers": hp.Choice([(16,), (512, 512)]),
+    space = {"hidden_layers": hp.Choice([(w, w) for w in (16, 32, 64, 128, 256, 512, 1024)]),
              "learning_rate": hp.LogUniform(1e-4, 1e-1)}
     base = hp.HyperParams(validation_split=0.25, batch_size=32)
     common = dict(space=space, n_trials=args.trials, min_epochs=1, max_epochs=9, eta=3,
                   base=base, seed=0, n_jobs=2, verbose=0)
-    best = {}
-    summary = {}
-    for _ in range(args.repeats):
-        for name, fn in (("successive_halving", hp.successive_halving), ("asha", hp.asha)):
-            start = time.perf_counter()
-            result = fn(X, y, **common)
-            elapsed = time.perf_counter() - start
-            best[name] = min(best.get(name, float("inf")), elapsed)
-            epochs = sum(t.epochs - (0 if t.rung == 0 else result.rungs[t.rung - 1])
-                         for t in result.records)
-            summary[name] = (epochs, result.best_value)
-    for name in best:
-        epochs, value = summary[name]
-        print(f"{name:20s} {best[name]:7.2f} s (best of {args.repeats})  {epochs:4d} epochs "
-              f"trained  best val_loss {value:.4f}")
-    print(f"asha / successive_halving wall time: {best['asha'] / best['successive_halving']:.2f}")
+    top = 2                                         # rungs 1, 3, 9: the third is full
+    runs = {name: [] for name in SEARCHES}
+    for _ in range(args.repeats):                   # interleaved, so load hits all alike
+        for name, fn in SEARCHES.items():
+            runs[name].append(one_run(fn, X, y, common, top))
+    rows = {}
+    sha = min(r[0] for r in runs["successive_halving"])
+    print(f"\n{args.trials} configurations, rungs 1/3/9 epochs, eta 3, n_jobs=2 (threads), "
+          f"{args.repeats} repeats")
+    print(f"{'search':20s} {'wall (best)':>11s} {'/ sync':>7s} {'first full model (median)':>26s}"
+          f" {'epochs':>7s} {'best val_loss':>14s}")
+    for name, values in runs.items():
+        wall = min(v[0] for v in values)
+        first = statistics.median(v[1] for v in values)
+        epochs = statistics.median(v[2] for v in values)
+        best = statistics.median(v[3] for v in values)
+        rows[name] = {"wall_s": wall, "wall_over_sync": wall / sha, "first_full_s": first,
+                      "epochs": epochs, "best_val_loss": best,
+                      "all_runs": [list(v) for v in values]}
+        print(f"{name:20s} {wall:9.2f} s {wall / sha:7.2f} {first:24.2f} s {epochs:7.0f} "
+              f"{best:14.4f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": machine, "trials": args.trials, "repeats": args.repeats,
+                       "command": " ".join(["python", "benchmarks/bench_search_asha.py"]
+                                           + (argv if argv is not None else sys.argv[1:])),
+                       "date": time.strftime("%Y-%m-%dT%H:%M:%S"), "results": rows},
+                      f, indent=1)
 
 
 if __name__ == "__main__":

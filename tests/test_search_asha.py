@@ -160,3 +160,75 @@ def test_hyperband_runs_every_bracket_with_asha(tmp_path):
 def test_asha_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         run(**kwargs)
+
+
+def _records(result):
+    return [(t.number, t.rung, t.status, t.value, t.epochs) for t in result.records]
+
+
+def _val_loss_fails_at_rung_1_for_odd_seeds(trainer):
+    """A metric that fails some trials at rung 1 (3 epochs), so fewer are promotable."""
+    losses = trainer.history.history["val_loss"]
+    if len(losses) == 3 and trainer.hparams.seed % 2:
+        raise ValueError("planted failure")
+    return losses[-1]
+
+
+@pytest.mark.parametrize("n_trials", [12, 14])
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_certain_promotions_are_synchronous_halvings(n_trials, n_jobs):
+    # oracle: successive_halving, which waits for whole rungs
+    halving = hp.successive_halving(X, Y, SPACE, n_trials=n_trials, min_epochs=1,
+                                    max_epochs=9, base=BASE, verbose=0)
+    result = run(n_trials=n_trials, n_jobs=n_jobs, promotion="certain")
+    assert _records(result) == _records(halving)
+    assert signature(result) == signature(halving)
+
+
+def test_certain_promotions_do_not_depend_on_the_order_trials_finish(monkeypatch):
+    # three threads, and every trial held back for a seed-drawn while, so trials finish
+    # in a scrambled order; failed trials at rung 1 shrink the rung above
+    import random
+    import time
+    real = trial_mod.run_trial
+
+    def scrambled(task):
+        time.sleep(random.Random(task.number * 7 + task.rung).uniform(0, 0.03))
+        return real(task)
+    kwargs = dict(n_trials=14, metric=_val_loss_fails_at_rung_1_for_odd_seeds)
+    halving = hp.successive_halving(X, Y, SPACE, min_epochs=1, max_epochs=9, base=BASE,
+                                    verbose=0, **kwargs)
+    assert any(not t.ok for t in halving.records)              # the failures happened
+    monkeypatch.setattr(trial_mod, "run_trial", scrambled)
+    result = run(n_jobs=3, promotion="certain", **kwargs)
+    assert _records(result) == _records(halving)
+
+
+def test_certain_hyperband_halves_each_bracket_by_its_planned_sizes():
+    result = hyperband(X, Y, SPACE, min_epochs=1, max_epochs=9, base=BASE, verbose=0,
+                       n_jobs=2, promotion="certain")
+    brackets = [(range(0, 9), 0, [9, 3, 1]), (range(9, 14), 1, [5, 1]), (range(14, 17), 2, [3])]
+    for numbers, first, sizes in brackets:
+        mine = [t for t in result.records if t.number in numbers]
+        for local, size in enumerate(sizes):
+            rung = [t for t in mine if t.rung == first + local]
+            assert len(rung) == size
+            if local:
+                below = sorted((t for t in mine if t.rung == first + local - 1 and t.ok),
+                               key=lambda t: (t.value, t.number))
+                assert {t.number for t in rung} == {t.number for t in below[:size]}
+
+
+def test_a_log_is_not_resumed_with_the_other_promotion_rule(tmp_path):
+    path = tmp_path / "asha.jsonl"
+    run(n_trials=3, max_epochs=3, log=path)
+    with pytest.raises(ValueError, match="promotion"):
+        run(n_trials=3, max_epochs=3, log=path, promotion="certain")
+
+
+def test_promotion_must_be_a_known_rule():
+    with pytest.raises(ValueError, match="promotion must be one of 'eager', 'certain'; "
+                                         "got 'lazy'"):
+        run(promotion="lazy")
+    with pytest.raises(ValueError, match="promotion must be one of"):
+        hyperband(X, Y, SPACE, max_epochs=3, base=BASE, verbose=0, promotion=None)

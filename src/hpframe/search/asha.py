@@ -12,6 +12,14 @@ With every trial finished, each rung has promoted its best
 more: a promotion decided early, on part of the rung, is never taken back, even if
 the trial later drops out of the rung's best. That is the price of never waiting.
 
+``promotion="certain"`` keeps the asynchrony but not that price: a trial is promoted
+as soon as it is *sure* to be among its rung's planned best - when even if every
+trial of the rung still to finish did better, it would stay in. Near the end of each
+rung the sure trials go on while its last trials still train, so no worker waits
+for the slowest trial of a rung, and the promotions are exactly synchronous
+halving's. Use ``"eager"`` when models trained to the end are wanted soonest, or the
+search is cut by ``timeout``; use ``"certain"`` to get halving's result sooner.
+
 Hyperband (Li et al., JMLR 2017) hedges the one choice halving leaves open - how
 few epochs are enough to judge a trial - by running several *brackets*: bracket
 :math:`s` starts :math:`\lceil (s_{max}+1)\,\eta^s/(s+1) \rceil` configurations at
@@ -19,10 +27,10 @@ few epochs are enough to judge a trial - by running several *brackets*: bracket
 its few configurations fully from the start. Here every bracket is an ASHA
 bracket, all sharing the same workers.
 
-Which trial a free worker gets depends on which trials have finished, so the
-promotions - unlike every trial's training - depend on the order in which trials
-finish when several run at once; serially (``n_jobs=1``) the order, and so the
-result, is fixed by the seed. The log records every trial at every rung; resuming
+With ``"eager"``, which trial a free worker gets depends on which trials have
+finished, so the promotions - unlike every trial's training - depend on the order
+in which trials finish when several run at once; serially (``n_jobs=1``) the order,
+and so the result, is fixed by the seed. With ``"certain"`` they never do. The log records every trial at every rung; resuming
 rebuilds the rungs from it and goes on with the same rule.
 """
 import math
@@ -32,7 +40,7 @@ from hpframe.search import spaces as S
 from hpframe.search.runner import TaskSource
 from hpframe.search.strategies import (_check_base, _check_common, _check_data, _check_int,
                                        _check_metric_fits, _configs, _held_out, _Scoring,
-                                       _Search, rung_epochs)
+                                       _Search, rung_epochs, rung_sizes)
 from hpframe.search.trial import Metric
 
 __all__ = ["asha", "hyperband", "hyperband_brackets"]
@@ -58,13 +66,24 @@ class _ASHA(_Search):
         super()._done(task, outcome)
 
     def _promotable(self, bracket):
-        eta = self._eta
-        for local in range(len(bracket.rungs) - 2, -1, -1):
+        planned = rung_sizes(len(bracket.numbers), len(bracket.rungs), self._eta)
+        size = len(bracket.numbers)         # trials rung 0 will hold (an upper bound above)
+        firsts = []
+        for local in range(len(bracket.rungs) - 1):
             k = bracket.first + local
             finished = [self.records[(n, k)] for n in bracket.numbers if (n, k) in self.records]
             ranked = sorted((t for t in finished if t.ok),
                             key=lambda t: (self.metric.sort_key(t.value), t.number))
-            for trial in ranked[:len(finished) // eta]:
+            if self._promotion == "eager":
+                allowed = len(finished) // self._eta
+            else:   # only the trials no unfinished one can push out of the planned best
+                allowed = planned[local + 1] - (size - len(finished))
+            firsts.append((local, k, ranked[:max(0, allowed)]))
+            # the next rung's size is known once this one has finished
+            size = (min(planned[local + 1], len(ranked)) if len(finished) == size
+                    else planned[local + 1])
+        for local, k, best in reversed(firsts):             # highest rung first
+            for trial in best:
                 key = (trial.number, k + 1)
                 if key not in self.records and key not in self._running:
                     return trial.number, local + 1
@@ -100,9 +119,9 @@ class _ASHA(_Search):
                 return self._task_at(bracket, number, 0, pool)
         return None
 
-    def optimise(self, brackets, eta, rungs, space):
+    def optimise(self, brackets, eta, rungs, space, promotion):
         self._checkpoints, self._running = {}, set()
-        self._brackets, self._eta = brackets, eta
+        self._brackets, self._eta, self._promotion = brackets, eta, promotion
         self.read_log()
         total = sum(_bracket_trials(b, eta) for b in brackets)
         with self.session(total, list(self.records.values())) as pool:
@@ -111,6 +130,21 @@ class _ASHA(_Search):
         result.rungs = rungs
         result.records = sorted(self.records.values(), key=lambda t: (t.rung, t.number))
         return result
+
+
+PROMOTIONS = ("eager", "certain")
+
+
+def _check_promotion(promotion):
+    if not isinstance(promotion, str) or promotion not in PROMOTIONS:
+        raise ValueError(f"promotion must be one of {', '.join(map(repr, PROMOTIONS))}; "
+                         f"got {promotion!r}")
+    return promotion
+
+
+def _header(header, promotion):
+    # an eager search's log reads as before; a certain one's is not resumed as eager
+    return header if promotion == "eager" else {**header, "promotion": promotion}
 
 
 def _bracket_trials(bracket, eta):
@@ -148,7 +182,7 @@ def _prepare(X, y, space, base, metric, seed, timeout, verbose, validation_data,
 
 def asha(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, eta=3, base=None,
          metric="val_loss", seed=0, n_jobs=1, executor=None, timeout=None, log=None,
-         verbose=1, validation_data=None, cv=None, repeats=1):
+         verbose=1, validation_data=None, cv=None, repeats=1, promotion="eager"):
     r"""Asynchronous successive halving: promote a trial as soon as its rung allows.
 
     Like :func:`successive_halving`, configurations start with ``min_epochs`` and
@@ -169,6 +203,21 @@ def asha(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, eta=3, base=No
         As for :func:`successive_halving`.
     base, metric, seed, n_jobs, executor, timeout, log, verbose, validation_data, cv, repeats
         As for :func:`random_search`.
+    promotion : {"eager", "certain"}, default "eager"
+        When a finished trial may be promoted.
+
+        * ``"eager"`` - Li et al.'s rule: when it is among the best
+          :math:`\lfloor f/\eta \rfloor` of the :math:`f` trials finished in its rung
+          so far. Models trained to ``max_epochs`` come soonest, but a promotion decided
+          on part of a rung is never taken back, so it trains more epochs in all than
+          :func:`successive_halving` and which trials reach the top depends on the
+          order trials finish in.
+        * ``"certain"`` - only when no trial still to finish in its rung can push it
+          out of the rung's planned best (``n_trials``, ``n_trials // eta``, ... as
+          :func:`successive_halving` plans them): the same
+          trials as :func:`successive_halving` reach each rung, with the same results
+          whatever the order of finishing, but no worker waits for a whole rung - the
+          surely-promoted trials go on while the rung's last trials still train.
 
     Returns
     -------
@@ -179,13 +228,14 @@ def asha(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, eta=3, base=No
 
     Notes
     -----
-    A trial's training is bit-reproducible wherever it runs, but *which* trials
-    are promoted depends on the order in which trials finish when several run at
-    once (that is what keeps every worker busy). Serially the result is fixed by
-    ``seed``. A dead worker's trial is rerun (see :mod:`hpframe.search.runner`);
+    A trial's training is bit-reproducible wherever it runs. With
+    ``promotion="eager"``, *which* trials are promoted depends on the order in which
+    trials finish when several run at once; serially the result is fixed by
+    ``seed``. With ``promotion="certain"`` it never depends on that order. A dead worker's trial is rerun (see :mod:`hpframe.search.runner`);
     a stopped search resumes from its log, retraining lost models from their seed.
     """
     n_trials = _check_int("n_trials", n_trials, 1)
+    promotion = _check_promotion(promotion)
     (X, y, space, base, metric, seed, scoring, min_epochs, max_epochs,
      eta) = _prepare(X, y, space, base, metric, seed, timeout, verbose, validation_data, cv,
                      repeats, min_epochs, max_epochs, eta, "asha")
@@ -193,9 +243,11 @@ def asha(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, eta=3, base=No
     configs = _configs(base, seed, ((i, S.sample(space, seed, i)) for i in range(n_trials)))
     search = _ASHA("asha", X, y, S.space_to_json(space), configs, base, metric, seed,
                    n_jobs, executor, timeout, log, verbose,
-                   extra_header={"n_trials": n_trials, "rungs": rungs, "eta": eta},
+                   extra_header=_header({"n_trials": n_trials, "rungs": rungs, "eta": eta},
+                                        promotion),
                    scoring=scoring)
-    return search.optimise([_Bracket(range(n_trials), 0, rungs)], eta, rungs, space)
+    return search.optimise([_Bracket(range(n_trials), 0, rungs)], eta, rungs, space,
+                           promotion)
 
 
 def hyperband_brackets(min_epochs, max_epochs, eta=3):
@@ -213,7 +265,7 @@ def hyperband_brackets(min_epochs, max_epochs, eta=3):
 
 def hyperband(X, y, space, min_epochs=1, max_epochs=None, eta=3, base=None,
               metric="val_loss", seed=0, n_jobs=1, executor=None, timeout=None, log=None,
-              verbose=1, validation_data=None, cv=None, repeats=1):
+              verbose=1, validation_data=None, cv=None, repeats=1, promotion="eager"):
     r"""Hyperband: several brackets of asynchronous halving, from aggressive to none.
 
     Bracket :math:`s` starts many configurations with few epochs (the most
@@ -225,8 +277,9 @@ def hyperband(X, y, space, min_epochs=1, max_epochs=None, eta=3, base=None,
 
     Parameters
     ----------
-    X, y, space, min_epochs, max_epochs, eta, base, metric, seed, n_jobs, executor, timeout, log, verbose, validation_data, cv, repeats
-        As for :func:`asha`.
+    X, y, space, min_epochs, max_epochs, eta, base, metric, seed, n_jobs, executor, timeout, log, verbose, validation_data, cv, repeats, promotion
+        As for :func:`asha`; with ``promotion="certain"`` each bracket promotes
+        exactly as :func:`successive_halving` of its configurations would.
 
     Returns
     -------
@@ -235,6 +288,7 @@ def hyperband(X, y, space, min_epochs=1, max_epochs=None, eta=3, base=None,
         ``rung_epochs(min_epochs, max_epochs, eta)``, whatever the bracket, so that
         trials rank by the epochs they reached.
     """
+    promotion = _check_promotion(promotion)
     (X, y, space, base, metric, seed, scoring, min_epochs, max_epochs,
      eta) = _prepare(X, y, space, base, metric, seed, timeout, verbose, validation_data, cv,
                      repeats, min_epochs, max_epochs, eta, "hyperband")
@@ -247,6 +301,7 @@ def hyperband(X, y, space, min_epochs=1, max_epochs=None, eta=3, base=None,
     configs = _configs(base, seed, ((i, S.sample(space, seed, i)) for i in range(start)))
     search = _ASHA("hyperband", X, y, S.space_to_json(space), configs, base, metric, seed,
                    n_jobs, executor, timeout, log, verbose,
-                   extra_header={"brackets": plan, "rungs": rungs, "eta": eta},
+                   extra_header=_header({"brackets": plan, "rungs": rungs, "eta": eta},
+                                        promotion),
                    scoring=scoring)
-    return search.optimise(brackets, eta, rungs, space)
+    return search.optimise(brackets, eta, rungs, space, promotion)
