@@ -13,6 +13,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from hpframe import reference as ref
+from hpframe._core import _blas
 from hpframe._core.network import Network
 from hpframe._core.spec import NetworkSpec
 
@@ -123,7 +124,7 @@ def test_network_gradients_equal_finite_differences(activation, loss, hidden):
 def train_side_by_side(dtype, optimizer="adam", loss="cross_entropy", activation="relu",
                        dropout=0.25, weight_decay=0.01, hidden=(6, 5), lr=0.05, n=11,
                        batch_size=4, epochs=3, shuffle=True, seed=7, n_features=4,
-                       n_threads=1, gemm_piece=None):
+                       n_threads=1, gemm_piece=None, gemm_kernel=None):
     """Train the core and the reference on the same data; compare after every epoch."""
     sizes = (n_features, *hidden, 3)
     kwargs = dict(activation=activation, loss=loss, optimizer=optimizer, dropout=dropout,
@@ -131,6 +132,8 @@ def train_side_by_side(dtype, optimizer="adam", loss="cross_entropy", activation
     net = make_network(sizes, capacity=batch_size, dtype=dtype, **kwargs)
     if gemm_piece is not None:
         net.gemm_piece = gemm_piece
+    if gemm_kernel is not None:
+        net.gemm_kernel = gemm_kernel
     mlp = reference_of(net, **kwargs)
     X, y = make_data(sizes, loss, n, dtype)
     labels, targets = core_targets(loss, y, sizes[-1], dtype)
@@ -299,6 +302,66 @@ def test_predict_in_pieces_equals_reference():
     out = np.empty((21, 3))
     net.predict_into(X, out)
     np.testing.assert_allclose(out, reference_of(net, "gelu").predict(X), rtol=1e-12)
+
+
+# ---- hpframe's own float32 product (_sgemm.h) -------------------------------------
+# Blocks of 6 rows by 16 columns: TEAM's products (9 rows, 40/20/3 units, 37 inputs)
+# and the sizes below have partial blocks of rows and columns, masked columns
+# (3 and 20 units), and team shares of inputs that start inside a row.
+
+needs_own = pytest.mark.skipif(not _blas.own_gemm_available(),
+                               reason="hpframe's own product needs AVX2 and FMA")
+
+
+@needs_own
+@pytest.mark.parametrize("transpose_a", [False, True])
+def test_own_product_equals_numpy_for_every_block_shape(transpose_a):
+    rng = np.random.default_rng(3)
+    for m in (1, 5, 6, 7, 13):
+        for n in (1, 8, 10, 16, 17, 33):
+            for k in (0, 1, 9, 40):
+                a = rng.normal(size=(k, m) if transpose_a else (m, k)).astype(np.float32)
+                b = rng.normal(size=(k, n)).astype(np.float32)
+                c = np.full((m, n), np.nan, np.float32)
+                _blas.own_gemm_memview(a, b, c, transpose_a)
+                expected = (a.T if transpose_a else a).astype(np.float64) @ b
+                np.testing.assert_allclose(c, expected, rtol=1e-5, atol=1e-5 * np.sqrt(k),
+                                           err_msg=f"{m} x {n}, k = {k}")
+
+
+@needs_own
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+@pytest.mark.parametrize("batch_size", [1, 9])
+def test_own_product_training_equals_reference_step_by_step(n_threads, batch_size):
+    # float32 (the own product's only dtype): a smaller rate and two epochs keep
+    # 100 steps of rounding differences within float32's tolerance
+    net, _ = train_side_by_side(np.float32, "adam", n_threads=n_threads, lr=0.01, epochs=2,
+                                gemm_kernel="own", **{**TEAM, "batch_size": batch_size})
+    assert net.gemm_kernel == "own"
+
+
+@needs_own
+def test_own_product_predicts_as_the_reference_and_blas_nearly():
+    net = make_network((37, 40, 20, 3), "tanh", capacity=8, dtype=np.float32)
+    X, _ = make_data((37, 40, 20, 3), "mse", 21, np.float32)
+    outs = {}
+    for kernel in ("blas", "own"):
+        net.gemm_kernel = kernel
+        outs[kernel] = np.empty((21, 3), np.float32)
+        net.predict_into(X, outs[kernel], 2)
+    np.testing.assert_allclose(outs["own"], reference_of(net, "tanh").predict(X),
+                               **TRAIN_TOL[np.float32])
+    np.testing.assert_allclose(outs["own"], outs["blas"], rtol=1e-5, atol=1e-6)
+
+
+def test_gemm_kernel_is_checked_and_float64_keeps_blas():
+    net = make_network((4, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match="gemm_kernel must be 'blas' or 'own'; got 'mkl'"):
+        net.gemm_kernel = "mkl"
+    if _blas.own_gemm_available():
+        wide = make_network((4, 3), dtype=np.float64)
+        wide.gemm_kernel = "own"
+        assert wide.gemm_kernel == "blas", "float64 products always go to BLAS"
 
 
 def test_gemm_piece_must_not_be_negative():

@@ -53,7 +53,7 @@ from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memset
 from numpy.random cimport bitgen_t
 
-from hpframe._core._blas cimport product
+from hpframe._core._blas cimport product, hp_sgemm_available
 from hpframe._core.activations cimport RELU
 from hpframe._core.dense cimport Dense, dense_forward, dense_backward
 from hpframe._core.dropout cimport bitgen_of, drop_threshold, fill_mask, shuffle
@@ -69,7 +69,7 @@ from hpframe._core.team cimport (Team, PART_STRIDE, hp_barrier_init, hp_barrier_
 
 cnp.import_array()
 
-from hpframe._core._blas import small_gemm_piece  # noqa: F401  (hpframe info reads it here)
+from hpframe._core._blas import small_gemm_piece, small_gemm_kernel  # noqa: F401
 from hpframe._core.layout import team_scratch_size, team_scratch_stride
 from hpframe._core.spec import NetworkSpec
 
@@ -85,6 +85,7 @@ cdef struct Settings:
     double clip_norm             # the gradients' largest global L2 norm; 0: no clipping
     uint64_t drop_threshold
     Py_ssize_t gemm_piece        # most multiply-adds per gemm call; 0: no limit (_blas.pxd)
+    bint own_gemm                # float32 products by hpframe's own kernel (_sgemm.h)
     Dense* layers                # each layer's arrays, as training sees them
     Dense* eval_layers           # ... and as evaluation does: no dropout
 
@@ -202,6 +203,8 @@ cdef class Network:
         self.s.weight_decay = spec.weight_decay
         self.s.clip_norm = spec.clip_norm if spec.clip_norm is not None else 0.0
         self.s.gemm_piece = small_gemm_piece()
+        self.s.own_gemm = (small_gemm_kernel() == "own" and self.dtype == np.float32
+                           and hp_sgemm_available())
 
         lay = spec.layout()
         self.layout = lay.table
@@ -275,6 +278,23 @@ cdef class Network:
         if value < 0:
             raise ValueError(f"gemm_piece must be >= 0; got {value}")
         self.s.gemm_piece = value
+
+    @property
+    def gemm_kernel(self):
+        """What multiplies the loops' products: ``"blas"``, or ``"own"`` - hpframe's
+        own AVX2 product (float32 only; the policy chooses it where it was measured
+        faster, :mod:`hpframe._core._gemm_policy`). A float64 network always uses
+        BLAS."""
+        return "own" if self.s.own_gemm else "blas"
+
+    @gemm_kernel.setter
+    def gemm_kernel(self, value):
+        if value not in ("blas", "own"):
+            raise ValueError(f"gemm_kernel must be 'blas' or 'own'; got {value!r}")
+        if value == "own" and not hp_sgemm_available():
+            raise ValueError("gemm_kernel='own' needs a CPU with AVX2 and FMA (and an "
+                             "x86-64 build by GCC or Clang); this one has not: use 'blas'")
+        self.s.own_gemm = value == "own" and self.dtype == np.float32
 
     def set_step(self, long step):
         """Restore the optimizer's step counter (after loading a saved model)."""
@@ -486,7 +506,7 @@ cdef void _forward(Settings* s, const Dense* layers, const floating* x, Py_ssize
         # this thread's partial sum of H_prev W: its inputs r0:r1
         input_share(l, L.n_in, t, n_team, &r0, &r1)
         if r1 > r0:
-            product(s.gemm_piece, b, L.n_out, r1 - r0, h_prev + r0, L.n_in,
+            product(s.gemm_piece, s.own_gemm, b, L.n_out, r1 - r0, h_prev + r0, L.n_in,
                     <const floating*> L.w + r0 * L.n_out, partial_sum(team, z, l, t))
         elif t == 0:
             # no inputs (a first layer narrower than the team): thread 0's partial
@@ -547,7 +567,7 @@ cdef void _backward(Settings* s, floating scale, Py_ssize_t b, const Step* on_we
         input_share(l, L.n_in, t, team.barrier.size, &r0, &r1)
         share(L.n_out, t, team.barrier.size, &c0, &c1)
         dense_backward(L, &s.layers[l - 1] if l > 0 else NULL, scale, on_weights, on_biases,
-                       s.gemm_piece, b, r0, r1, c0, c1)
+                       s.gemm_piece, s.own_gemm, b, r0, r1, c0, c1)
         hp_barrier_wait(&team.barrier)                # D_{l-1} is complete
 
 
@@ -839,7 +859,8 @@ cdef const floating* _forward_alone(Settings* s, const floating* x, Py_ssize_t b
         if area_0 != NULL:
             L.z = area_0 if l % 2 == 0 else area_1
             L.a = L.h = L.z
-        product(s.gemm_piece, b, n_out, L.n_in, h_prev, L.n_in, <const floating*> L.w,
+        product(s.gemm_piece, s.own_gemm, b, n_out, L.n_in, h_prev, L.n_in,
+                <const floating*> L.w,
                 <floating*> L.z)
         for i in range(b):
             dense_forward(&L, <const floating*> L.z + i * n_out, i, 0, n_out)
