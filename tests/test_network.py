@@ -343,10 +343,12 @@ def test_own_product_training_equals_reference_step_by_step(n_threads, batch_siz
 @needs_own
 def test_own_product_predicts_as_the_reference_and_blas_nearly():
     net = make_network((37, 40, 20, 3), "tanh", capacity=8, dtype=np.float32)
+    net.gemm_kernel = "blas"
     X, _ = make_data((37, 40, 20, 3), "mse", 21, np.float32)
     outs = {}
     for kernel in ("blas", "own"):
-        net.gemm_kernel = kernel
+        net.predict_kernel = kernel
+        assert net.gemm_kernel == "blas", "prediction's choice leaves training's"
         outs[kernel] = np.empty((21, 3), np.float32)
         net.predict_into(X, outs[kernel], 2)
     np.testing.assert_allclose(outs["own"], reference_of(net, "tanh").predict(X),
@@ -358,6 +360,8 @@ def test_gemm_kernel_is_checked_and_float64_keeps_blas():
     net = make_network((4, 3), dtype=np.float32)
     with pytest.raises(ValueError, match="gemm_kernel must be 'blas' or 'own'; got 'mkl'"):
         net.gemm_kernel = "mkl"
+    with pytest.raises(ValueError, match="predict_kernel must be 'blas' or 'own'; got 1"):
+        net.predict_kernel = 1
     if _blas.own_gemm_available():
         wide = make_network((4, 3), dtype=np.float64)
         wide.gemm_kernel = "own"

@@ -81,6 +81,7 @@ def test_a_missing_entry_is_measured_once_and_kept(fresh, monkeypatch):
         return {"a": {0: 1.0, 250_000: 0.8, 1_000_000: 0.9, 4_000_000: 1.1},
                 "b": {0: 2.0, 250_000: 1.6, 1_000_000: 1.8, 4_000_000: 2.2}}
     monkeypatch.setattr(policy, "_time_candidates", fake_times)
+    monkeypatch.setattr(policy, "_time_predict", lambda piece: {"blas": [1.0], "own": [1.0]})
     write_cache({"other BLAS | other CPU": {"gemm_piece": 7}})
     chosen = policy.gemm_policy()
     assert (chosen["gemm_piece"], chosen["source"]) == (250_000, "measured")
@@ -174,9 +175,18 @@ def test_the_own_product_is_kept_only_if_clearly_faster_than_every_piece_size(fr
     # hand-made times: own 25% faster than one call, 250,000 only 20% -> own
     monkeypatch.setattr(policy, "_time_candidates", lambda: {
         "a": {0: 1.0, 250_000: 0.8, "own": 0.75}, "b": {0: 2.0, 250_000: 1.6, "own": 1.5}})
+    # prediction: the own product 1% slower in one repeat, 2% faster in two (median
+    # 0.98: within the 3% margin) -> BLAS
+    pieces = []
+
+    def fake_predict(piece):
+        pieces.append(piece)
+        return {"blas": [1.0, 2.0, 1.0], "own": [1.01, 1.96, 0.98]}
+    monkeypatch.setattr(policy, "_time_predict", fake_predict)
     chosen = policy.gemm_policy()
     assert (chosen["gemm_kernel"], chosen["gemm_piece"], chosen["source"]) == ("own", 0,
                                                                               "measured")
+    assert chosen["predict_kernel"] == "blas" and pieces == [0]
     saved = json.loads(open(policy.cache_file()).read())["kernels"][policy.blas_kernel()]
     assert (saved["gemm_kernel"], saved["gemm_piece"]) == ("own", 0)
     assert saved["relative_time"]["own"] == pytest.approx(0.75)
@@ -238,3 +248,22 @@ def test_a_cached_kernel_must_be_known(fresh, monkeypatch):
     with pytest.raises(ValueError, match="is corrupt .*gemm_kernel 'fast'"):
         policy.gemm_policy()
     assert path
+
+
+@needs_own
+def test_prediction_is_measured_on_its_own(fresh, monkeypatch):
+    # training keeps pieces of 250,000; prediction is 10% faster with the own product
+    monkeypatch.setattr(policy, "_time_candidates", lambda: {
+        "a": {0: 1.0, 250_000: 0.8, "own": 0.9}})
+    monkeypatch.setattr(policy, "_time_predict",
+                        lambda piece: {"blas": [1.0, 1.0], "own": [0.9, 0.9]})
+    chosen = policy.gemm_policy()
+    assert (chosen["gemm_piece"], chosen["gemm_kernel"], chosen["predict_kernel"]) == \
+        (250_000, "blas", "own")
+    net = new_float32_network()
+    assert (net.gemm_kernel, net.predict_kernel) == ("blas", "own")
+    saved = json.loads(open(policy.cache_file()).read())["kernels"][policy.blas_kernel()]
+    assert saved["predict_relative_time"] == {"blas": 1.0, "own": 0.9}
+    monkeypatch.setenv(policy.KERNEL_ENV_VAR, "blas")
+    policy.forget()
+    assert new_float32_network().predict_kernel == "blas", "the variable rules both"

@@ -104,6 +104,9 @@ def show_config(file=None):
             print("products: " + (f"in pieces of at most {info['gemm_piece']:,} multiply-adds"
                                   if info["gemm_piece"] else "one BLAS call each"), file=out)
         print(f"  chosen: {policy['summary'].split(' (', 1)[1][:-1]}", file=out)
+        print("  prediction: " + ("hpframe's own float32 product"
+                                  if policy.get("predict_kernel") == "own"
+                                  else "BLAS, as training"), file=out)
         entry = policy.get("entry") or {}
         if entry.get("relative_time"):
             print("  measured epoch time relative to one BLAS call per product, by piece "
@@ -111,6 +114,10 @@ def show_config(file=None):
                   + ", ".join(f"{int(c):,}: {r:.3f}" if c.isdigit() else f"{c}: {r:.3f}"
                               for c, r in entry["relative_time"].items())
                   + f"; kernel {policy['kernel']}", file=out)
+        if entry.get("predict_relative_time"):
+            print("  measured prediction time relative to BLAS: "
+                  + ", ".join(f"{c}: {r:.3f}" for c, r in entry["predict_relative_time"].items()),
+                  file=out)
     for b in info["blas"]:
         print(f"BLAS: {b['library']} {b['version']} ({b['architecture']}), {b['threads']} "
               f"thread(s) - {b['owner']}", file=out)

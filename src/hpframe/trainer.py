@@ -894,6 +894,7 @@ def copy_network(old, new):
     new.first_loss = old.first_loss
     new.gemm_piece = old.gemm_piece
     new.gemm_kernel = old.gemm_kernel
+    new.predict_kernel = old.predict_kernel
     new.shuffle_rng.state = old.shuffle_rng.state
     for new_rng, old_rng in zip(new.dropout_rngs, old.dropout_rngs):
         new_rng.state = old_rng.state

@@ -29,6 +29,13 @@ def small_gemm_kernel():
     return gemm_policy()["gemm_kernel"]
 
 
+def small_predict_kernel():
+    """The default :attr:`Network.predict_kernel` (as :func:`small_gemm_kernel`, for
+    prediction)."""
+    from hpframe._core._gemm_policy import gemm_policy
+    return gemm_policy()["predict_kernel"]
+
+
 def own_gemm_available():
     """True if hpframe's own float32 product (AVX2 with FMA) can run here."""
     return bool(hp_sgemm_available())

@@ -166,8 +166,9 @@ def read_cache(path):
                 raise ValueError(f"gemm_piece {piece!r}")
             # (entries measured before the own product existed have no gemm_kernel:
             # BLAS, as they were measured)
-            if entry.get("gemm_kernel", "blas") not in ("blas", OWN):
-                raise ValueError(f"gemm_kernel {entry['gemm_kernel']!r}")
+            for name in ("gemm_kernel", "predict_kernel"):
+                if entry.get(name, "blas") not in ("blas", OWN):
+                    raise ValueError(f"{name} {entry[name]!r}")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ValueError(
             f"the cache file {path} of hpframe's BLAS policy is corrupt ({exc}); delete it "
@@ -213,6 +214,31 @@ def _time_candidates(candidates=None, workloads=WORKLOADS, repeats=REPEATS):
     return times
 
 
+def _time_predict(piece, repeats=REPEATS):
+    """Seconds of one prediction (4,096 rows through 784-128-10 in chunks of 256, one
+    thread) with BLAS in pieces of ``piece`` and with the own product, by repeat:
+    ``{"blas": [...], "own": [...]}`` (interleaved)."""
+    from threadpoolctl import threadpool_limits
+    from hpframe._core.network import Network
+    from hpframe._core.spec import NetworkSpec
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4096, 784), dtype=np.float32)
+    out = np.empty((4096, 10), np.float32)
+    net = Network(NetworkSpec((784, 128, 10), capacity=256, seed=0, dtype=np.float32))
+    net.params[...] = rng.standard_normal(net.n_params).astype(np.float32) * 0.05
+    net.gemm_piece = piece
+    seconds = {"blas": [], OWN: []}
+    with threadpool_limits(limits=1, user_api="blas"):
+        for i in range(repeats + 1):
+            for kernel in (("blas", OWN) if i % 2 == 0 else (OWN, "blas")):
+                net.predict_kernel = kernel
+                start = time.perf_counter()
+                net.predict_into(X, out, 1)
+                if i > 0:                                      # the first is a warm-up
+                    seconds[kernel].append(time.perf_counter() - start)
+    return seconds
+
+
 def relative_times(times, candidates=CANDIDATES):
     """Each candidate's time relative to one call per product (0): per workload the
     median over repeats of the ratio within a repeat (timed moments apart, so a
@@ -245,8 +271,23 @@ def measure():
             _measuring = False
     cands = tuple(next(iter(times.values())))          # those timed, in their order
     best, rel = choose(times, cands)
-    return {"gemm_piece": 0 if best == OWN else best,
+    piece = 0 if best == OWN else best
+    # prediction (bigger products, no optimizer) is measured on its own: BLAS in
+    # the chosen pieces against the own product
+    predict = {"blas": 1.0}
+    if own_available():
+        with _lock:
+            _measuring = True
+            try:
+                seconds = _time_predict(piece)
+            finally:
+                _measuring = False
+        predict[OWN] = float(np.median(np.array(seconds[OWN]) / np.array(seconds["blas"])))
+    predict_kernel = OWN if predict.get(OWN, 1.0) <= 1 - MIN_GAIN else "blas"
+    return {"gemm_piece": piece,
             "gemm_kernel": OWN if best == OWN else "blas",
+            "predict_kernel": predict_kernel,
+            "predict_relative_time": {k: round(v, 4) for k, v in predict.items()},
             "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "relative_time": {str(c): round(r, 4) for c, r in rel.items()},
             "seconds": {w: {str(c): [round(x, 6) for x in np.atleast_1d(s)]
@@ -311,7 +352,8 @@ def gemm_policy(refresh=False):
     -------
     dict
         ``gemm_piece`` (int, 0: one BLAS call per product), ``gemm_kernel``
-        (``"blas"`` or ``"own"``: hpframe's own float32 product), ``source``
+        (``"blas"`` or ``"own"``: hpframe's own float32 product), ``predict_kernel``
+        (the same, for prediction, measured on its own), ``source``
         (``"environment"``, ``"cache"``, ``"measured"``), ``kernel``, ``file``
         and ``entry`` (the cache entry with the measured times, if any) and
         ``summary`` (one readable line).
@@ -326,8 +368,8 @@ def gemm_policy(refresh=False):
     global _policy
     with _lock:
         if _measuring:       # a network built by measure() itself: its piece is set after
-            return {"gemm_piece": 0, "gemm_kernel": "blas", "source": "measuring",
-                    "summary": "measuring"}
+            return {"gemm_piece": 0, "gemm_kernel": "blas", "predict_kernel": "blas",
+                    "source": "measuring", "summary": "measuring"}
         if _policy is not None and not refresh:
             return _policy
         env = _from_env()
@@ -337,7 +379,8 @@ def gemm_policy(refresh=False):
             # a piece size set by hand means BLAS in such pieces (unless the own
             # product is asked for too); the own product needs no piece size
             policy = {"gemm_piece": env or 0, "gemm_kernel": env_kernel or "blas",
-                      "source": "environment", "kernel": None, "file": None, "entry": None}
+                      "predict_kernel": env_kernel or "blas", "source": "environment",
+                      "kernel": None, "file": None, "entry": None}
         else:
             kernel = blas_kernel()
             entries = read_cache(path)
@@ -345,12 +388,15 @@ def gemm_policy(refresh=False):
                 entry, source = entries[kernel], "cache"
             else:
                 entry, source = _measure_and_keep(kernel)
-            chosen = entry.get("gemm_kernel", "blas")
-            policy = {"gemm_piece": entry["gemm_piece"],
-                      "gemm_kernel": chosen if chosen != OWN or own_available() else "blas",
-                      "source": source, "kernel": kernel, "file": path, "entry": entry}
+            def usable(name):
+                chosen = entry.get(name, "blas")
+                return chosen if chosen != OWN or own_available() else "blas"
+            policy = {"gemm_piece": entry["gemm_piece"], "gemm_kernel": usable("gemm_kernel"),
+                      "predict_kernel": usable("predict_kernel"), "source": source,
+                      "kernel": kernel, "file": path, "entry": entry}
             if env_kernel == "blas":         # BLAS asked for: the pieces measured for it
-                policy["gemm_kernel"], policy["source"] = "blas", "environment"
+                policy["gemm_kernel"] = policy["predict_kernel"] = "blas"
+                policy["source"] = "environment"
         piece = policy["gemm_piece"]
         what = (f"pieces of at most {piece:,} multiply-adds" if piece
                 else "one BLAS call per product")

@@ -69,7 +69,7 @@ from hpframe._core.team cimport (Team, PART_STRIDE, hp_barrier_init, hp_barrier_
 
 cnp.import_array()
 
-from hpframe._core._blas import small_gemm_piece, small_gemm_kernel  # noqa: F401
+from hpframe._core._blas import small_gemm_piece, small_gemm_kernel, small_predict_kernel
 from hpframe._core.layout import team_scratch_size, team_scratch_stride
 from hpframe._core.spec import NetworkSpec
 
@@ -86,6 +86,7 @@ cdef struct Settings:
     uint64_t drop_threshold
     Py_ssize_t gemm_piece        # most multiply-adds per gemm call; 0: no limit (_blas.pxd)
     bint own_gemm                # float32 products by hpframe's own kernel (_sgemm.h)
+    bint own_predict             # ... in prediction (measured on its own)
     Dense* layers                # each layer's arrays, as training sees them
     Dense* eval_layers           # ... and as evaluation does: no dropout
 
@@ -120,6 +121,16 @@ def cpu_has_avx2():
 def max_team_size():
     """The largest team of threads this build can train with (1: single-threaded build)."""
     return hp_team_max()
+
+
+def _own_asked(name, value):
+    """True for "own", False for "blas"; anything else is an error naming ``name``."""
+    if value not in ("blas", "own"):
+        raise ValueError(f"{name} must be 'blas' or 'own'; got {value!r}")
+    if value == "own" and not hp_sgemm_available():
+        raise ValueError(f"{name}='own' needs a CPU with AVX2 and FMA (and an x86-64 build "
+                         "by GCC or Clang); this one has not: use 'blas'")
+    return value == "own"
 
 
 cdef struct Csr:
@@ -205,6 +216,8 @@ cdef class Network:
         self.s.gemm_piece = small_gemm_piece()
         self.s.own_gemm = (small_gemm_kernel() == "own" and self.dtype == np.float32
                            and hp_sgemm_available())
+        self.s.own_predict = (small_predict_kernel() == "own" and self.dtype == np.float32
+                              and hp_sgemm_available())
 
         lay = spec.layout()
         self.layout = lay.table
@@ -289,12 +302,18 @@ cdef class Network:
 
     @gemm_kernel.setter
     def gemm_kernel(self, value):
-        if value not in ("blas", "own"):
-            raise ValueError(f"gemm_kernel must be 'blas' or 'own'; got {value!r}")
-        if value == "own" and not hp_sgemm_available():
-            raise ValueError("gemm_kernel='own' needs a CPU with AVX2 and FMA (and an "
-                             "x86-64 build by GCC or Clang); this one has not: use 'blas'")
-        self.s.own_gemm = value == "own" and self.dtype == np.float32
+        self.s.own_gemm = _own_asked("gemm_kernel", value) and self.dtype == np.float32
+
+    @property
+    def predict_kernel(self):
+        """What multiplies prediction's products (``"blas"`` or ``"own"``, as
+        :attr:`gemm_kernel`; measured on its own, since prediction's products are
+        bigger and come without an optimizer step)."""
+        return "own" if self.s.own_predict else "blas"
+
+    @predict_kernel.setter
+    def predict_kernel(self, value):
+        self.s.own_predict = _own_asked("predict_kernel", value) and self.dtype == np.float32
 
     def set_step(self, long step):
         """Restore the optimizer's step counter (after loading a saved model)."""
@@ -859,7 +878,7 @@ cdef const floating* _forward_alone(Settings* s, const floating* x, Py_ssize_t b
         if area_0 != NULL:
             L.z = area_0 if l % 2 == 0 else area_1
             L.a = L.h = L.z
-        product(s.gemm_piece, s.own_gemm, b, n_out, L.n_in, h_prev, L.n_in,
+        product(s.gemm_piece, s.own_predict, b, n_out, L.n_in, h_prev, L.n_in,
                 <const floating*> L.w,
                 <floating*> L.z)
         for i in range(b):
