@@ -317,8 +317,8 @@ needs_own = pytest.mark.skipif(not _blas.own_gemm_available(),
 @pytest.mark.parametrize("transpose_a", [False, True])
 def test_own_product_equals_numpy_for_every_block_shape(transpose_a):
     rng = np.random.default_rng(3)
-    for m in (1, 5, 6, 7, 13):
-        for n in (1, 8, 10, 16, 17, 33):
+    for m in (1, 2, 5, 6, 7, 8, 13):
+        for n in (1, 8, 10, 16, 17, 33, 70):
             for k in (0, 1, 9, 40):
                 a = rng.normal(size=(k, m) if transpose_a else (m, k)).astype(np.float32)
                 b = rng.normal(size=(k, n)).astype(np.float32)
