@@ -93,18 +93,24 @@ def test_values_do_not_depend_on_where_or_in_which_order_trials_ran():
         check_final_rungs(other.records, 12)
 
 
-def test_asha_resumes_from_its_log_and_replays_lost_models(tmp_path, monkeypatch):
-    full = run()
-    path = tmp_path / "asha.jsonl"
+def interrupt_at(monkeypatch, n):
+    """Make the ``n``-th trial raise KeyboardInterrupt (Ctrl-C); returns the real runner."""
     real = trial_mod.run_trial
     calls = []
 
     def interrupt_later(task):
         calls.append(task.number)
-        if len(calls) == 10:
+        if len(calls) == n:
             raise KeyboardInterrupt
         return real(task)
     monkeypatch.setattr(trial_mod, "run_trial", interrupt_later)
+    return real
+
+
+def test_asha_resumes_from_its_log_and_replays_lost_models(tmp_path, monkeypatch):
+    full = run()
+    path = tmp_path / "asha.jsonl"
+    real = interrupt_at(monkeypatch, 10)
     partial = run(log=path)
     assert partial.interrupted
     monkeypatch.setattr(trial_mod, "run_trial", real)

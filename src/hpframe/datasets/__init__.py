@@ -1,11 +1,11 @@
-r"""Data sets for learning and practice: one small real set and four generators.
+r"""Data sets for learning and practice: one small real set and six generators.
 
 * :func:`load_digits` -- 1,797 handwritten digits as 8x8 images (UCI, CC BY 4.0),
   bundled so everything runs offline; :func:`describe` prints its story, source,
   licence and citation.
-* :func:`make_spirals`, :func:`make_moons`, :func:`make_blobs` -- 2-D (or n-D)
-  classification sets whose difficulty you control, for seeing what a hidden layer,
-  dropout or a learning rate does.
+* :func:`make_spirals`, :func:`make_moons`, :func:`make_circles`, :func:`make_xor`,
+  :func:`make_blobs` -- 2-D (or n-D) classification sets whose difficulty you
+  control, for seeing what a hidden layer, dropout or a learning rate does.
 * :func:`make_regression` -- a smooth nonlinear regression target.
 
 Every generator is seeded (``seed=0`` by default, ``numpy.random.default_rng``), so
@@ -20,8 +20,8 @@ import numpy as np
 
 from hpframe._validation import check_float, check_int, check_seed
 
-__all__ = ["load_digits", "make_spirals", "make_moons", "make_blobs",
-           "make_regression", "describe"]
+__all__ = ["load_digits", "make_spirals", "make_moons", "make_circles", "make_xor",
+           "make_blobs", "make_regression", "describe"]
 
 _DESCRIPTIONS = ("digits",)
 
@@ -234,6 +234,94 @@ def make_moons(n_samples=200, noise=0.1, seed=0):
     y = np.repeat(np.array([0, 1], dtype=np.int64), [n0, n1])
     order = rng.permutation(n_samples)
     return X[order], y[order]
+
+
+def make_circles(n_samples=300, noise=0.1, factor=0.5, seed=0):
+    r"""Two concentric rings: class 0 outside (radius 1), class 1 inside (radius ``factor``).
+
+    Point :math:`i` of a class of :math:`m` points sits at angle
+    :math:`2\pi i / m` on its ring, plus Gaussian noise of standard deviation
+    ``noise`` on both coordinates. No straight line separates the classes.
+
+    Parameters
+    ----------
+    n_samples : int, default=300
+        Total number of points, >= 2; the outer ring gets the odd one out.
+    noise : float, default=0.1
+        Standard deviation of the Gaussian noise (>= 0).
+    factor : float, default=0.5
+        Radius of the inner ring, in (0, 1).
+    seed : int or None, default=0
+        Seed for ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 2), float64
+    y : ndarray of shape (n_samples,), int64
+        Labels 0 and 1, rows in shuffled order.
+
+    Examples
+    --------
+    >>> from hpframe.datasets import make_circles
+    >>> import numpy as np
+    >>> X, y = make_circles(100, noise=0.0)
+    >>> np.round(np.hypot(X[:, 0], X[:, 1]), 6)[y == 1].max().item()
+    0.5
+    """
+    n_samples = _check_int("n_samples", n_samples, 2)
+    noise = _check_real("noise", noise)
+    factor = _check_real("factor", factor, 0.0, strict=True)
+    if factor >= 1:
+        raise ValueError(f"factor must be in (0, 1), got {factor!r}")
+    rng = _rng(seed)
+    parts, labels = [], []
+    for k, (m, radius) in enumerate(zip(_class_sizes(n_samples, 2), (1.0, factor))):
+        t = 2 * np.pi * np.arange(m) / m
+        parts.append(radius * np.column_stack([np.cos(t), np.sin(t)]))
+        labels.append(np.full(m, k, dtype=np.int64))
+    X, y = np.concatenate(parts), np.concatenate(labels)
+    X += noise * rng.standard_normal(X.shape)
+    order = rng.permutation(n_samples)
+    return X[order], y[order]
+
+
+def make_xor(n_samples=300, noise=0.1, seed=0):
+    r"""The XOR problem: class 1 where exactly one coordinate is positive.
+
+    Points are uniform on :math:`[-1, 1]^2`, labelled :math:`[x_0 x_1 < 0]` from
+    the noise-free point, then moved by Gaussian noise of standard deviation
+    ``noise``. A network without a hidden layer cannot learn it.
+
+    Parameters
+    ----------
+    n_samples : int, default=300
+        Number of points, >= 2.
+    noise : float, default=0.1
+        Standard deviation of the Gaussian noise (>= 0).
+    seed : int or None, default=0
+        Seed for ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 2), float64
+    y : ndarray of shape (n_samples,), int64
+        Labels 0 and 1.
+
+    Examples
+    --------
+    >>> from hpframe.datasets import make_xor
+    >>> import numpy as np
+    >>> X, y = make_xor(200, noise=0.0)
+    >>> bool(((X[:, 0] * X[:, 1] < 0) == (y == 1)).all())
+    True
+    """
+    n_samples = _check_int("n_samples", n_samples, 2)
+    noise = _check_real("noise", noise)
+    rng = _rng(seed)
+    X = rng.uniform(-1.0, 1.0, size=(n_samples, 2))
+    y = (X[:, 0] * X[:, 1] < 0).astype(np.int64)
+    X += noise * rng.standard_normal(X.shape)
+    return X, y
 
 
 def make_blobs(n_samples=300, n_features=2, centers=3, cluster_std=1.0, seed=0):

@@ -1,7 +1,8 @@
 r"""The playground's data sets: five 2-D classification sets and a 1-D regression.
 
-Moons, spirals and blobs come from :mod:`hpframe.datasets`; circles, XOR and the
-1-D curve are generated here, seeded the same way (``numpy.random.default_rng``).
+Moons, circles, spirals, XOR and blobs come from :mod:`hpframe.datasets` (circles
+and XOR are imported here too, where they were first defined); the 1-D curve is
+generated here, seeded the same way (``numpy.random.default_rng``).
 Every set is a pure function of ``(n_samples, noise, seed)``, so the code the
 playground shows (:func:`code_lines`) rebuilds the very same arrays.
 
@@ -10,7 +11,7 @@ This module needs only NumPy: the shown code imports it without the web extra.
 import numpy as np
 
 from hpframe import datasets as _hpdata
-from hpframe.datasets import _check_int, _check_real, _rng, _class_sizes
+from hpframe.datasets import _check_int, _check_real, _rng, make_circles, make_xor
 
 __all__ = ["NAMES", "CLASSIFICATION", "make_circles", "make_xor", "make_curve", "load",
            "code_lines"]
@@ -19,94 +20,6 @@ __all__ = ["NAMES", "CLASSIFICATION", "make_circles", "make_xor", "make_curve", 
 NAMES = ("moons", "circles", "spirals", "xor", "blobs", "regression")
 #: the classification sets (the rest are regression)
 CLASSIFICATION = ("moons", "circles", "spirals", "xor", "blobs")
-
-
-def make_circles(n_samples=300, noise=0.1, factor=0.5, seed=0):
-    r"""Two concentric rings: class 0 outside (radius 1), class 1 inside (radius ``factor``).
-
-    Point :math:`i` of a class of :math:`m` points sits at angle
-    :math:`2\pi i / m` on its ring, plus Gaussian noise of standard deviation
-    ``noise`` on both coordinates. No straight line separates the classes.
-
-    Parameters
-    ----------
-    n_samples : int, default=300
-        Total number of points, >= 2; the outer ring gets the odd one out.
-    noise : float, default=0.1
-        Standard deviation of the Gaussian noise (>= 0).
-    factor : float, default=0.5
-        Radius of the inner ring, in (0, 1).
-    seed : int or None, default=0
-        Seed for ``numpy.random.default_rng``.
-
-    Returns
-    -------
-    X : ndarray of shape (n_samples, 2), float64
-    y : ndarray of shape (n_samples,), int64
-        Labels 0 and 1, rows in shuffled order.
-
-    Examples
-    --------
-    >>> from hpframe.playground.datasets import make_circles
-    >>> import numpy as np
-    >>> X, y = make_circles(100, noise=0.0)
-    >>> np.round(np.hypot(X[:, 0], X[:, 1]), 6)[y == 1].max().item()
-    0.5
-    """
-    n_samples = _check_int("n_samples", n_samples, 2)
-    noise = _check_real("noise", noise)
-    factor = _check_real("factor", factor, 0.0, strict=True)
-    if factor >= 1:
-        raise ValueError(f"factor must be in (0, 1), got {factor!r}")
-    rng = _rng(seed)
-    parts, labels = [], []
-    for k, (m, radius) in enumerate(zip(_class_sizes(n_samples, 2), (1.0, factor))):
-        t = 2 * np.pi * np.arange(m) / m
-        parts.append(radius * np.column_stack([np.cos(t), np.sin(t)]))
-        labels.append(np.full(m, k, dtype=np.int64))
-    X, y = np.concatenate(parts), np.concatenate(labels)
-    X += noise * rng.standard_normal(X.shape)
-    order = rng.permutation(n_samples)
-    return X[order], y[order]
-
-
-def make_xor(n_samples=300, noise=0.1, seed=0):
-    r"""The XOR problem: class 1 where exactly one coordinate is positive.
-
-    Points are uniform on :math:`[-1, 1]^2`, labelled :math:`[x_0 x_1 < 0]` from
-    the noise-free point, then moved by Gaussian noise of standard deviation
-    ``noise``. A network without a hidden layer cannot learn it.
-
-    Parameters
-    ----------
-    n_samples : int, default=300
-        Number of points, >= 2.
-    noise : float, default=0.1
-        Standard deviation of the Gaussian noise (>= 0).
-    seed : int or None, default=0
-        Seed for ``numpy.random.default_rng``.
-
-    Returns
-    -------
-    X : ndarray of shape (n_samples, 2), float64
-    y : ndarray of shape (n_samples,), int64
-        Labels 0 and 1.
-
-    Examples
-    --------
-    >>> from hpframe.playground.datasets import make_xor
-    >>> import numpy as np
-    >>> X, y = make_xor(200, noise=0.0)
-    >>> bool(((X[:, 0] * X[:, 1] < 0) == (y == 1)).all())
-    True
-    """
-    n_samples = _check_int("n_samples", n_samples, 2)
-    noise = _check_real("noise", noise)
-    rng = _rng(seed)
-    X = rng.uniform(-1.0, 1.0, size=(n_samples, 2))
-    y = (X[:, 0] * X[:, 1] < 0).astype(np.int64)
-    X += noise * rng.standard_normal(X.shape)
-    return X, y
 
 
 def make_curve(n_samples=200, noise=0.1, seed=0):
@@ -168,10 +81,10 @@ def _calls(name, n_samples, noise, seed):
                 f"cluster_std={std!r}, seed={seed})")
     if name == "circles":
         return (lambda: make_circles(n_samples=n_samples, noise=noise, seed=seed),
-                f"datasets.make_circles(n_samples={n_samples}, noise={noise!r}, seed={seed})")
+                f"hp.datasets.make_circles(n_samples={n_samples}, noise={noise!r}, seed={seed})")
     if name == "xor":
         return (lambda: make_xor(n_samples=n_samples, noise=noise, seed=seed),
-                f"datasets.make_xor(n_samples={n_samples}, noise={noise!r}, seed={seed})")
+                f"hp.datasets.make_xor(n_samples={n_samples}, noise={noise!r}, seed={seed})")
     if name == "regression":
         return (lambda: make_curve(n_samples=n_samples, noise=noise, seed=seed),
                 f"datasets.make_curve(n_samples={n_samples}, noise={noise!r}, seed={seed})")

@@ -31,16 +31,19 @@ With ``"eager"``, which trial a free worker gets depends on which trials have
 finished, so the promotions - unlike every trial's training - depend on the order
 in which trials finish when several run at once; serially (``n_jobs=1``) the order,
 and so the result, is fixed by the seed. With ``"certain"`` they never do. The log records every trial at every rung; resuming
-rebuilds the rungs from it and goes on with the same rule.
+rebuilds the rungs from it and goes on with the same rule. With ``storage``,
+several processes share the rungs through a database and each free worker
+applies the same rule to the whole search (:mod:`hpframe.search.storage`).
 """
 import math
 
 from hpframe.hparams import HyperParams
 from hpframe.search import spaces as S
 from hpframe.search.runner import TaskSource
-from hpframe.search.strategies import (_check_base, _check_common, _check_data, _check_int,
-                                       _check_metric_fits, _configs, _held_out, _Scoring,
-                                       _Search, rung_epochs, rung_sizes)
+from hpframe.search.strategies import (_absorb, _check_base, _check_common, _check_data,
+                                       _check_int, _check_metric_fits, _configs, _held_out,
+                                       _open_store, _run_shared, _Scoring, _Search,
+                                       rung_epochs, rung_sizes)
 from hpframe.search.trial import Metric
 
 __all__ = ["asha", "hyperband", "hyperband_brackets"]
@@ -119,17 +122,51 @@ class _ASHA(_Search):
                 return self._task_at(bracket, number, 0, pool)
         return None
 
-    def optimise(self, brackets, eta, rungs, space, promotion):
+    def optimise(self, brackets, eta, rungs, space, promotion, storage=None):
         self._checkpoints, self._running = {}, set()
         self._brackets, self._eta, self._promotion = brackets, eta, promotion
-        self.read_log()
         total = sum(_bracket_trials(b, eta) for b in brackets)
-        with self.session(total, list(self.records.values())) as pool:
-            self.run_source(TaskSource(lambda: self._next(pool)), pool)
+        if storage is None:
+            self.read_log()
+            with self.session(total, list(self.records.values())) as pool:
+                self.run_source(TaskSource(lambda: self._next(pool)), pool)
+        else:
+            self._shared(storage, total)
         result = self.result(space)
         result.rungs = rungs
         result.records = sorted(self.records.values(), key=lambda t: (t.rung, t.number))
         return result
+
+    # -- many processes, one search (storage=) ------------------------------------
+    def _shared(self, storage, total):
+        """Run with the other processes of ``storage``: each free worker decides with
+        ASHA's rule from the whole search - every process's finished trials and live
+        claims - and claims its decision in the same transaction."""
+        _open_store(self, storage)
+        try:
+            _absorb(self, [(n, b.first + k) for b in self._brackets for n in b.numbers
+                           for k in range(len(b.rungs))])
+            with self.session(total, list(self.records.values())) as pool:
+                decided = {}
+
+                def pick(view):
+                    decided["task"] = task = self._decide(view, pool)
+                    return None if task is None else (task.number, task.rung)
+                _run_shared(self, pick, lambda number, rung: decided.pop("task"), pool)
+        finally:
+            self.store.close()
+            self.store = None
+
+    def _decide(self, view, pool):
+        # Trials running anywhere (or finished but refused by this search's records,
+        # e.g. a death to retry only in a log) are not this process's to start.
+        self._running = view.live | (view.done - set(self.records))
+        for bracket in self._brackets:      # new configurations: the first not yet begun
+            bracket.started = next((i for i, n in enumerate(bracket.numbers)
+                                    if (n, bracket.first) not in self.records
+                                    and (n, bracket.first) not in self._running),
+                                   len(bracket.numbers))
+        return self._next(pool)
 
 
 PROMOTIONS = ("eager", "certain")
@@ -182,7 +219,8 @@ def _prepare(X, y, space, base, metric, seed, timeout, verbose, validation_data,
 
 def asha(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, eta=3, base=None,
          metric="val_loss", seed=0, n_jobs=1, executor=None, timeout=None, log=None,
-         verbose=1, validation_data=None, cv=None, repeats=1, promotion="eager"):
+         verbose=1, validation_data=None, cv=None, repeats=1, promotion="eager",
+         storage=None):
     r"""Asynchronous successive halving: promote a trial as soon as its rung allows.
 
     Like :func:`successive_halving`, configurations start with ``min_epochs`` and
@@ -218,6 +256,18 @@ def asha(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, eta=3, base=No
           trials as :func:`successive_halving` reach each rung, with the same results
           whatever the order of finishing, but no worker waits for a whole rung - the
           surely-promoted trials go on while the rung's last trials still train.
+    storage : str, optional
+        ``"sqlite:///study.db"``, or any SQLAlchemy URL: several processes running
+        this same call share one asynchronous search (see
+        :mod:`hpframe.search.storage`). Whenever one of their workers is free, it
+        decides with the ``promotion`` rule from the whole search - every process's
+        finished trials at every rung and every trial running anywhere - and claims
+        its decision in the same transaction, so no configuration runs twice at a
+        rung. A promoted trial continues from its previous rung's model if this
+        process trained it, else is retrained from its seed first (the same model).
+        A dead process's claim is run again; with nothing to claim, a process waits
+        while others run trials, and every process returns the whole search's
+        result. Replaces ``log``; rerunning the call resumes.
 
     Returns
     -------
@@ -247,7 +297,7 @@ def asha(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, eta=3, base=No
                                         promotion),
                    scoring=scoring)
     return search.optimise([_Bracket(range(n_trials), 0, rungs)], eta, rungs, space,
-                           promotion)
+                           promotion, storage)
 
 
 def hyperband_brackets(min_epochs, max_epochs, eta=3):
@@ -265,7 +315,8 @@ def hyperband_brackets(min_epochs, max_epochs, eta=3):
 
 def hyperband(X, y, space, min_epochs=1, max_epochs=None, eta=3, base=None,
               metric="val_loss", seed=0, n_jobs=1, executor=None, timeout=None, log=None,
-              verbose=1, validation_data=None, cv=None, repeats=1, promotion="eager"):
+              verbose=1, validation_data=None, cv=None, repeats=1, promotion="eager",
+              storage=None):
     r"""Hyperband: several brackets of asynchronous halving, from aggressive to none.
 
     Bracket :math:`s` starts many configurations with few epochs (the most
@@ -277,7 +328,7 @@ def hyperband(X, y, space, min_epochs=1, max_epochs=None, eta=3, base=None,
 
     Parameters
     ----------
-    X, y, space, min_epochs, max_epochs, eta, base, metric, seed, n_jobs, executor, timeout, log, verbose, validation_data, cv, repeats, promotion
+    X, y, space, min_epochs, max_epochs, eta, base, metric, seed, n_jobs, executor, timeout, log, verbose, validation_data, cv, repeats, promotion, storage
         As for :func:`asha`; with ``promotion="certain"`` each bracket promotes
         exactly as :func:`successive_halving` of its configurations would.
 
@@ -304,4 +355,4 @@ def hyperband(X, y, space, min_epochs=1, max_epochs=None, eta=3, base=None,
                    extra_header=_header({"brackets": plan, "rungs": rungs, "eta": eta},
                                         promotion),
                    scoring=scoring)
-    return search.optimise(brackets, eta, rungs, space, promotion)
+    return search.optimise(brackets, eta, rungs, space, promotion, storage)

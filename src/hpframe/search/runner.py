@@ -188,12 +188,15 @@ class TaskSource:
 
     ``next_task()`` returns the task to launch now, or None when nothing can be
     launched until a running trial finishes; it is called in the search's thread,
-    after every finished trial has been handed to ``on_outcome``.
+    after every finished trial has been handed to ``on_outcome``. With ``poll``
+    (seconds), a free worker asks again that often even while no trial of this
+    process finishes (other processes' trials may make one launchable).
     """
 
-    def __init__(self, next_task):
+    def __init__(self, next_task, poll=None):
         self._next = next_task
         self._back = collections.deque()
+        self.poll = poll
 
     def __bool__(self):
         if not self._back:
@@ -262,7 +265,8 @@ def _execute_pool(tasks, pool, on_outcome, deadline):
             if not running:
                 break
             # -- collect ----------------------------------------------------------
-            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            poll = getattr(pending, "poll", None) if len(running) < pool.width else None
+            done, _ = cf.wait(running, timeout=poll, return_when=cf.FIRST_COMPLETED)
             broken = _collect(done, running, on_outcome)
             if broken:
                 # Every other trial in flight goes down with the pool: collect

@@ -486,33 +486,67 @@ def _plain_task(search, pool):
     return make
 
 
+def _take_finished(search, view):
+    """Take the trials that other processes finished, as ``view`` shows them."""
+    fresh = view.records(sorted(k for k in view.done
+                                if k not in search.records and k[0] in search.configs))
+    search._take([(f"trial {n} rung {k}", r) for n, k, r in fresh], where=search.store.path)
+    progress = getattr(search, "progress", None)
+    for number, rung, _ in fresh:
+        if progress is not None and (number, rung) in search.records:
+            progress.update(search.records[(number, rung)])
+
+
+def _run_shared(search, pick, make_task, pool):
+    """Run trials with the other processes of ``search.store`` until none is left.
+
+    A free worker claims the ``(number, rung)`` that ``pick(view)`` chooses from the
+    search as the database shows it (every process's finished trials, taken into
+    ``search.records`` first, and live claims); ``make_task(number, rung)`` builds
+    its task (None: nothing to run, e.g. a configuration HyperParams refused and
+    ``make_task`` recorded). When nothing can be claimed, the process waits while
+    others run trials (one of them may make a trial claimable) and stops when no one
+    does. Returns why it stopped early, or None.
+    """
+    from hpframe.search.storage import POLL_SECONDS
+    store = search.store
+    seen = {}
+
+    def choose(view):
+        _take_finished(search, view)
+        seen["others"] = bool(view.live - store.mine)
+        return pick(view)
+
+    def next_task():
+        while True:
+            key = store.claim_with(choose)
+            if key is None:
+                return None
+            task = make_task(*key)
+            if task is not None:
+                return task
+    source = _runner.TaskSource(next_task, poll=POLL_SECONDS)
+    while True:
+        stopped = search.run_source(source, pool)
+        if stopped or not seen.get("others"):
+            return stopped
+        time.sleep(POLL_SECONDS)
+
+
 def _run_round(search, keys, pool, make_task):
     """Run the trials ``keys`` (``(number, rung)``) together with the other processes
     of ``search.store`` until every one is done; returns why it stopped early, or None.
     ``make_task(number, rung)`` builds the task of a claimed trial."""
-    from hpframe.search.storage import POLL_SECONDS
-    store = search.store
+    def pick(view):
+        return next((k for k in keys if k not in search.records and view.free(k)), None)
 
-    def next_task():
-        while True:
-            key = store.claim([k for k in keys if k not in search.records])
-            if key is None:
-                return None
-            _, hparams = search.configs[key[0]]
-            if isinstance(hparams, HyperParams):
-                return make_task(*key)
-            search.finish(search._invalid(key[0], hparams, key[1]))
-    while True:
-        stopped = search.run_source(_runner.TaskSource(next_task), pool)
-        if stopped:
-            return stopped
-        _absorb(search, keys)
-        left = [k for k in keys if k not in search.records]
-        if not left:
-            return None
-        if store.running_elsewhere(left):
-            time.sleep(POLL_SECONDS)
-        # else: a dead process's claim, ours to take on the next pass
+    def make(number, rung):
+        _, hparams = search.configs[number]
+        if isinstance(hparams, HyperParams):
+            return make_task(number, rung)
+        search.finish(search._invalid(number, hparams, rung))
+        return None
+    return _run_shared(search, pick, make, pool)
 
 
 def _run_stored(search, space, storage):
@@ -619,11 +653,15 @@ def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0
     storage : str, optional
         ``"sqlite:///study.db"``: several processes (terminals, a batch scheduler's
         array job) running this same call share the search through that SQLite
-        file. Each claims trials nobody has (never two processes the same one),
-        a dead process's claimed trial is claimed again, and every process
-        returns the whole search's result once all trials are done - the same
-        as one process alone would find. Replaces ``log`` (pass one or the
-        other); rerunning the call resumes. See :mod:`hpframe.search.storage`.
+        file (Python's own ``sqlite3``). Any other SQLAlchemy URL, e.g.
+        ``"postgresql://user@host/dbname"`` or ``"sqlite+pysqlite:///study.db"``,
+        works the same through SQLAlchemy (``pip install sqlalchemy`` and the
+        database's driver); a server's database holds one search. Each process
+        claims trials nobody has (never two processes the same one), a dead
+        process's claimed trial is claimed again, and every process returns the
+        whole search's result once all trials are done - the same as one process
+        alone would find. Replaces ``log`` (pass one or the other); rerunning the
+        call resumes. See :mod:`hpframe.search.storage`.
 
     Returns
     -------
