@@ -341,6 +341,14 @@ def test_own_product_training_equals_reference_step_by_step(n_threads, batch_siz
 
 
 @needs_own
+def test_own_product_leaves_wide_layers_to_blas_and_still_equals_reference():
+    # 300 units: wider than the own product takes (256), so layer 0's forward and
+    # weight gradient go to BLAS, layer 1's (3 units) to the own product
+    train_side_by_side(np.float32, "adam", n_threads=2, lr=0.01, epochs=2, gemm_kernel="own",
+                       n_features=37, hidden=(300,), n=30, batch_size=9)
+
+
+@needs_own
 def test_own_product_predicts_as_the_reference_and_blas_nearly():
     net = make_network((37, 40, 20, 3), "tanh", capacity=8, dtype=np.float32)
     net.gemm_kernel = "blas"

@@ -223,7 +223,8 @@ def test_the_kernel_variable_overrides_the_cache_both_ways(fresh, monkeypatch, c
     assert new_float32_network().gemm_kernel == "own"
     assert main(["info"]) == 0
     out = capsys.readouterr().out
-    assert "products: hpframe's own float32 product (AVX2, FMA), one call each" in out
+    assert "products: hpframe's own float32 product (AVX2, FMA), one call each, up to 256 " \
+        "columns; BLAS for wider ones and for float64" in out
     assert "set by HPFRAME_GEMM_PIECE / HPFRAME_GEMM_KERNEL" in out
 
 

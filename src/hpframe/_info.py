@@ -98,8 +98,8 @@ def show_config(file=None):
         print(f"products: ERROR - {policy.get('error')}", file=out)
     else:
         if policy.get("gemm_kernel") == "own":
-            print("products: hpframe's own float32 product (AVX2, FMA), one call each; "
-                  "BLAS for float64", file=out)
+            print("products: hpframe's own float32 product (AVX2, FMA), one call each, up "
+                  "to 256 columns; BLAS for wider ones and for float64", file=out)
         else:
             print("products: " + (f"in pieces of at most {info['gemm_piece']:,} multiply-adds"
                                   if info["gemm_piece"] else "one BLAS call each"), file=out)

@@ -401,7 +401,8 @@ def gemm_policy(refresh=False):
         what = (f"pieces of at most {piece:,} multiply-adds" if piece
                 else "one BLAS call per product")
         if policy["gemm_kernel"] == OWN:
-            what = "hpframe's own float32 product, one call per product; BLAS for float64"
+            what = ("hpframe's own float32 product, one call per product up to 256 columns; "
+                    "BLAS for wider ones and for float64")
         shown = _home_relative(path)
         where = {"environment": f"set by {ENV_VAR} / {KERNEL_ENV_VAR}",
                  "cache": f"measured {(policy['entry'] or {}).get('measured', '?')} for "

@@ -19,7 +19,8 @@
 # same in NumPy.
 from cython cimport floating
 
-from hpframe._core._blas cimport product_at, product_transposed, rows_per_block
+from hpframe._core._blas cimport (product_at, product_transposed, rows_per_block,
+                                  OWN_MOST_COLUMNS)
 from hpframe._core.activations cimport act_forward, act_forward_n, act_grad_mul_n, RELU
 from hpframe._core.optimizers cimport Step, step_n, step_outer_n
 
@@ -174,7 +175,7 @@ cdef inline void dense_backward_weights(const Dense* L, const Step* step, Py_ssi
     elif b == 1:
         step_outer_n(step, w, x, d, s1, s2, m, n_out)
     else:
-        rows = rows_per_block(0 if own else gemm_piece, n_out, b)
+        rows = rows_per_block(0 if own and n_out <= OWN_MOST_COLUMNS else gemm_piece, n_out, b)
         r = 0
         while r < m:
             r_end = min(m, r + rows)
