@@ -13,6 +13,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from hpframe import reference as ref
+from hpframe._core import _blas
 from hpframe._core.network import Network
 from hpframe._core.spec import NetworkSpec
 
@@ -123,7 +124,7 @@ def test_network_gradients_equal_finite_differences(activation, loss, hidden):
 def train_side_by_side(dtype, optimizer="adam", loss="cross_entropy", activation="relu",
                        dropout=0.25, weight_decay=0.01, hidden=(6, 5), lr=0.05, n=11,
                        batch_size=4, epochs=3, shuffle=True, seed=7, n_features=4,
-                       n_threads=1, gemm_piece=None):
+                       n_threads=1, gemm_piece=None, gemm_kernel=None):
     """Train the core and the reference on the same data; compare after every epoch."""
     sizes = (n_features, *hidden, 3)
     kwargs = dict(activation=activation, loss=loss, optimizer=optimizer, dropout=dropout,
@@ -131,6 +132,8 @@ def train_side_by_side(dtype, optimizer="adam", loss="cross_entropy", activation
     net = make_network(sizes, capacity=batch_size, dtype=dtype, **kwargs)
     if gemm_piece is not None:
         net.gemm_piece = gemm_piece
+    if gemm_kernel is not None:
+        net.gemm_kernel = gemm_kernel
     mlp = reference_of(net, **kwargs)
     X, y = make_data(sizes, loss, n, dtype)
     labels, targets = core_targets(loss, y, sizes[-1], dtype)
@@ -256,6 +259,27 @@ def test_team_predict_equals_reference_in_chunks(n_threads):
     np.testing.assert_allclose(out, reference_of(net, "gelu").predict(X), rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_predictions_do_not_depend_on_the_team(dtype):
+    # Each chunk of `capacity` rows is forwarded whole by one thread (threads
+    # 1.. in their scratch areas, where the activation overwrites Z), so every
+    # team gives the same bits as one thread - including a last, short chunk and
+    # more threads than chunks - and the reference's numbers.
+    sizes = (37, 40, 20, 3)
+    net = make_network(sizes, "tanh", dropout=0.5, capacity=8, dtype=dtype)
+    X, _ = make_data(sizes, "mse", 45, dtype)         # 5 full chunks of 8, one of 5
+    outs = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for n_threads in (1, 2, 3, 8):
+            out = np.full((45, 3), np.nan, dtype)
+            net.predict_into(X, out, n_threads)
+            outs.append(out)
+    for n_threads, out in zip((2, 3, 8), outs[1:]):
+        np.testing.assert_array_equal(out, outs[0], err_msg=f"a team of {n_threads}")
+    tol = TRAIN_TOL[dtype]
+    np.testing.assert_allclose(outs[0], reference_of(net, "tanh").predict(X), **tol)
+
+
 # ---- products cut into pieces for BLAS's small-matrix kernel ------------------------
 # With at most 6000 multiply-adds per call, TEAM's products are cut: layer 0's
 # forward (9 x 37 @ 37 x 40) into 3 pieces along its 37 inputs, its weight
@@ -278,6 +302,78 @@ def test_predict_in_pieces_equals_reference():
     out = np.empty((21, 3))
     net.predict_into(X, out)
     np.testing.assert_allclose(out, reference_of(net, "gelu").predict(X), rtol=1e-12)
+
+
+# ---- hpframe's own float32 product (_sgemm.h) -------------------------------------
+# Blocks of 6 rows by 16 columns: TEAM's products (9 rows, 40/20/3 units, 37 inputs)
+# and the sizes below have partial blocks of rows and columns, masked columns
+# (3 and 20 units), and team shares of inputs that start inside a row.
+
+needs_own = pytest.mark.skipif(not _blas.own_gemm_available(),
+                               reason="hpframe's own product needs AVX2 and FMA")
+
+
+@needs_own
+@pytest.mark.parametrize("transpose_a", [False, True])
+def test_own_product_equals_numpy_for_every_block_shape(transpose_a):
+    rng = np.random.default_rng(3)
+    for m in (1, 2, 5, 6, 7, 8, 13):
+        for n in (1, 8, 10, 16, 17, 33, 70):
+            for k in (0, 1, 9, 40):
+                a = rng.normal(size=(k, m) if transpose_a else (m, k)).astype(np.float32)
+                b = rng.normal(size=(k, n)).astype(np.float32)
+                c = np.full((m, n), np.nan, np.float32)
+                _blas.own_gemm_memview(a, b, c, transpose_a)
+                expected = (a.T if transpose_a else a).astype(np.float64) @ b
+                np.testing.assert_allclose(c, expected, rtol=1e-5, atol=1e-5 * np.sqrt(k),
+                                           err_msg=f"{m} x {n}, k = {k}")
+
+
+@needs_own
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+@pytest.mark.parametrize("batch_size", [1, 9])
+def test_own_product_training_equals_reference_step_by_step(n_threads, batch_size):
+    # float32 (the own product's only dtype): a smaller rate and two epochs keep
+    # 100 steps of rounding differences within float32's tolerance
+    net, _ = train_side_by_side(np.float32, "adam", n_threads=n_threads, lr=0.01, epochs=2,
+                                gemm_kernel="own", **{**TEAM, "batch_size": batch_size})
+    assert net.gemm_kernel == "own"
+
+
+@needs_own
+def test_own_product_leaves_wide_layers_to_blas_and_still_equals_reference():
+    # 300 units: wider than the own product takes (256), so layer 0's forward and
+    # weight gradient go to BLAS, layer 1's (3 units) to the own product
+    train_side_by_side(np.float32, "adam", n_threads=2, lr=0.01, epochs=2, gemm_kernel="own",
+                       n_features=37, hidden=(300,), n=30, batch_size=9)
+
+
+@needs_own
+def test_own_product_predicts_as_the_reference_and_blas_nearly():
+    net = make_network((37, 40, 20, 3), "tanh", capacity=8, dtype=np.float32)
+    net.gemm_kernel = "blas"
+    X, _ = make_data((37, 40, 20, 3), "mse", 21, np.float32)
+    outs = {}
+    for kernel in ("blas", "own"):
+        net.predict_kernel = kernel
+        assert net.gemm_kernel == "blas", "prediction's choice leaves training's"
+        outs[kernel] = np.empty((21, 3), np.float32)
+        net.predict_into(X, outs[kernel], 2)
+    np.testing.assert_allclose(outs["own"], reference_of(net, "tanh").predict(X),
+                               **TRAIN_TOL[np.float32])
+    np.testing.assert_allclose(outs["own"], outs["blas"], rtol=1e-5, atol=1e-6)
+
+
+def test_gemm_kernel_is_checked_and_float64_keeps_blas():
+    net = make_network((4, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match="gemm_kernel must be 'blas' or 'own'; got 'mkl'"):
+        net.gemm_kernel = "mkl"
+    with pytest.raises(ValueError, match="predict_kernel must be 'blas' or 'own'; got 1"):
+        net.predict_kernel = 1
+    if _blas.own_gemm_available():
+        wide = make_network((4, 3), dtype=np.float64)
+        wide.gemm_kernel = "own"
+        assert wide.gemm_kernel == "blas", "float64 products always go to BLAS"
 
 
 def test_gemm_piece_must_not_be_negative():

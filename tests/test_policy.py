@@ -19,6 +19,7 @@ from hpframe.__main__ import main
 def fresh(tmp_path, monkeypatch):
     """No override, an empty cache folder of our own, and no remembered answer."""
     monkeypatch.delenv(policy.ENV_VAR, raising=False)
+    monkeypatch.delenv(policy.KERNEL_ENV_VAR, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setenv("LOCALAPPDATA", str(tmp_path))
     policy.forget()
@@ -80,6 +81,7 @@ def test_a_missing_entry_is_measured_once_and_kept(fresh, monkeypatch):
         return {"a": {0: 1.0, 250_000: 0.8, 1_000_000: 0.9, 4_000_000: 1.1},
                 "b": {0: 2.0, 250_000: 1.6, 1_000_000: 1.8, 4_000_000: 2.2}}
     monkeypatch.setattr(policy, "_time_candidates", fake_times)
+    monkeypatch.setattr(policy, "_time_predict", lambda piece: {"blas": [1.0], "own": [1.0]})
     write_cache({"other BLAS | other CPU": {"gemm_piece": 7}})
     chosen = policy.gemm_policy()
     assert (chosen["gemm_piece"], chosen["source"]) == (250_000, "measured")
@@ -155,3 +157,114 @@ def test_info_reports_a_corrupt_cache_without_crashing(fresh, capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "products: ERROR - the cache file" in out and policy.cache_file() in out
+
+
+# ---- hpframe's own float32 product: a candidate like the piece sizes --------------------
+
+needs_own = pytest.mark.skipif(not policy.own_available(),
+                               reason="hpframe's own product needs AVX2 and FMA")
+
+
+def new_float32_network():
+    return Network(NetworkSpec((5, 4, 3), capacity=2, seed=0, dtype=np.float32))
+
+
+@needs_own
+def test_the_own_product_is_kept_only_if_clearly_faster_than_every_piece_size(fresh,
+                                                                              monkeypatch):
+    # hand-made times: own 25% faster than one call, 250,000 only 20% -> own
+    monkeypatch.setattr(policy, "_time_candidates", lambda: {
+        "a": {0: 1.0, 250_000: 0.8, "own": 0.75}, "b": {0: 2.0, 250_000: 1.6, "own": 1.5}})
+    # prediction: the own product 1% slower in one repeat, 2% faster in two (median
+    # 0.98: within the 3% margin) -> BLAS
+    pieces = []
+
+    def fake_predict(piece):
+        pieces.append(piece)
+        return {"blas": [1.0, 2.0, 1.0], "own": [1.01, 1.96, 0.98]}
+    monkeypatch.setattr(policy, "_time_predict", fake_predict)
+    chosen = policy.gemm_policy()
+    assert (chosen["gemm_kernel"], chosen["gemm_piece"], chosen["source"]) == ("own", 0,
+                                                                              "measured")
+    assert chosen["predict_kernel"] == "blas" and pieces == [0]
+    saved = json.loads(open(policy.cache_file()).read())["kernels"][policy.blas_kernel()]
+    assert (saved["gemm_kernel"], saved["gemm_piece"]) == ("own", 0)
+    assert saved["relative_time"]["own"] == pytest.approx(0.75)
+    assert new_float32_network().gemm_kernel == "own"
+    assert Network(NetworkSpec((5, 4, 3), capacity=2, dtype=np.float64)).gemm_kernel == \
+        "blas", "float64 products stay with BLAS"
+    # 2% faster only: within noise, one BLAS call per product stays
+    assert policy.choose({"a": {0: 1.0, 250_000: 1.1, "own": 0.98}},
+                         (0, 250_000, "own"))[0] == 0
+
+
+def test_an_entry_measured_before_the_own_product_keeps_blas(fresh, monkeypatch):
+    write_cache({policy.blas_kernel(): {"gemm_piece": 250_000}})
+    forbid_measuring(monkeypatch)
+    chosen = policy.gemm_policy()
+    assert (chosen["gemm_kernel"], chosen["gemm_piece"]) == ("blas", 250_000)
+    net = new_float32_network()
+    assert (net.gemm_kernel, net.gemm_piece) == ("blas", 250_000)
+
+
+@needs_own
+def test_the_kernel_variable_overrides_the_cache_both_ways(fresh, monkeypatch, capsys):
+    write_cache({policy.blas_kernel(): {"gemm_piece": 0, "gemm_kernel": "own"}})
+    forbid_measuring(monkeypatch)
+    assert new_float32_network().gemm_kernel == "own", "the cached choice"
+    policy.forget()
+    monkeypatch.setenv(policy.KERNEL_ENV_VAR, "blas")
+    chosen = policy.gemm_policy()
+    assert (chosen["gemm_kernel"], chosen["source"]) == ("blas", "environment")
+    assert new_float32_network().gemm_kernel == "blas"
+    policy.forget()
+    write_cache({policy.blas_kernel(): {"gemm_piece": 1_000_000}})
+    monkeypatch.setenv(policy.KERNEL_ENV_VAR, "own")
+    assert new_float32_network().gemm_kernel == "own"
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "products: hpframe's own float32 product (AVX2, FMA), one call each, up to 256 " \
+        "columns; BLAS for wider ones and for float64" in out
+    assert "set by HPFRAME_GEMM_PIECE / HPFRAME_GEMM_KERNEL" in out
+
+
+def test_a_piece_size_set_by_hand_means_blas(fresh, monkeypatch):
+    write_cache({policy.blas_kernel(): {"gemm_piece": 0, "gemm_kernel": "own"}})
+    forbid_measuring(monkeypatch)
+    monkeypatch.setenv(policy.ENV_VAR, "6000")
+    net = new_float32_network()
+    assert (net.gemm_kernel, net.gemm_piece) == ("blas", 6000)
+
+
+@pytest.mark.parametrize("raw", ["mkl", "1"])
+def test_a_bad_kernel_variable_is_an_error_naming_it(fresh, monkeypatch, raw):
+    monkeypatch.setenv(policy.KERNEL_ENV_VAR, raw)
+    with pytest.raises(ValueError, match=f"HPFRAME_GEMM_KERNEL='{raw}' is not allowed; use "
+                                         "'blas'"):
+        policy.gemm_policy()
+
+
+def test_a_cached_kernel_must_be_known(fresh, monkeypatch):
+    path = write_cache({policy.blas_kernel(): {"gemm_piece": 0, "gemm_kernel": "fast"}})
+    with pytest.raises(ValueError, match="is corrupt .*gemm_kernel 'fast'"):
+        policy.gemm_policy()
+    assert path
+
+
+@needs_own
+def test_prediction_is_measured_on_its_own(fresh, monkeypatch):
+    # training keeps pieces of 250,000; prediction is 10% faster with the own product
+    monkeypatch.setattr(policy, "_time_candidates", lambda: {
+        "a": {0: 1.0, 250_000: 0.8, "own": 0.9}})
+    monkeypatch.setattr(policy, "_time_predict",
+                        lambda piece: {"blas": [1.0, 1.0], "own": [0.9, 0.9]})
+    chosen = policy.gemm_policy()
+    assert (chosen["gemm_piece"], chosen["gemm_kernel"], chosen["predict_kernel"]) == \
+        (250_000, "blas", "own")
+    net = new_float32_network()
+    assert (net.gemm_kernel, net.predict_kernel) == ("blas", "own")
+    saved = json.loads(open(policy.cache_file()).read())["kernels"][policy.blas_kernel()]
+    assert saved["predict_relative_time"] == {"blas": 1.0, "own": 0.9}
+    monkeypatch.setenv(policy.KERNEL_ENV_VAR, "blas")
+    policy.forget()
+    assert new_float32_network().predict_kernel == "blas", "the variable rules both"

@@ -22,7 +22,9 @@ def build_info():
         uses (:func:`hpframe.get_num_threads`); ``gemm_piece``: the most multiply-adds
         one BLAS call of the training loops computes (0: no limit; see
         :doc:`/inside_the_core`), or None when the policy could not be read;
-        ``gemm_policy``: where that came from (``source``: ``"environment"``
+        ``gemm_policy``: that and the product in use (``gemm_kernel``: ``"blas"``
+        or ``"own"``, hpframe's own float32 product), and where they came from
+        (``source``: ``"environment"``
         - ``HPFRAME_GEMM_PIECE`` -, ``"cache"`` or ``"measured"``; ``kernel``,
         ``file``, ``entry`` with the measured times, ``summary``; or ``error``);
         ``blas``: the BLAS libraries loaded (library,
@@ -95,14 +97,27 @@ def show_config(file=None):
     if info["gemm_piece"] is None:
         print(f"products: ERROR - {policy.get('error')}", file=out)
     else:
-        print("products: " + (f"in pieces of at most {info['gemm_piece']:,} multiply-adds"
-                              if info["gemm_piece"] else "one BLAS call each"), file=out)
+        if policy.get("gemm_kernel") == "own":
+            print("products: hpframe's own float32 product (AVX2, FMA), one call each, up "
+                  "to 256 columns; BLAS for wider ones and for float64", file=out)
+        else:
+            print("products: " + (f"in pieces of at most {info['gemm_piece']:,} multiply-adds"
+                                  if info["gemm_piece"] else "one BLAS call each"), file=out)
         print(f"  chosen: {policy['summary'].split(' (', 1)[1][:-1]}", file=out)
+        print("  prediction: " + ("hpframe's own float32 product"
+                                  if policy.get("predict_kernel") == "own"
+                                  else "BLAS, as training"), file=out)
         entry = policy.get("entry") or {}
         if entry.get("relative_time"):
-            print("  measured epoch time relative to one call per product, by piece size: "
-                  + ", ".join(f"{int(c):,}: {r:.3f}" for c, r in entry["relative_time"].items())
+            print("  measured epoch time relative to one BLAS call per product, by piece "
+                  "size (own: hpframe's own product): "
+                  + ", ".join(f"{int(c):,}: {r:.3f}" if c.isdigit() else f"{c}: {r:.3f}"
+                              for c, r in entry["relative_time"].items())
                   + f"; kernel {policy['kernel']}", file=out)
+        if entry.get("predict_relative_time"):
+            print("  measured prediction time relative to BLAS: "
+                  + ", ".join(f"{c}: {r:.3f}" for c, r in entry["predict_relative_time"].items()),
+                  file=out)
     for b in info["blas"]:
         print(f"BLAS: {b['library']} {b['version']} ({b['architecture']}), {b['threads']} "
               f"thread(s) - {b['owner']}", file=out)

@@ -103,8 +103,11 @@ def check_features(X, dtype, n_features=None, name="X"):
     if n_features is not None and X.shape[1] != n_features:
         raise ValueError(f"{name} has {X.shape[1]} features, but the model was built for "
                          f"{n_features}")
-    with np.errstate(over="ignore"):     # reported below, naming the value
-        original, X = X, np.ascontiguousarray(X, dtype=dtype)
+    if X.dtype == dtype and X.flags.c_contiguous:
+        original = X                     # nothing to convert (a row to predict: fast)
+    else:
+        with np.errstate(over="ignore"):     # reported below, naming the value
+            original, X = X, np.ascontiguousarray(X, dtype=dtype)
     if not all_finite(X):
         bad = np.argwhere(~np.isfinite(X))[0]
         value = original[bad[0], bad[1]]
@@ -119,6 +122,11 @@ def check_features(X, dtype, n_features=None, name="X"):
     return X
 
 
+# all_finite checks arrays up to this size element by element: one temporary
+# array of at most 64 KB costs less than entering np.errstate (a row to predict)
+SMALL = 1 << 16
+
+
 def all_finite(a):
     """True if no element is NaN or infinite.
 
@@ -126,6 +134,8 @@ def all_finite(a):
     no temporary array settles the common case; only a non-finite sum (which
     huge finite values can also cause, by overflow) pays for the full check.
     """
+    if a.size <= SMALL:              # (a small one: the check itself, no errstate)
+        return bool(np.isfinite(a).all())
     with np.errstate(over="ignore", invalid="ignore"):
         if np.isfinite(_sum(a)):
             return True

@@ -569,6 +569,9 @@ def _forward_into(trainer, X, out):
     with trainer._lock:
         net = trainer._net
         team = team_size(min(V.n_rows(X), net.capacity), net.n_weights, training=False)
+        if team == 1 and not V.is_sparse(X):
+            net.predict_into(X, out, 1)       # (BLAS keeps its threads: one big call)
+            return
         with blas_threads(1 if team > 1 else None):
             if not V.is_sparse(X):
                 net.predict_into(X, out, team)
@@ -890,6 +893,8 @@ def copy_network(old, new):
     new.set_step(old.step)
     new.first_loss = old.first_loss
     new.gemm_piece = old.gemm_piece
+    new.gemm_kernel = old.gemm_kernel
+    new.predict_kernel = old.predict_kernel
     new.shuffle_rng.state = old.shuffle_rng.state
     for new_rng, old_rng in zip(new.dropout_rngs, old.dropout_rngs):
         new_rng.state = old_rng.state

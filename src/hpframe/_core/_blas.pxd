@@ -1,6 +1,21 @@
 # The one module that talks to BLAS, and how the network's loops call it.
 from cython cimport floating
 
+# hpframe's own float32 product (_sgemm.h): C (m x n, ldc) = A @ B, A's element
+# (r, p) at a[r * ar + p * ap], B's rows ldb apart. Used instead of BLAS for the
+# loops' products where the policy chose it (``own``; _gemm_policy.py).
+cdef extern from "_sgemm.h" nogil:
+    int hp_sgemm_available()
+    void hp_sgemm(long m, long n, long k, const float* a, long ar, long ap,
+                  const float* b, long ldb, float* c, long ldc)
+
+# The own product reads B's rows in strips of 16 columns, rows ldb apart: past
+# 256 columns (1 KB rows) a strip's rows fall into few cache sets and thrash,
+# where BLAS, which packs, stays fast (a 256 x 392 by 392 x 1024 product: 3.3 ms
+# own, 2.1 ms OpenBLAS). Wider products go to BLAS.
+cdef enum:
+    OWN_MOST_COLUMNS = 256
+
 # C := alpha * op(A) @ op(B) + beta * C, all row-major (C is m x n, op(A) m x k).
 cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
                floating alpha, const floating* a, int lda,
@@ -44,17 +59,37 @@ cdef inline Py_ssize_t rows_per_block(Py_ssize_t gemm_piece, Py_ssize_t n_out,
     return min(rows, most) if most > 0 else rows
 
 
-cdef inline void product(Py_ssize_t gemm_piece, Py_ssize_t b, Py_ssize_t n_out, Py_ssize_t k,
-                         const floating* x, Py_ssize_t ldx, const floating* w,
+cdef inline void product(Py_ssize_t gemm_piece, bint own, Py_ssize_t b, Py_ssize_t n_out,
+                         Py_ssize_t k, const floating* x, Py_ssize_t ldx, const floating* w,
                          floating* out) noexcept nogil:
-    """out (b x n_out) = x[:, :k] @ w[:k, :], in pieces along k (piece_size): the
-    first piece writes out, the others add to it."""
-    cdef Py_ssize_t k0 = 0, kk, step = piece_size(gemm_piece, b * n_out, k)
+    """out (b x n_out) = x[:, :k] @ w[:k, :]: with ``own`` (float32, at most
+    OWN_MOST_COLUMNS wide) in one call of hpframe's own product, else in BLAS
+    pieces along k (piece_size): the first piece writes out, the others add to it."""
+    cdef Py_ssize_t k0 = 0, kk, step
+    if floating is float:
+        if own and n_out <= OWN_MOST_COLUMNS:
+            hp_sgemm(b, n_out, k, x, ldx, 1, w, n_out, out, n_out)
+            return
+    step = piece_size(gemm_piece, b * n_out, k)
     while k0 < k:
         kk = min(step, k - k0)
         gemm(False, False, <int> b, <int> n_out, <int> kk, <floating> 1, x + k0, <int> ldx,
              w + k0 * n_out, <int> n_out, <floating> (1 if k0 > 0 else 0), out, <int> n_out)
         k0 += kk
+
+
+cdef inline void product_at(bint own, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                            const floating* x, Py_ssize_t ldx, const floating* d,
+                            floating* out) noexcept nogil:
+    """out (m x n, contiguous) = x[:k, :m]^T @ d (k x n, contiguous) - a block of a
+    weight gradient: with ``own`` (float32, at most OWN_MOST_COLUMNS wide)
+    hpframe's own product, else BLAS."""
+    if floating is float:
+        if own and n <= OWN_MOST_COLUMNS:
+            hp_sgemm(m, n, k, x, 1, ldx, d, n, out, n)
+            return
+    gemm(True, False, <int> m, <int> n, <int> k, <floating> 1, x, <int> ldx, d, <int> n,
+         <floating> 0, out, <int> n)
 
 
 cdef inline void product_transposed(Py_ssize_t gemm_piece, Py_ssize_t b, Py_ssize_t n,

@@ -21,6 +21,47 @@ def small_gemm_piece():
     return gemm_policy()["gemm_piece"]
 
 
+def small_gemm_kernel():
+    """The default :attr:`Network.gemm_kernel`: ``"own"`` where this machine was
+    measured to run the loops faster with hpframe's own float32 product, else
+    ``"blas"`` - or as ``HPFRAME_GEMM_KERNEL`` says (:mod:`hpframe._core._gemm_policy`)."""
+    from hpframe._core._gemm_policy import gemm_policy
+    return gemm_policy()["gemm_kernel"]
+
+
+def small_predict_kernel():
+    """The default :attr:`Network.predict_kernel` (as :func:`small_gemm_kernel`, for
+    prediction)."""
+    from hpframe._core._gemm_policy import gemm_policy
+    return gemm_policy()["predict_kernel"]
+
+
+def own_gemm_available():
+    """True if hpframe's own float32 product (AVX2 with FMA) can run here."""
+    return bool(hp_sgemm_available())
+
+
+def own_gemm_memview(a, b, c, bint transpose_a=False):
+    """Python twin of the own product for tests: ``c = a @ b`` (or ``a.T @ b``), all
+    float32 C-contiguous 2-D arrays of consistent shapes (not checked here)."""
+    _own_view(a, b, c, transpose_a)
+
+
+cdef void _own_view(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] c,
+                    bint transpose_a) noexcept:
+    cdef long m = c.shape[0], n = c.shape[1], lda = a.shape[1]
+    cdef long k = a.shape[0] if transpose_a else a.shape[1]
+    cdef const float* pa = &a[0, 0] if a.shape[0] > 0 and a.shape[1] > 0 else NULL
+    cdef const float* pb = &b[0, 0] if b.shape[0] > 0 and b.shape[1] > 0 else NULL
+    if m == 0 or n == 0:
+        return
+    with nogil:
+        if transpose_a:
+            hp_sgemm(m, n, k, pa, 1, lda, pb, n, &c[0, 0], n)
+        else:
+            hp_sgemm(m, n, k, pa, lda, 1, pb, n, &c[0, 0], n)
+
+
 cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
                floating alpha, const floating* a, int lda,
                const floating* b, int ldb,

@@ -19,7 +19,8 @@
 # same in NumPy.
 from cython cimport floating
 
-from hpframe._core._blas cimport gemm, product_transposed, rows_per_block
+from hpframe._core._blas cimport (product_at, product_transposed, rows_per_block,
+                                  OWN_MOST_COLUMNS)
 from hpframe._core.activations cimport act_forward, act_forward_n, act_grad_mul_n, RELU
 from hpframe._core.optimizers cimport Step, step_n, step_outer_n
 
@@ -90,7 +91,7 @@ cdef inline void dense_forward(const Dense* L, const floating* zw, Py_ssize_t i,
 
 cdef inline void dense_backward(const Dense* L, const Dense* below, floating scale,
                                 const Step* on_weights, const Step* on_biases,
-                                Py_ssize_t gemm_piece, Py_ssize_t b, Py_ssize_t r0,
+                                Py_ssize_t gemm_piece, bint own, Py_ssize_t b, Py_ssize_t r0,
                                 Py_ssize_t r1, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
     """The backward pass of the layer over rows r0:r1 of W and units c0:c1, given
     D = dL/dZ (b rows)::
@@ -108,7 +109,7 @@ cdef inline void dense_backward(const Dense* L, const Dense* below, floating sca
     if r1 > r0:
         if below != NULL:
             dense_backward_input(L, below, scale, gemm_piece, b, r0, r1)
-        dense_backward_weights(L, on_weights, gemm_piece, b, r0, r1,
+        dense_backward_weights(L, on_weights, gemm_piece, own, b, r0, r1,
                                <floating*> L.gw + r0 * L.n_out)
     if c1 > c0:
         dense_backward_bias(L, on_biases, b, <floating*> L.gb + c0, c0, c1)
@@ -147,7 +148,7 @@ cdef inline void dense_backward_input(const Dense* L, const Dense* below, floati
 
 
 cdef inline void dense_backward_weights(const Dense* L, const Step* step, Py_ssize_t gemm_piece,
-                                        Py_ssize_t b, Py_ssize_t r0, Py_ssize_t r1,
+                                        bint own, Py_ssize_t b, Py_ssize_t r0, Py_ssize_t r1,
                                         floating* g) noexcept nogil:
     """The gradient of rows r0:r1 of W into ``g`` (their place in ``gw``) and,
     with a ``step``, their update::
@@ -170,17 +171,15 @@ cdef inline void dense_backward_weights(const Dense* L, const Step* step, Py_ssi
     cdef floating* s1 = _at(<floating*> L.s1w, o)
     cdef floating* s2 = _at(<floating*> L.s2w, o)
     if step == NULL:
-        gemm(True, False, <int> m, <int> n_out, <int> b, <floating> 1, x, <int> n_in, d,
-             <int> n_out, <floating> 0, g, <int> n_out)
+        product_at(own, m, n_out, b, x, n_in, d, g)
     elif b == 1:
         step_outer_n(step, w, x, d, s1, s2, m, n_out)
     else:
-        rows = rows_per_block(gemm_piece, n_out, b)
+        rows = rows_per_block(0 if own and n_out <= OWN_MOST_COLUMNS else gemm_piece, n_out, b)
         r = 0
         while r < m:
             r_end = min(m, r + rows)
-            gemm(True, False, <int> (r_end - r), <int> n_out, <int> b, <floating> 1, x + r,
-                 <int> n_in, d, <int> n_out, <floating> 0, g, <int> n_out)
+            product_at(own, r_end - r, n_out, b, x + r, n_in, d, g)
             step_n(step, w + r * n_out, g, _at(s1, r * n_out), _at(s2, r * n_out),
                    (r_end - r) * n_out)
             r = r_end

@@ -53,7 +53,7 @@ from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memset
 from numpy.random cimport bitgen_t
 
-from hpframe._core._blas cimport product
+from hpframe._core._blas cimport product, hp_sgemm_available
 from hpframe._core.activations cimport RELU
 from hpframe._core.dense cimport Dense, dense_forward, dense_backward
 from hpframe._core.dropout cimport bitgen_of, drop_threshold, fill_mask, shuffle
@@ -69,7 +69,7 @@ from hpframe._core.team cimport (Team, PART_STRIDE, hp_barrier_init, hp_barrier_
 
 cnp.import_array()
 
-from hpframe._core._blas import small_gemm_piece  # noqa: F401  (hpframe info reads it here)
+from hpframe._core._blas import small_gemm_piece, small_gemm_kernel, small_predict_kernel
 from hpframe._core.layout import team_scratch_size, team_scratch_stride
 from hpframe._core.spec import NetworkSpec
 
@@ -85,6 +85,8 @@ cdef struct Settings:
     double clip_norm             # the gradients' largest global L2 norm; 0: no clipping
     uint64_t drop_threshold
     Py_ssize_t gemm_piece        # most multiply-adds per gemm call; 0: no limit (_blas.pxd)
+    bint own_gemm                # float32 products by hpframe's own kernel (_sgemm.h)
+    bint own_predict             # ... in prediction (measured on its own)
     Dense* layers                # each layer's arrays, as training sees them
     Dense* eval_layers           # ... and as evaluation does: no dropout
 
@@ -119,6 +121,16 @@ def cpu_has_avx2():
 def max_team_size():
     """The largest team of threads this build can train with (1: single-threaded build)."""
     return hp_team_max()
+
+
+def _own_asked(name, value):
+    """True for "own", False for "blas"; anything else is an error naming ``name``."""
+    if value not in ("blas", "own"):
+        raise ValueError(f"{name} must be 'blas' or 'own'; got {value!r}")
+    if value == "own" and not hp_sgemm_available():
+        raise ValueError(f"{name}='own' needs a CPU with AVX2 and FMA (and an x86-64 build "
+                         "by GCC or Clang); this one has not: use 'blas'")
+    return value == "own"
 
 
 cdef struct Csr:
@@ -172,6 +184,7 @@ cdef class Network:
     cdef Epoch _epoch
     cdef Team _predict_team
     cdef object _scratch, _parts, _sizes
+    cdef Py_ssize_t _stride            # team_scratch_stride, computed once
 
     def __init__(self, spec):
         if not isinstance(spec, NetworkSpec):
@@ -179,6 +192,7 @@ cdef class Network:
         self.spec = spec
         sizes = list(spec.sizes)
         self._sizes = sizes
+        self._stride = team_scratch_stride(sizes, spec.capacity)
         cdef Py_ssize_t n_layers = len(sizes) - 1, n
         cdef Py_ssize_t capacity = spec.capacity
         self.dtype = spec.dtype
@@ -200,6 +214,10 @@ cdef class Network:
         self.s.weight_decay = spec.weight_decay
         self.s.clip_norm = spec.clip_norm if spec.clip_norm is not None else 0.0
         self.s.gemm_piece = small_gemm_piece()
+        self.s.own_gemm = (small_gemm_kernel() == "own" and self.dtype == np.float32
+                           and hp_sgemm_available())
+        self.s.own_predict = (small_predict_kernel() == "own" and self.dtype == np.float32
+                              and hp_sgemm_available())
 
         lay = spec.layout()
         self.layout = lay.table
@@ -274,6 +292,29 @@ cdef class Network:
             raise ValueError(f"gemm_piece must be >= 0; got {value}")
         self.s.gemm_piece = value
 
+    @property
+    def gemm_kernel(self):
+        """What multiplies the loops' products: ``"blas"``, or ``"own"`` - hpframe's
+        own AVX2 product (float32 only; the policy chooses it where it was measured
+        faster, :mod:`hpframe._core._gemm_policy`). A float64 network always uses
+        BLAS."""
+        return "own" if self.s.own_gemm else "blas"
+
+    @gemm_kernel.setter
+    def gemm_kernel(self, value):
+        self.s.own_gemm = _own_asked("gemm_kernel", value) and self.dtype == np.float32
+
+    @property
+    def predict_kernel(self):
+        """What multiplies prediction's products (``"blas"`` or ``"own"``, as
+        :attr:`gemm_kernel`; measured on its own, since prediction's products are
+        bigger and come without an optimizer step)."""
+        return "own" if self.s.own_predict else "blas"
+
+    @predict_kernel.setter
+    def predict_kernel(self, value):
+        self.s.own_predict = _own_asked("predict_kernel", value) and self.dtype == np.float32
+
     def set_step(self, long step):
         """Restore the optimizer's step counter (after loading a saved model)."""
         self.step = step
@@ -336,9 +377,16 @@ cdef class Network:
 
     def predict_into(self, X, out, int n_threads=1):
         """Write the output layer (logits / raw outputs) for every row of ``X`` into
-        ``out``, with a team of ``n_threads`` threads (see :meth:`train_epoch`)."""
+        ``out``, with a team of up to ``n_threads`` threads (see :meth:`train_epoch`).
+
+        The rows go in chunks of ``capacity``, each forwarded by one thread: the
+        outputs are the same for any ``n_threads``, bit for bit."""
+        n_threads = max(1, min(n_threads, -(-X.shape[0] // self.capacity)))
         self._prepare_team(&self._predict_team, n_threads)
-        self._run_team(self._predict_team.barrier.size, self._predict_member, (X, out))
+        if n_threads == 1:                   # (one row's latency: no thread machinery)
+            self._predict_member(0, X, out)
+        else:
+            self._run_team(self._predict_team.barrier.size, self._predict_member, (X, out))
 
     def _predict_member(self, int t, X, out):
         if self.dtype == np.float32:
@@ -356,7 +404,7 @@ cdef class Network:
         if self._parts is None or self._parts.shape[0] < size * PART_STRIDE:
             self._parts = zeros_aligned(size * PART_STRIDE, np.float64)
         team.parts = <double*> cnp.PyArray_DATA(self._parts)
-        team.stride = team_scratch_stride(self._sizes, self.capacity)
+        team.stride = self._stride
         team.scratch = NULL
         if size > 1:
             need = team_scratch_size(self._sizes, self.capacity, size)
@@ -477,7 +525,7 @@ cdef void _forward(Settings* s, const Dense* layers, const floating* x, Py_ssize
         # this thread's partial sum of H_prev W: its inputs r0:r1
         input_share(l, L.n_in, t, n_team, &r0, &r1)
         if r1 > r0:
-            product(s.gemm_piece, b, L.n_out, r1 - r0, h_prev + r0, L.n_in,
+            product(s.gemm_piece, s.own_gemm, b, L.n_out, r1 - r0, h_prev + r0, L.n_in,
                     <const floating*> L.w + r0 * L.n_out, partial_sum(team, z, l, t))
         elif t == 0:
             # no inputs (a first layer narrower than the team): thread 0's partial
@@ -538,7 +586,7 @@ cdef void _backward(Settings* s, floating scale, Py_ssize_t b, const Step* on_we
         input_share(l, L.n_in, t, team.barrier.size, &r0, &r1)
         share(L.n_out, t, team.barrier.size, &c0, &c1)
         dense_backward(L, &s.layers[l - 1] if l > 0 else NULL, scale, on_weights, on_biases,
-                       s.gemm_piece, b, r0, r1, c0, c1)
+                       s.gemm_piece, s.own_gemm, b, r0, r1, c0, c1)
         hp_barrier_wait(&team.barrier)                # D_{l-1} is complete
 
 
@@ -790,17 +838,54 @@ cdef void _epoch_member(Network net, floating[::1] work, const Py_ssize_t[:, ::1
 
 cdef void _predict_chunks(Settings* s, Py_ssize_t capacity, const floating[:, ::1] X,
                           floating[:, ::1] out, Team* team, int t) noexcept nogil:
-    """Forward every row of X in chunks of ``capacity`` rows; the logits into ``out``."""
-    cdef Py_ssize_t n = X.shape[0], start = 0, b, k = s.n_outputs
-    cdef const floating* logits = <const floating*> s.eval_layers[s.n_layers - 1].z
+    """Forward rows of X in chunks of ``capacity`` rows; their logits into ``out``.
+
+    Each thread claims whole chunks in turns and forwards a chunk alone, through
+    every layer (_forward_alone): thread 0 in the work buffer, thread u >= 1 in
+    its two areas of the team's scratch. No barrier, no partial sums: a chunk is
+    computed the same way whichever thread takes it, so predictions do not
+    depend on the team's size (a team of 1 computes what it always did).
+    """
+    cdef Py_ssize_t n = X.shape[0], start, b, k = s.n_outputs
+    cdef floating* area_0 = NULL
+    cdef floating* area_1 = NULL
+    cdef const floating* logits
+    if t > 0:
+        area_0 = partial_sum(team, <floating*> NULL, 0, t)
+        area_1 = partial_sum(team, <floating*> NULL, 1, t)
+    start = hp_claim(&team.rows, 1) * capacity
     while start < n:
         b = min(capacity, n - start)
-        _forward(s, s.eval_layers, &X[start, 0], b, t, team)
-        hp_barrier_wait(&team.barrier)                # every output row is there
-        if t == 0:
-            memcpy(&out[start, 0], logits, b * k * sizeof(floating))
-        hp_barrier_wait(&team.barrier)                # before the next chunk overwrites work
-        start += b
+        logits = _forward_alone(s, &X[start, 0], b, area_0, area_1)
+        memcpy(&out[start, 0], logits, b * k * sizeof(floating))
+        start = hp_claim(&team.rows, 1) * capacity
+
+
+cdef const floating* _forward_alone(Settings* s, const floating* x, Py_ssize_t b,
+                                    floating* area_0, floating* area_1) noexcept nogil:
+    """Evaluate ``b`` rows starting at ``x`` on one thread, through every layer, as
+    a team of one does in _forward; return where the logits are. With
+    ``area_0`` NULL in the work buffer (the evaluation layers' own arrays), else
+    in the two areas (layers alternate; the activation then overwrites Z, the
+    same numbers as in A's own array)."""
+    cdef Py_ssize_t l, i, n_out
+    cdef Dense L
+    cdef const floating* h_prev = x
+    cdef const floating* logits = x
+    for l in range(s.n_layers):
+        L = s.eval_layers[l]
+        n_out = L.n_out
+        if area_0 != NULL:
+            L.z = area_0 if l % 2 == 0 else area_1
+            L.a = L.h = L.z
+        product(s.gemm_piece, s.own_predict, b, n_out, L.n_in, h_prev, L.n_in,
+                <const floating*> L.w,
+                <floating*> L.z)
+        for i in range(b):
+            dense_forward(&L, <const floating*> L.z + i * n_out, i, 0, n_out)
+        h_prev = <const floating*> L.h
+        logits = <const floating*> L.z
+    return logits
 
 
 cdef void _predict_member(Network net, const floating[:, ::1] X, floating[:, ::1] out,
