@@ -41,8 +41,8 @@ from hpframe.hparams import HyperParams
 from hpframe.search import spaces as S
 from hpframe.search.runner import TaskSource
 from hpframe.search.strategies import (_absorb, _check_base, _check_common, _check_data,
-                                       _check_int, _check_metric_fits, _configs, _held_out,
-                                       _open_store, _run_shared, _Scoring, _Search,
+                                       _check_int, _check_metric_fits, _check_rungs, _configs,
+                                       _held_out, _open_store, _run_shared, _Scoring, _Search,
                                        rung_epochs, rung_sizes)
 from hpframe.search.trial import Metric
 
@@ -196,17 +196,7 @@ def _bracket_trials(bracket, eta):
 def _prepare(X, y, space, base, metric, seed, timeout, verbose, validation_data, cv, repeats,
              min_epochs, max_epochs, eta, who):
     base = _check_base(base, _held_out(validation_data, cv))
-    if max_epochs is None:
-        max_epochs = base.epochs
-    min_epochs = _check_int("min_epochs", min_epochs, 1)
-    max_epochs = _check_int("max_epochs", max_epochs, 1)
-    if max_epochs < min_epochs:
-        raise ValueError(f"max_epochs must be >= min_epochs; got max_epochs={max_epochs}, "
-                         f"min_epochs={min_epochs}")
-    eta = _check_int("eta", eta, 2)
-    if "epochs" in S.keys(space):
-        raise ValueError(f"space must not search 'epochs' in {who}: epochs are the resource "
-                         "it allocates (set min_epochs and max_epochs)")
+    min_epochs, max_epochs, eta = _check_rungs(base, space, min_epochs, max_epochs, eta, who)
     base = base.replace(epochs=max_epochs)
     metric = Metric(metric)
     seed = _check_common(seed, timeout, verbose)

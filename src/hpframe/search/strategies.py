@@ -902,6 +902,23 @@ class _TPE(_Search):
         return result
 
 
+def _check_rungs(base, space, min_epochs, max_epochs, eta, who):
+    """``(min_epochs, max_epochs, eta)`` of a halving search, checked (``max_epochs``
+    None: ``base.epochs``); ``space`` must leave the epochs, the resource, alone."""
+    if max_epochs is None:
+        max_epochs = base.epochs
+    min_epochs = _check_int("min_epochs", min_epochs, 1)
+    max_epochs = _check_int("max_epochs", max_epochs, 1)
+    if max_epochs < min_epochs:
+        raise ValueError(f"max_epochs must be >= min_epochs; got max_epochs={max_epochs}, "
+                         f"min_epochs={min_epochs}")
+    eta = _check_int("eta", eta, 2)
+    if "epochs" in S.keys(space):
+        raise ValueError(f"space must not search 'epochs' in {who}: epochs are the resource "
+                         "it allocates (set min_epochs and max_epochs)")
+    return min_epochs, max_epochs, eta
+
+
 def rung_epochs(min_epochs, max_epochs, eta):
     r"""Total epochs at each rung: ``min_epochs * eta**k``, the last one ``max_epochs``.
 
@@ -967,17 +984,8 @@ def successive_halving(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, 
     ``patience`` (early stopping) applies within each rung's training.
     """
     base = _check_base(base, _held_out(validation_data, cv))
-    if max_epochs is None:
-        max_epochs = base.epochs
-    min_epochs = _check_int("min_epochs", min_epochs, 1)
-    max_epochs = _check_int("max_epochs", max_epochs, 1)
-    if max_epochs < min_epochs:
-        raise ValueError(f"max_epochs must be >= min_epochs; got max_epochs={max_epochs}, "
-                         f"min_epochs={min_epochs}")
-    eta = _check_int("eta", eta, 2)
-    if "epochs" in S.keys(space):
-        raise ValueError("space must not search 'epochs' in successive_halving: epochs are "
-                         "the resource it allocates (set min_epochs and max_epochs)")
+    min_epochs, max_epochs, eta = _check_rungs(base, space, min_epochs, max_epochs, eta,
+                                               "successive_halving")
     base = base.replace(epochs=max_epochs)
     metric = Metric(metric)
     seed = _check_common(seed, timeout, verbose)
