@@ -331,8 +331,20 @@ class History:
         return axes[0] if len(axes) == 1 else axes
 
 
-def _check_int(name, value, minimum):
-    return check_int(name, value, minimum)
+def _check_monitor(monitor):
+    if not isinstance(monitor, str) or not monitor:
+        raise TypeError(f"monitor must be a metric name (str), got {monitor!r}")
+    return monitor
+
+
+def _check_mode(mode, monitor):
+    """``"min"`` or ``"max"`` for ``mode`` (``"auto"``: max for names with acc or r2)."""
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode == "auto":
+        lowered = monitor.lower()
+        mode = "max" if ("acc" in lowered or "r2" in lowered) else "min"
+    return mode
 
 
 def _beats(current, best, mode, min_delta):
@@ -396,22 +408,14 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=5,
                  restore_best_weights=True, mode="auto"):
-        if not isinstance(monitor, str) or not monitor:
-            raise TypeError(f"monitor must be a metric name (str), got {monitor!r}")
-        min_delta = check_float("min_delta", min_delta, 0.0)
+        self.monitor = _check_monitor(monitor)
+        self.min_delta = float(check_float("min_delta", min_delta, 0.0))
         if not isinstance(restore_best_weights, (bool, np.bool_)):
             raise TypeError(f"restore_best_weights must be True or False, got "
                             f"{restore_best_weights!r}")
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
-        self.monitor = monitor
-        self.min_delta = float(min_delta)
-        self.patience = _check_int("patience", patience, 1)
+        self.mode = _check_mode(mode, monitor)
+        self.patience = check_int("patience", patience, 1)
         self.restore_best_weights = bool(restore_best_weights)
-        if mode == "auto":
-            lowered = monitor.lower()
-            mode = "max" if ("acc" in lowered or "r2" in lowered) else "min"
-        self.mode = mode
         self._reset()
 
     def _reset(self):
@@ -515,7 +519,7 @@ class ProgressBar(Callback):
             raise ValueError(f"verbose must be 0 (silent), 1 (progress bar) or 2 (one line "
                              f"per epoch), got {verbose!r}")
         self.verbose = int(verbose)
-        self.epochs = None if epochs is None else _check_int("epochs", epochs, 1)
+        self.epochs = None if epochs is None else check_int("epochs", epochs, 1)
         self.file = file
         self._bar = None
         self._stream = None
@@ -598,22 +602,6 @@ class ProgressBar(Callback):
 # ---------------------------------------------------------------------------
 # Learning-rate control, checkpoints and CSV logs
 # ---------------------------------------------------------------------------
-def _check_monitor(monitor):
-    if not isinstance(monitor, str) or not monitor:
-        raise TypeError(f"monitor must be a metric name (str), got {monitor!r}")
-    return monitor
-
-
-def _check_mode(mode, monitor):
-    """``"min"`` or ``"max"`` for ``mode`` (``"auto"``: max for names with acc or r2)."""
-    if mode not in ("auto", "min", "max"):
-        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
-    if mode == "auto":
-        lowered = monitor.lower()
-        mode = "max" if ("acc" in lowered or "r2" in lowered) else "min"
-    return mode
-
-
 def _monitored(who, monitor, epoch, logs):
     """``logs[monitor]`` as a float, or a ValueError listing what was logged."""
     if monitor not in logs:
