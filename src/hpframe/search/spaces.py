@@ -305,19 +305,7 @@ def check_space(space, base):
         A value that is not a distribution.
     """
     if isinstance(space, (list, tuple)):
-        if not space:
-            raise ValueError("space is an empty list: give at least one dict of "
-                             "hyperparameter name -> distribution")
-        out = []
-        for i, part in enumerate(space):
-            if not isinstance(part, dict):
-                raise TypeError(f"space[{i}] must be a dict of hyperparameter name -> "
-                                f"distribution, got {type(part).__name__}")
-            try:
-                out.append(check_space(part, base))
-            except (TypeError, ValueError) as exc:
-                raise type(exc)(f"space[{i}]: {exc}") from None
-        return out
+        return _check_parts(space, "space", "distribution", check_space, base)
     if not isinstance(space, dict):
         raise TypeError(f"space must be a dict of hyperparameter name -> distribution (or a "
                         f"list of such dicts), got {type(space).__name__}")
@@ -332,6 +320,24 @@ def check_space(space, base):
         for probe in dist.probes():
             _check_value(key, probe, base, f"space[{key!r}] = {dist!r}")
     return {key: space[key] for key in sorted(space)}
+
+
+def _check_parts(parts, name, what, check, base):
+    """A list of dicts (a conditional space or grid), each checked by ``check``; an
+    error names the part it is in."""
+    if not parts:
+        raise ValueError(f"{name} is an empty list: give at least one dict of "
+                         f"hyperparameter name -> {what}")
+    out = []
+    for i, part in enumerate(parts):
+        if not isinstance(part, dict):
+            raise TypeError(f"{name}[{i}] must be a dict of hyperparameter name -> {what}, "
+                            f"got {type(part).__name__}")
+        try:
+            out.append(check(part, base))
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{name}[{i}]: {exc}") from None
+    return out
 
 
 def check_grid(grid, base):
@@ -350,19 +356,7 @@ def check_grid(grid, base):
         The grid, in the given key order (the grid's own order is kept).
     """
     if isinstance(grid, (list, tuple)):
-        if not grid:
-            raise ValueError("grid is an empty list: give at least one dict of "
-                             "hyperparameter name -> list of values")
-        out = []
-        for i, part in enumerate(grid):
-            if not isinstance(part, dict):
-                raise TypeError(f"grid[{i}] must be a dict of hyperparameter name -> list of "
-                                f"values, got {type(part).__name__}")
-            try:
-                out.append(check_grid(part, base))
-            except (TypeError, ValueError) as exc:
-                raise type(exc)(f"grid[{i}]: {exc}") from None
-        return out
+        return _check_parts(grid, "grid", "list of values", check_grid, base)
     if not isinstance(grid, dict):
         raise TypeError(f"grid must be a dict of hyperparameter name -> list of values (or a "
                         f"list of such dicts), got {type(grid).__name__}")
