@@ -40,11 +40,9 @@ import math
 from hpframe.hparams import HyperParams
 from hpframe.search import spaces as S
 from hpframe.search.runner import TaskSource
-from hpframe.search.strategies import (_absorb, _check_base, _check_common, _check_data,
-                                       _check_int, _check_metric_fits, _check_rungs, _configs,
-                                       _held_out, _open_store, _run_shared, _Scoring, _Search,
-                                       rung_epochs, rung_sizes)
-from hpframe.search.trial import Metric
+from hpframe.search.strategies import (_absorb, _check_base, _check_int, _check_rungs,
+                                       _check_search, _configs, _held_out, _open_store,
+                                       _run_shared, _Search, rung_epochs, rung_sizes)
 
 __all__ = ["asha", "hyperband", "hyperband_brackets"]
 
@@ -198,12 +196,8 @@ def _prepare(X, y, space, base, metric, seed, timeout, verbose, validation_data,
     base = _check_base(base, _held_out(validation_data, cv))
     min_epochs, max_epochs, eta = _check_rungs(base, space, min_epochs, max_epochs, eta, who)
     base = base.replace(epochs=max_epochs)
-    metric = Metric(metric)
-    seed = _check_common(seed, timeout, verbose)
-    space = S.check_space(space, base)
-    _check_metric_fits(metric, base, space)
-    X, y = _check_data(X, y)
-    scoring = _Scoring(X, y, base, space, validation_data, cv, repeats, seed)
+    X, y, space, metric, seed, scoring = _check_search(
+        X, y, space, base, metric, seed, timeout, verbose, validation_data, cv, repeats)
     return X, y, space, base, metric, seed, scoring, min_epochs, max_epochs, eta
 
 

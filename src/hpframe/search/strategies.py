@@ -90,6 +90,20 @@ def _fingerprint(X, y):
     return {"X": list(X.shape), "y": list(y.shape), "sha256": digest.hexdigest()}
 
 
+def _check_search(X, y, space, base, metric, seed, timeout, verbose, validation_data, cv,
+                  repeats, check=S.check_space):
+    """What every search checks after its ``base``: the metric, seed, timeout and
+    verbosity, the space (or grid, with ``check=S.check_grid``) against ``base``, the
+    data; and the scoring. Returns ``(X, y, space, metric, seed, scoring)``."""
+    metric = Metric(metric)
+    seed = _check_common(seed, timeout, verbose)
+    space = check(space, base)
+    _check_metric_fits(metric, base, space)
+    X, y = _check_data(X, y)
+    return X, y, space, metric, seed, _Scoring(X, y, base, space, validation_data, cv,
+                                               repeats, seed)
+
+
 def _check_metric_fits(metric, base, space):
     """Catch the obvious mismatch before any trial runs: accuracy of a regression."""
     for objective in metric.objectives:
@@ -704,13 +718,9 @@ def random_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0
     {'hidden_layers': (64,), 'learning_rate': 0.0071...}
     """
     base = _check_base(base, _held_out(validation_data, cv))
-    metric = Metric(metric)
-    seed = _check_common(seed, timeout, verbose)
     n_trials = _check_int("n_trials", n_trials, 1)
-    space = S.check_space(space, base)
-    _check_metric_fits(metric, base, space)
-    X, y = _check_data(X, y)
-    scoring = _Scoring(X, y, base, space, validation_data, cv, repeats, seed)
+    X, y, space, metric, seed, scoring = _check_search(
+        X, y, space, base, metric, seed, timeout, verbose, validation_data, cv, repeats)
     configs = _configs(base, seed, ((i, S.sample(space, seed, i)) for i in range(n_trials)))
     search = _Search("random_search", X, y, S.space_to_json(space), configs, base, metric,
                      seed, n_jobs, executor, timeout, log, verbose, scoring=scoring)
@@ -739,12 +749,9 @@ def grid_search(X, y, grid, base=None, metric="val_loss", seed=0, n_jobs=1, exec
     SearchResult
     """
     base = _check_base(base, _held_out(validation_data, cv))
-    metric = Metric(metric)
-    seed = _check_common(seed, timeout, verbose)
-    grid = S.check_grid(grid, base)
-    _check_metric_fits(metric, base, grid)
-    X, y = _check_data(X, y)
-    scoring = _Scoring(X, y, base, grid, validation_data, cv, repeats, seed)
+    X, y, grid, metric, seed, scoring = _check_search(
+        X, y, grid, base, metric, seed, timeout, verbose, validation_data, cv, repeats,
+        check=S.check_grid)
     configs = _configs(base, seed, enumerate(S.grid_points(grid)))
     search = _Search("grid_search", X, y, S.space_to_json(grid), configs, base, metric,
                      seed, n_jobs, executor, timeout, log, verbose, scoring=scoring)
@@ -807,14 +814,10 @@ def tpe_search(X, y, space, n_trials=20, base=None, metric="val_loss", seed=0, n
     ...                        verbose=0)                             # doctest: +SKIP
     """
     base = _check_base(base, _held_out(validation_data, cv))
-    metric = Metric(metric)
-    seed = _check_common(seed, timeout, verbose)
     n_trials = _check_int("n_trials", n_trials, 1)
     n_startup = _check_int("n_startup_trials", n_startup_trials, 1)
-    space = S.check_space(space, base)
-    _check_metric_fits(metric, base, space)
-    X, y = _check_data(X, y)
-    scoring = _Scoring(X, y, base, space, validation_data, cv, repeats, seed)
+    X, y, space, metric, seed, scoring = _check_search(
+        X, y, space, base, metric, seed, timeout, verbose, validation_data, cv, repeats)
     if batch is None:
         n = check_n_jobs(n_jobs)
         batch = n if executor is None or n > 1 else _runner._executor_width(executor)
@@ -987,13 +990,9 @@ def successive_halving(X, y, space, n_trials=27, min_epochs=1, max_epochs=None, 
     min_epochs, max_epochs, eta = _check_rungs(base, space, min_epochs, max_epochs, eta,
                                                "successive_halving")
     base = base.replace(epochs=max_epochs)
-    metric = Metric(metric)
-    seed = _check_common(seed, timeout, verbose)
     n_trials = _check_int("n_trials", n_trials, 1)
-    space = S.check_space(space, base)
-    _check_metric_fits(metric, base, space)
-    X, y = _check_data(X, y)
-    scoring = _Scoring(X, y, base, space, validation_data, cv, repeats, seed)
+    X, y, space, metric, seed, scoring = _check_search(
+        X, y, space, base, metric, seed, timeout, verbose, validation_data, cv, repeats)
     rungs = rung_epochs(min_epochs, max_epochs, eta)
     configs = _configs(base, seed, ((i, S.sample(space, seed, i)) for i in range(n_trials)))
     search = _Halving("successive_halving", X, y, S.space_to_json(space), configs, base,
