@@ -143,10 +143,9 @@ def all_finite(a):
     huge finite values can also cause, by overflow) pays for the full check.
     """
     if a.size <= SMALL:              # (a small one: the check itself, no errstate)
-        # ``finite.all()`` costs 1 us of Python-level wrapping; ``argmin`` is a C
-        # method and finds the first False (a non-finite element), if any
-        finite = np.isfinite(a).ravel()
-        return finite.size == 0 or bool(finite[finite.argmin()])
+        # isfinite gives one byte per element, 0 where it is not finite: finding
+        # a 0 byte (memchr) costs 0.1 us, ``.all()``'s Python-level wrapping 1 us
+        return 0 not in np.isfinite(a).tobytes()
     with np.errstate(over="ignore", invalid="ignore"):
         if np.isfinite(_sum(a)):
             return True
