@@ -174,6 +174,11 @@ def _random_arrays(rng):
                 yield a.reshape(2, -1)
                 yield np.asfortranarray(a.reshape(2, -1))
                 yield a[::2]                             # strided
+    for dtype in (">f4", ">f8"):                        # not native: NumPy's path
+        a = np.arange(6.0).astype(dtype)
+        yield a
+        a[3] = np.nan
+        yield a
     yield np.float64(np.nan)                            # 0-d
     yield np.array(np.inf)
     yield np.array(1.5)
@@ -192,3 +197,39 @@ def test_all_finite_agrees_with_numpy_on_many_arrays():
     with warnings.catch_warnings():
         warnings.simplefilter("error")                   # no overflow warning from a check
         assert V.all_finite(np.full((3, 3), 3e38, np.float32))
+
+
+def test_the_compiled_test_answers_only_for_what_it_reads_directly():
+    from hpframe._core import finite
+    row = np.ones((1, 784), np.float32)
+    assert finite.all_finite(row) is True
+    for j in (0, 400, 783):                    # first, middle, last
+        for bad in (np.nan, np.inf, -np.inf):
+            r = row.copy()
+            r[0, j] = bad
+            assert finite.all_finite(r) is False
+            assert finite.all_finite(r.astype(np.float64)) is False
+    assert finite.all_finite(np.ones((0, 3))) is True
+    for other in (row.tolist(), np.asfortranarray(np.ones((2, 3))), row[:, ::2],
+                  row.astype(">f4"), row.astype(np.float16), np.arange(3)):
+        assert finite.all_finite(other) is None
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_probabilities_in_place_are_the_softmax_of_the_outputs_to_the_bit(dtype):
+    # predict_proba turns its own outputs into probabilities in place; ops.softmax
+    # writes a new array (and the task's probabilities, called alone, leave out as is)
+    from hpframe import ops
+    t = _trainer("cross_entropy", dtype)
+    X = np.random.default_rng(5).standard_normal((40, 7)).astype(dtype) * 3
+    logits = t.decision_function(X)
+    expected = ops.softmax(logits)
+    np.testing.assert_array_equal(t.predict_proba(X), expected)
+    for i in range(len(X)):
+        np.testing.assert_array_equal(t.predict_proba(X[i:i + 1]), expected[i:i + 1])
+    kept = logits.copy()
+    np.testing.assert_array_equal(t._task.probabilities(logits), expected)
+    np.testing.assert_array_equal(logits, kept)
+    e = np.exp(logits.astype(np.float64) - logits.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(expected, e / e.sum(axis=1, keepdims=True),
+                               rtol=1e-6 if dtype == "float32" else 1e-12)

@@ -12,6 +12,7 @@ import threading
 
 import numpy as np
 
+from hpframe._core import finite as _finite
 from hpframe._threads import threads_allowed
 
 
@@ -143,6 +144,9 @@ def all_finite(a):
     huge finite values can also cause, by overflow) pays for the full check.
     """
     if a.size <= SMALL:              # (a small one: the check itself, no errstate)
+        answer = _finite.all_finite(a)     # C-contiguous float32/float64: in C (0.1 us)
+        if answer is not None:
+            return answer
         # isfinite gives one byte per element, 0 where it is not finite: finding
         # a 0 byte (memchr) costs 0.1 us, ``.all()``'s Python-level wrapping 1 us
         return 0 not in np.isfinite(a).tobytes()

@@ -100,7 +100,8 @@ class Task:
         return _loss.elementwise_loss_into(LOSS_CODES[self.loss], flat, targets.reshape(-1),
                                            1.0, flat[:0], weights, k) / (total * k)
 
-    def probabilities(self, out):
+    def probabilities(self, out, overwrite=False):
+        """The outputs ``out`` as probabilities (``overwrite``: ``out`` may be reused)."""
         raise ValueError(f"predict_proba is for classification; loss={self.loss!r} is a "
                          "regression loss (use predict)")
 
@@ -120,8 +121,8 @@ class Multiclass(Task):
     def decode(self, out):
         return self.classes[out.argmax(axis=1)]
 
-    def probabilities(self, out):
-        proba = np.empty_like(out)
+    def probabilities(self, out, overwrite=False):
+        proba = out if overwrite else np.empty_like(out)     # (softmax reads each z first)
         _act.softmax_into(out, proba)
         return proba
 
@@ -165,7 +166,7 @@ class Binary(_Sigmoid):
     def decode(self, out):
         return self.classes[(out[:, 0] > 0).astype(np.intp)]
 
-    def probabilities(self, out):
+    def probabilities(self, out, overwrite=False):
         p = self._sigmoid(out)
         return np.column_stack([1 - p[:, 0], p[:, 0]])
 
@@ -190,7 +191,7 @@ class Multilabel(_Sigmoid):
     def decode(self, out):
         return (out > 0).astype(np.int64)
 
-    def probabilities(self, out):
+    def probabilities(self, out, overwrite=False):
         return self._sigmoid(out)
 
 

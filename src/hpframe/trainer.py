@@ -365,7 +365,7 @@ class Trainer:
         if self._task is not None and not self._task.classify:
             self._task.probabilities(None)              # raises: a regression model
         out = _outputs(self, X)
-        return self._task.probabilities(out)
+        return self._task.probabilities(out, overwrite=True)    # (out is ours alone)
 
     def evaluate(self, X, y, sample_weight=None):
         """Loss and metrics on ``(X, y)``.

@@ -21,7 +21,7 @@ default); ``HPFRAME_CPU=baseline`` forces the portable one.
 import os
 
 CORE_MODULES = ("_blas", "activations", "losses", "dropout", "optimizers", "layout",
-                "network", "network_avx2")
+                "network", "network_avx2", "finite")
 
 
 def _pick_network():
