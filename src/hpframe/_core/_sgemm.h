@@ -7,7 +7,7 @@
    B's rows are contiguous (a weight matrix W, or a layer's D), A is read through
    two strides: element (r, p) is a[r * ar + p * ap] - the batch's rows of X for
    the forward product (ar = ldx, ap = 1), or the columns of X for the weight
-   gradient X^T D (ar = 1, ap = ldx). Nothing is packed: a block of 6 rows of C
+   gradient X^T D (ar = 1, ap = ldx). A is never packed: a block of 6 rows of C
    by 16 columns stays in 12 vector registers while p runs over k, each step
    multiplying 6 numbers of A (broadcast) with 16 of B's row p (two loads); the
    last one or two rows go 64 or 32 columns at a time.
@@ -15,8 +15,8 @@
    of 16-64 rows - pay for on every call (OpenBLAS's Haswell packing of W costs
    a quarter of mnist-bs64's forward product in scipy's OpenBLAS 0.3.30).
 
-   From HP_PACK_ROWS rows of A on (a chunk of rows to predict, a wide layer's
-   weight gradient), B is read the way BLAS does: in slices of at most HP_KC
+   From HP_PACK_ROWS rows of A on (prediction's chunks of 256 rows, batches of
+   128 or more, the weight gradient of 128 or more inputs), B is read the way BLAS does: in slices of at most HP_KC
    values of p, each 16-column strip of a slice first copied to a contiguous
    16 KB buffer on the stack, which then stays in the first-level cache while
    every block of rows goes past it (strided rows of B are spread over pages
