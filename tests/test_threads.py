@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 import pytest
+import threadpoolctl
 
 import hpframe
 from hpframe import Trainer, _threads
@@ -101,22 +102,27 @@ def test_a_team_trains_what_one_thread_trains():
     np.testing.assert_allclose(two.predict_proba(X), one.predict_proba(X), atol=1e-5)
 
 
-# ---- checking a big training set for NaN and infinity, in pieces ---------------------
-# Oracle: numpy's elementwise np.isfinite(a).all(), on arrays big enough (>= 2M values)
-# to be summed in one piece per thread.
+# ---- checking a big array for NaN and infinity ---------------------------------------
+# Oracle: numpy's elementwise np.isfinite(a).all(), on arrays past the small-array path
+# (> 65,536 values), each dtype and memory order, with and without BLAS's threads.
 
 @pytest.mark.parametrize("n_threads", [1, 2, 3])
 @pytest.mark.parametrize("where, value", [(None, None), (5, np.nan), (-1, np.inf),
-                                          (1_500_000, -np.inf), (2, 3e38)])
-def test_all_finite_on_big_arrays_in_pieces(n_threads, where, value):
+                                          (1_500_000, -np.inf), (2, "huge")])
+@pytest.mark.parametrize("dtype, order", [(np.float32, "C"), (np.float64, "C"),
+                                          (np.float32, "F")])
+def test_all_finite_on_big_arrays(n_threads, where, value, dtype, order):
     from hpframe._validation import all_finite
     hpframe.set_num_threads(n_threads)
-    a = np.random.default_rng(0).standard_normal((1000, 2100), dtype=np.float32)
+    a = np.random.default_rng(0).standard_normal((1000, 2100)).astype(dtype, order=order)
     if where is not None:
-        a.reshape(-1)[where] = value
-        if value == 3e38:                    # finite, but the sum overflows
-            a.reshape(-1)[where + 1] = value
-    assert all_finite(a) == bool(np.isfinite(a).all())
+        flat = a.reshape(-1, order="A")      # a view, in memory order
+        if value == "huge":                  # finite, but the sum of squares overflows
+            flat[where:where + 2] = np.finfo(dtype).max / 2
+        else:
+            flat[where] = value
+    with threadpoolctl.threadpool_limits(limits=n_threads, user_api="blas"):
+        assert all_finite(a) == bool(np.isfinite(a).all())
 
 
 # ---- one model, many threads ------------------------------------------------------------
