@@ -288,9 +288,12 @@ def check_int(name, value, low=None, high=None, *, none_ok=False, integral_float
     """
     if value is None and none_ok:
         return None
-    allowed = int_text(low, high, none_ok)
+
+    def allowed():                   # in words, built only for an error
+        return int_text(low, high, none_ok)
+
     if _is_bool(value):
-        raise TypeError(f"{name} must be {allowed}, got {_got(value)} of type "
+        raise TypeError(f"{name} must be {allowed()}, got {_got(value)} of type "
                         f"{type(value).__name__}")
     if isinstance(value, numbers.Integral):
         result = int(value)
@@ -300,11 +303,11 @@ def check_int(name, value, low=None, high=None, *, none_ok=False, integral_float
     else:
         kind = "" if isinstance(value, (float, np.floating)) else \
             f" of type {type(value).__name__}"
-        raise TypeError(f"{name} must be {allowed}, got {_got(value)}{kind}")
+        raise TypeError(f"{name} must be {allowed()}, got {_got(value)}{kind}")
     if (low is not None and result < low) or (high is not None and result > high):
-        raise ValueError(f"{name} must be {allowed}, got {_got(value)}")
+        raise ValueError(f"{name} must be {allowed()}, got {_got(value)}")
     if size and abs(result) > MAX_SIZE:
-        raise ValueError(f"{name} must be {allowed} and at most 2**63 - 1 (the largest "
+        raise ValueError(f"{name} must be {allowed()} and at most 2**63 - 1 (the largest "
                          f"count compiled code can hold), got {_got(value)}")
     return result
 
