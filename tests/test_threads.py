@@ -217,20 +217,22 @@ def test_fit_and_predict_together_neither_hang_nor_mix_up():
 
 
 def test_the_blas_limit_is_counted_so_one_caller_never_hands_it_back(monkeypatch):
-    # Oracle: the calls hpframe makes to BLAS's limiter (a recording stand-in), in order
+    # Oracle: the calls hpframe makes to a BLAS library's controller (a recording
+    # stand-in for threadpoolctl's), in order
     import threading
     calls = []
 
-    class Limiter:
-        def restore_original_limits(self):
-            calls.append("restore")
+    class Library:
+        threads = 4
 
-    class Controller:
-        def limit(self, limits, user_api):
-            calls.append(f"limit {user_api} to {limits}")
-            return Limiter()
+        def get_num_threads(self):
+            return self.threads
 
-    monkeypatch.setattr(_threads, "_controller", Controller())
+        def set_num_threads(self, n):
+            calls.append(f"set {n}")
+            self.threads = n
+
+    monkeypatch.setattr(_threads, "_blas_libs", [Library()])
     a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
     seen = {}
 
@@ -253,9 +255,9 @@ def test_the_blas_limit_is_counted_so_one_caller_never_hands_it_back(monkeypatch
         t.start()
     for t in threads:
         t.join(30)
-    assert seen["after a left"] == ["limit blas to 1"], "a's exit handed BLAS back"
+    assert seen["after a left"] == ["set 1"], "a's exit handed BLAS back"
     assert seen["team"] == 1
-    assert calls == ["limit blas to 1", "restore"]
+    assert calls == ["set 1", "set 4"]                 # and the last one out restored it
     assert _threads._blas_users == 0
 
 
