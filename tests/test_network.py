@@ -330,6 +330,29 @@ def test_own_product_equals_numpy_for_every_block_shape(transpose_a):
 
 
 @needs_own
+@pytest.mark.parametrize("transpose_a", [False, True])
+def test_own_product_packs_many_rows_without_changing_a_bit(transpose_a):
+    # From 128 rows on, B goes through a packed buffer in slices of at most 256
+    # values of p (k = 600: three slices; n = 37: a masked strip). Every element
+    # must still be the same sum in the same order: equal, bit for bit, to the
+    # unpacked product of the same rows taken 7 at a time, and near numpy's.
+    rng = np.random.default_rng(4)
+    m, n, k = 200, 37, 600
+    a = rng.normal(size=(k, m) if transpose_a else (m, k)).astype(np.float32)
+    b = rng.normal(size=(k, n)).astype(np.float32)
+    c = np.full((m, n), np.nan, np.float32)
+    _blas.own_gemm_memview(a, b, c, transpose_a)
+    rows = a.T if transpose_a else a
+    expected = rows.astype(np.float64) @ b
+    np.testing.assert_allclose(c, expected, rtol=1e-5, atol=1e-5 * np.sqrt(k))
+    for i in range(0, m, 7):
+        part = np.ascontiguousarray(a[:, i:i + 7] if transpose_a else a[i:i + 7])
+        few = np.full((len(rows[i:i + 7]), n), np.nan, np.float32)
+        _blas.own_gemm_memview(part, b, few, transpose_a)
+        np.testing.assert_array_equal(c[i:i + 7], few, err_msg=f"rows {i}:{i + 7}")
+
+
+@needs_own
 @pytest.mark.parametrize("n_threads", [1, 2, 3])
 @pytest.mark.parametrize("batch_size", [1, 9])
 def test_own_product_training_equals_reference_step_by_step(n_threads, batch_size):

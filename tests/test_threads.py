@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 import pytest
+import threadpoolctl
 
 import hpframe
 from hpframe import Trainer, _threads
@@ -101,22 +102,27 @@ def test_a_team_trains_what_one_thread_trains():
     np.testing.assert_allclose(two.predict_proba(X), one.predict_proba(X), atol=1e-5)
 
 
-# ---- checking a big training set for NaN and infinity, in pieces ---------------------
-# Oracle: numpy's elementwise np.isfinite(a).all(), on arrays big enough (>= 2M values)
-# to be summed in one piece per thread.
+# ---- checking a big array for NaN and infinity ---------------------------------------
+# Oracle: numpy's elementwise np.isfinite(a).all(), on arrays past the small-array path
+# (> 65,536 values), each dtype and memory order, with and without BLAS's threads.
 
 @pytest.mark.parametrize("n_threads", [1, 2, 3])
 @pytest.mark.parametrize("where, value", [(None, None), (5, np.nan), (-1, np.inf),
-                                          (1_500_000, -np.inf), (2, 3e38)])
-def test_all_finite_on_big_arrays_in_pieces(n_threads, where, value):
+                                          (1_500_000, -np.inf), (2, "huge")])
+@pytest.mark.parametrize("dtype, order", [(np.float32, "C"), (np.float64, "C"),
+                                          (np.float32, "F")])
+def test_all_finite_on_big_arrays(n_threads, where, value, dtype, order):
     from hpframe._validation import all_finite
     hpframe.set_num_threads(n_threads)
-    a = np.random.default_rng(0).standard_normal((1000, 2100), dtype=np.float32)
+    a = np.random.default_rng(0).standard_normal((1000, 2100)).astype(dtype, order=order)
     if where is not None:
-        a.reshape(-1)[where] = value
-        if value == 3e38:                    # finite, but the sum overflows
-            a.reshape(-1)[where + 1] = value
-    assert all_finite(a) == bool(np.isfinite(a).all())
+        flat = a.reshape(-1, order="A")      # a view, in memory order
+        if value == "huge":                  # finite, but the sum of squares overflows
+            flat[where:where + 2] = np.finfo(dtype).max / 2
+        else:
+            flat[where] = value
+    with threadpoolctl.threadpool_limits(limits=n_threads, user_api="blas"):
+        assert all_finite(a) == bool(np.isfinite(a).all())
 
 
 # ---- one model, many threads ------------------------------------------------------------
@@ -211,20 +217,22 @@ def test_fit_and_predict_together_neither_hang_nor_mix_up():
 
 
 def test_the_blas_limit_is_counted_so_one_caller_never_hands_it_back(monkeypatch):
-    # Oracle: the calls hpframe makes to BLAS's limiter (a recording stand-in), in order
+    # Oracle: the calls hpframe makes to a BLAS library's controller (a recording
+    # stand-in for threadpoolctl's), in order
     import threading
     calls = []
 
-    class Limiter:
-        def restore_original_limits(self):
-            calls.append("restore")
+    class Library:
+        threads = 4
 
-    class Controller:
-        def limit(self, limits, user_api):
-            calls.append(f"limit {user_api} to {limits}")
-            return Limiter()
+        def get_num_threads(self):
+            return self.threads
 
-    monkeypatch.setattr(_threads, "_controller", Controller())
+        def set_num_threads(self, n):
+            calls.append(f"set {n}")
+            self.threads = n
+
+    monkeypatch.setattr(_threads, "_blas_libs", [Library()])
     a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
     seen = {}
 
@@ -247,9 +255,9 @@ def test_the_blas_limit_is_counted_so_one_caller_never_hands_it_back(monkeypatch
         t.start()
     for t in threads:
         t.join(30)
-    assert seen["after a left"] == ["limit blas to 1"], "a's exit handed BLAS back"
+    assert seen["after a left"] == ["set 1"], "a's exit handed BLAS back"
     assert seen["team"] == 1
-    assert calls == ["limit blas to 1", "restore"]
+    assert calls == ["set 1", "set 4"]                 # and the last one out restored it
     assert _threads._blas_users == 0
 
 

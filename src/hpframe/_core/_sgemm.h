@@ -7,7 +7,7 @@
    B's rows are contiguous (a weight matrix W, or a layer's D), A is read through
    two strides: element (r, p) is a[r * ar + p * ap] - the batch's rows of X for
    the forward product (ar = ldx, ap = 1), or the columns of X for the weight
-   gradient X^T D (ar = 1, ap = ldx). Nothing is packed: a block of 6 rows of C
+   gradient X^T D (ar = 1, ap = ldx). A is never packed: a block of 6 rows of C
    by 16 columns stays in 12 vector registers while p runs over k, each step
    multiplying 6 numbers of A (broadcast) with 16 of B's row p (two loads); the
    last one or two rows go 64 or 32 columns at a time.
@@ -15,8 +15,16 @@
    of 16-64 rows - pay for on every call (OpenBLAS's Haswell packing of W costs
    a quarter of mnist-bs64's forward product in scipy's OpenBLAS 0.3.30).
 
+   From HP_PACK_ROWS rows of A on (prediction's chunks of 256 rows, batches of
+   128 or more, the weight gradient of 128 or more inputs), B is read the way BLAS does: in slices of at most HP_KC
+   values of p, each 16-column strip of a slice first copied to a contiguous
+   16 KB buffer on the stack, which then stays in the first-level cache while
+   every block of rows goes past it (strided rows of B are spread over pages
+   and cache sets). C is stored after one slice and loaded for the next.
+
    Every element of C is the sum over p in order, one fused multiply-add at a
-   time from 0: the same bits on every call, whatever m, n and the blocking.
+   time from 0 (a float stored and loaded again is the same float): the same
+   bits on every call, whatever m, n and the blocking or packing.
    Where the compiler or CPU lacks AVX2 and FMA, hp_sgemm_available() is 0 and
    the network uses BLAS. */
 #ifndef HPFRAME_SGEMM_H
@@ -38,9 +46,13 @@ HP_SGEMM_TARGET static inline __m256i hp_lanes(long n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n > 8 ? 8 : (int) (n < 0 ? 0 : n)), index);
 }
 
+#define HP_PACK_ROWS 128    /* rows of A from which B is packed (see the top) */
+#define HP_KC 256           /* most values of p in a packed slice */
+
 /* One block: MR rows of A (from the pointers in a, at most 6) by 16 columns of
-   B from b (the first nr of them; nr < 16 through masks). Inlined with MR a
-   constant, so the accumulators stay in registers. */
+   B from b (the first nr of them; nr < 16 through masks), over k values of p.
+   With ``more`` the sums go on from C's values (a later slice), else from 0.
+   Inlined with MR a constant, so the accumulators stay in registers. */
 #define HP_FMA_ROWS(LOAD)                                                            \
     for (p = 0; p < k; p++, q += ap) {                                               \
         b0 = LOAD(b + p * ldb, 0);                                                   \
@@ -56,12 +68,18 @@ HP_SGEMM_TARGET static inline __m256i hp_lanes(long n) {
 
 HP_SGEMM_TARGET static inline __attribute__((always_inline)) void
 hp_block(const long MR, long k, const float* const* a, long ap, const float* b, long ldb,
-         float* c, long ldc, long nr) {
+         float* c, long ldc, long nr, int more) {
     __m256 c0[6], c1[6], b0, b1, x;
     __m256i m0 = hp_lanes(nr), m1 = hp_lanes(nr - 8);
     long p, q = 0, r;
-    for (r = 0; r < MR; r++)
-        c0[r] = c1[r] = _mm256_setzero_ps();
+    for (r = 0; r < MR; r++) {
+        if (!more) {
+            c0[r] = c1[r] = _mm256_setzero_ps();
+        } else {
+            c0[r] = _mm256_maskload_ps(c + r * ldc, m0);
+            c1[r] = _mm256_maskload_ps(c + r * ldc + 8, m1);
+        }
+    }
     if (nr >= 16) {
         HP_FMA_ROWS(HP_LOAD_ALL)
         for (r = 0; r < MR; r++) {
@@ -77,7 +95,6 @@ hp_block(const long MR, long k, const float* const* a, long ap, const float* b, 
     }
 }
 
-/* C = A @ B (see the top of this file); nothing is checked (the caller's job). */
 /* One or two rows of A by 8 * NV columns of B (the first nr; masks past them):
    the rows left over by the blocks of 3-6, e.g. a batch of one. With few rows,
    one accumulator per 8 columns would wait on its own last fused multiply-add
@@ -109,20 +126,58 @@ hp_wide(const long MR, const long NV, long k, const float* const* a, long ap, co
             _mm256_maskstore_ps(c + r * ldc + 8 * v, mask[v], acc[r][v]);
 }
 
+/* Rows i:i+u of C (u of 3-6: a block of that many), columns j:j+16, over kc
+   values of p from the row pointers' places: hp_block with MR a constant. */
+HP_SGEMM_TARGET static inline void
+hp_blocks(long u, long kc, const float* const* rows, long ap, const float* b, long ldb,
+          float* c, long ldc, long nr, int more) {
+    switch (u) {
+    case 6: hp_block(6, kc, rows, ap, b, ldb, c, ldc, nr, more); break;
+    case 5: hp_block(5, kc, rows, ap, b, ldb, c, ldc, nr, more); break;
+    case 4: hp_block(4, kc, rows, ap, b, ldb, c, ldc, nr, more); break;
+    default: hp_block(3, kc, rows, ap, b, ldb, c, ldc, nr, more); break;
+    }
+}
+
+/* kc rows of the strip of B at b (the first nr <= 16 columns, rows ldb apart)
+   into pack, 16 floats a row, zeros past nr. */
+HP_SGEMM_TARGET static inline void
+hp_pack_strip(long kc, const float* b, long ldb, long nr, float* pack) {
+    __m256i m0 = hp_lanes(nr), m1 = hp_lanes(nr - 8);
+    long p;
+    for (p = 0; p < kc; p++, b += ldb, pack += 16) {
+        _mm256_store_ps(pack, nr >= 16 ? _mm256_loadu_ps(b) : _mm256_maskload_ps(b, m0));
+        _mm256_store_ps(pack + 8, nr >= 16 ? _mm256_loadu_ps(b + 8)
+                                           : _mm256_maskload_ps(b + 8, m1));
+    }
+}
+
 /* C = A @ B (see the top of this file); nothing is checked (the caller's job). */
 HP_SGEMM_TARGET static void hp_sgemm(long m, long n, long k, const float* a, long ar, long ap,
                                      const float* b, long ldb, float* c, long ldc) {
-    long i, j, u, tail = m % 6 < 3 ? m % 6 : 0, blocks = m - tail;
+    long i, j, u, p0, kc, slices, slice, tail = m % 6 < 3 ? m % 6 : 0, blocks = m - tail;
     const float* rows[6] = {a, a, a, a, a, a};
-    for (j = 0; j < n; j += 16) {               /* blocks of 3-6 rows by 16 columns */
-        for (i = 0; i < blocks; i += 6) {
-            for (u = 0; u < 6 && i + u < blocks; u++)
-                rows[u] = a + (i + u) * ar;
-            switch (u) {        /* the rows left: a block of that many */
-            case 6: hp_block(6, k, rows, ap, b + j, ldb, c + i * ldc + j, ldc, n - j); break;
-            case 5: hp_block(5, k, rows, ap, b + j, ldb, c + i * ldc + j, ldc, n - j); break;
-            case 4: hp_block(4, k, rows, ap, b + j, ldb, c + i * ldc + j, ldc, n - j); break;
-            default: hp_block(3, k, rows, ap, b + j, ldb, c + i * ldc + j, ldc, n - j); break;
+    float pack[HP_KC * 16] __attribute__((aligned(32)));
+    if (blocks < HP_PACK_ROWS || k == 0) {
+        for (j = 0; j < n; j += 16) {           /* blocks of 3-6 rows by 16 columns */
+            for (i = 0; i < blocks; i += 6) {
+                for (u = 0; u < 6 && i + u < blocks; u++)
+                    rows[u] = a + (i + u) * ar;
+                hp_blocks(u, k, rows, ap, b + j, ldb, c + i * ldc + j, ldc, n - j, 0);
+            }
+        }
+    } else {
+        slices = (k + HP_KC - 1) / HP_KC;
+        slice = (k + slices - 1) / slices;      /* slices of equal size */
+        for (p0 = 0; p0 < k; p0 += slice) {     /* the same blocks, a slice at a time */
+            kc = k - p0 < slice ? k - p0 : slice;
+            for (j = 0; j < n; j += 16) {
+                hp_pack_strip(kc, b + p0 * ldb + j, ldb, n - j, pack);
+                for (i = 0; i < blocks; i += 6) {
+                    for (u = 0; u < 6 && i + u < blocks; u++)
+                        rows[u] = a + (i + u) * ar + p0 * ap;
+                    hp_blocks(u, kc, rows, ap, pack, 16, c + i * ldc + j, ldc, n - j, p0 > 0);
+                }
             }
         }
     }
