@@ -84,9 +84,10 @@ def check_features(X, dtype, n_features=None, name="X"):
     """Return ``X`` as a C-contiguous 2-D array of ``dtype`` with finite values (a
     scipy.sparse ``X``: as a checked CSR, see :func:`check_sparse_features`)."""
     # The common case when predicting - a plain C-ordered array of the model's
-    # dtype and width - passes every test below but the last by its type alone,
-    # so it skips them (a row to predict: 3 us -> 1 us); a non-finite one goes on
-    # to the full path, which names the first bad value.
+    # (floating) dtype and width - passes every test below but the last by its
+    # type alone, so it skips them (a 784-wide row: 3.5 us -> 0.5 us with
+    # all_finite's compiled test); a non-finite one goes on to the full path,
+    # which names the first bad value.
     if type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2 and \
             X.flags.c_contiguous and X.shape[0] > 0 and n_features is not None and \
             X.shape[1] == n_features > 0 and all_finite(X):
