@@ -1,11 +1,14 @@
 """The fast path of a prediction's input check (``_validation.check_features``): a
 plain C-ordered array of the model's dtype and width skips the tests its type
-settles, and a small array's finiteness is found without NumPy's reductions.
+settles; a small array's finiteness is found in compiled code
+(``hpframe._core.finite``); ``predict_proba`` turns its own outputs into
+probabilities in place.
 
 Oracles: the same numbers in every other form (a list, Fortran order, the other
 float dtype, a strided view, an ndarray subclass, scipy.sparse) take the general
 path, so results must agree with them to the bit and errors to the letter; the
-finiteness check against ``np.isfinite(a).all()``.
+finiteness check against ``np.isfinite(a).all()``; the probabilities against
+``ops.softmax`` (a new array) to the bit and a float64 NumPy softmax.
 """
 import threading
 import warnings
