@@ -151,9 +151,9 @@ def main(argv=None):
                          * 1e6))
         for label, us in rows:
             print(f"  {label:<16} {us:9.1f}  {us / full:6.2f}")
-        print(f"  masks {full - step['no dropout']:+.1f} us, Adam over SGD "
-              f"{full - step['sgd']:+.1f} us, core / numpy products "
-              f"{step['numpy products'] / full:.2f}")
+        print(f"  masks {full - step['no dropout']:.1f} us, Adam over SGD "
+              f"{full - step['sgd']:.1f} us; the core step runs at "
+              f"{step['numpy products'] / full:.2f} of the numpy products' speed")
 
 
 if __name__ == "__main__":
