@@ -45,7 +45,7 @@ NO_DEBUG_CFLAGS = [] if CHECKED or sys.platform == "win32" else ["-g0"]
 NO_DEBUG_LDFLAGS = [] if CHECKED or sys.platform in ("win32", "darwin") else ["-s"]
 
 CORE_MODULES = ["_blas", "activations", "losses", "dropout", "optimizers", "layout",
-                "network"]
+                "network", "finite"]
 
 # network.pyx again, with 8-wide vectors for CPUs that have AVX2 (chosen at run
 # time by hpframe._core); no FMA contraction, so it computes the same bits.

@@ -43,6 +43,7 @@ _single_sections = 0         # search trials in progress: everything runs on one
 _blas_users = 0              # callers inside a one-BLAS-thread section (any kind)
 _blas_libs = None            # threadpoolctl's controllers of the loaded BLAS libraries
 _blas_before = []            # their thread counts before the first caller set 1
+_max_team = None             # the core's max_team_size(), once known
 
 
 def _available_cpus():
@@ -125,12 +126,15 @@ def team_size(rows, n_weights, training=True):
     how many threads a run uses (training, prediction and the memory estimate
     all ask here). At most :func:`threads_allowed`, and at most what this build
     of the core can run (1 where C11 atomics are missing)."""
-    from hpframe._core.network import max_team_size
+    global _max_team
     if training:
         work = max(6 * rows * n_weights / FLOPS_PER_THREAD, n_weights / WEIGHTS_PER_THREAD)
     else:
         work = 2 * rows * n_weights / FLOPS_PER_THREAD
-    return max(1, min(threads_allowed(), int(work), max_team_size()))
+    if _max_team is None:       # (imported once, not on every call: a row to predict)
+        from hpframe._core.network import max_team_size
+        _max_team = max_team_size()
+    return max(1, min(threads_allowed(), int(work), _max_team))
 
 
 def _hold_one_blas_thread():

@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 
+from hpframe._core import finite as _finite
 
 
 def to_numpy(data, name):
@@ -82,6 +83,15 @@ def check_sparse_features(X, dtype, n_features=None, name="X"):
 def check_features(X, dtype, n_features=None, name="X"):
     """Return ``X`` as a C-contiguous 2-D array of ``dtype`` with finite values (a
     scipy.sparse ``X``: as a checked CSR, see :func:`check_sparse_features`)."""
+    # The common case when predicting - a plain C-ordered array of the model's
+    # (floating) dtype and width - passes every test below but the last by its
+    # type alone, so it skips them (a 784-wide row: 3.5 us -> 0.5 us with
+    # all_finite's compiled test); a non-finite one goes on to the full path,
+    # which names the first bad value.
+    if type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2 and \
+            X.flags.c_contiguous and X.shape[0] > 0 and n_features is not None and \
+            X.shape[1] == n_features > 0 and all_finite(X):
+        return X
     if is_sparse(X):
         return check_sparse_features(X, dtype, n_features, name)
     X = to_numpy(X, name)
@@ -136,7 +146,12 @@ def all_finite(a):
     ``a.sum()`` took 1.27 ms and ``np.isfinite(a).all()`` 1.44 ms.
     """
     if a.size <= SMALL:              # (a small one: the check itself, no errstate)
-        return bool(np.isfinite(a).all())
+        answer = _finite.all_finite(a)     # C-contiguous float32/float64: in C (0.1 us)
+        if answer is not None:
+            return answer
+        # isfinite gives one byte per element, 0 where it is not finite: finding
+        # a 0 byte (memchr) costs 0.1 us, ``.all()``'s Python-level wrapping 1 us
+        return 0 not in np.isfinite(a).tobytes()
     if a.dtype in (np.float32, np.float64) and a.flags.c_contiguous:
         flat = a.reshape(-1)         # a view
         with np.errstate(over="ignore", invalid="ignore"):

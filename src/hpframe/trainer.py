@@ -365,7 +365,7 @@ class Trainer:
         if self._task is not None and not self._task.classify:
             self._task.probabilities(None)              # raises: a regression model
         out = _outputs(self, X)
-        return self._task.probabilities(out)
+        return self._task.probabilities(out, overwrite=True)    # (out is ours alone)
 
     def evaluate(self, X, y, sample_weight=None):
         """Loss and metrics on ``(X, y)``.
@@ -557,7 +557,7 @@ def _outputs(trainer, X):
     """The network's raw outputs on ``X`` (checked), warning when they are not finite."""
     trainer._require_built("prediction")
     X = V.check_features(X, trainer._dtype, trainer._n_features)
-    out = np.empty((V.n_rows(X), trainer._task.n_outputs), dtype=trainer._dtype)
+    out = np.empty((X.shape[0], trainer._task.n_outputs), dtype=trainer._dtype)
     _forward_into(trainer, X, out)
     if not V.all_finite(out):
         _warn_non_finite(trainer, out)
@@ -565,15 +565,17 @@ def _outputs(trainer, X):
 
 
 def _forward_into(trainer, X, out):
-    """The forward pass on checked ``X`` into ``out``, holding the model's lock."""
+    """The forward pass on checked ``X`` (an ndarray or a CSR) into ``out``, holding
+    the model's lock."""
+    dense = isinstance(X, np.ndarray)
     with trainer._lock:
         net = trainer._net
-        team = team_size(min(V.n_rows(X), net.capacity), net.n_weights, training=False)
-        if team == 1 and not V.is_sparse(X):
+        team = team_size(min(X.shape[0], net.capacity), net.n_weights, training=False)
+        if team == 1 and dense:
             net.predict_into(X, out, 1)       # (BLAS keeps its threads: one big call)
             return
         with blas_threads(1 if team > 1 else None):
-            if not V.is_sparse(X):
+            if dense:
                 net.predict_into(X, out, team)
                 return
             # sparse: one chunk of the core's own size at a time made dense, so

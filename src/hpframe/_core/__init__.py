@@ -11,7 +11,8 @@ Where each piece lives: ``dense.pxd`` the arithmetic of one dense layer;
 every number of its buffers lives; ``team.pxd`` (with ``_team.h``) a team of
 threads sharing a step; ``_blas`` gemm and the policy of calling it;
 ``activations``, ``losses``, ``dropout`` and ``optimizers`` the functions, masks
-and update rules.
+and update rules; ``finite`` whether a small array holds NaN or infinity (the
+Python layer's test of a row to predict).
 
 The network is built twice: ``network`` for any x86-64 (or other) CPU and, on
 x86-64, ``network_avx2`` with 8-wide vectors; both compute the same bits.
@@ -21,7 +22,7 @@ default); ``HPFRAME_CPU=baseline`` forces the portable one.
 import os
 
 CORE_MODULES = ("_blas", "activations", "losses", "dropout", "optimizers", "layout",
-                "network", "network_avx2")
+                "network", "network_avx2", "finite")
 
 
 def _pick_network():

@@ -1,0 +1,59 @@
+"""Whether every number of a small array is finite: the test the Python boundary
+(:func:`hpframe._validation.all_finite`) makes of a row to predict and of its
+outputs, without NumPy's temporary array and reduction (a 784-wide float32 row:
+0.1 us here, 0.55 us with ``np.isfinite``).
+
+It answers only for what it can read directly - a C-contiguous float32 or
+float64 array in native byte order - and returns None for anything else, which
+the caller hands to NumPy. It checks; it raises nothing: the caller says what
+is wrong.
+"""
+import numpy as np
+cimport numpy as cnp
+from libc.math cimport isfinite
+
+cnp.import_array()
+
+include "_buildinfo.pxi"
+
+
+cdef bint _all_finite_f(const float* x, Py_ssize_t n) noexcept nogil:
+    # No early exit: without the branch a 784-wide row takes 0.1 us instead of 0.3
+    # (and NaN is rare). isfinite is exact here: setup.py never builds with
+    # -ffinite-math-only (nor -ffast-math), which would let the compiler drop it.
+    cdef bint ok = True
+    cdef Py_ssize_t i
+    for i in range(n):
+        ok &= isfinite(x[i])
+    return ok
+
+
+cdef bint _all_finite_d(const double* x, Py_ssize_t n) noexcept nogil:
+    cdef bint ok = True
+    cdef Py_ssize_t i
+    for i in range(n):
+        ok &= isfinite(x[i])
+    return ok
+
+
+def all_finite(a):
+    """True if no number of ``a`` is NaN or infinite, False if one is; None if ``a``
+    is not a C-contiguous float32 or float64 ndarray in native byte order."""
+    if not cnp.PyArray_Check(a):
+        return None
+    cdef cnp.ndarray arr = <cnp.ndarray> a
+    if not cnp.PyArray_IS_C_CONTIGUOUS(arr) or not cnp.PyArray_ISNOTSWAPPED(arr):
+        return None
+    cdef int kind = cnp.PyArray_TYPE(arr)
+    cdef void* data = cnp.PyArray_DATA(arr)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(arr)
+    cdef bint ok
+    if kind == cnp.NPY_FLOAT:
+        with nogil:
+            ok = _all_finite_f(<const float*> data, n)
+        return ok
+    if kind == cnp.NPY_DOUBLE:
+        with nogil:
+            ok = _all_finite_d(<const double*> data, n)
+        return ok
+    return None
