@@ -387,6 +387,23 @@ def test_own_product_predicts_as_the_reference_and_blas_nearly():
     np.testing.assert_allclose(outs["own"], outs["blas"], rtol=1e-5, atol=1e-6)
 
 
+
+@needs_own
+def test_own_product_predicts_each_row_as_it_predicts_them_all():
+    # Oracle: the same rows predicted together (chunks of 256 -> the packed path,
+    # 8 rows, 1 row). Each output is a sum in a fixed order whatever the number of
+    # rows, so every way gives the same bits (BLAS's sums may depend on the count).
+    net = make_network((37, 40, 20, 3), "relu", capacity=256, dtype=np.float32)
+    net.predict_kernel = "own"
+    X, _ = make_data((37, 40, 20, 3), "mse", 300, np.float32)
+    together = np.empty((300, 3), np.float32)
+    net.predict_into(X, together, 2)
+    for size in (8, 1):
+        parts = np.empty_like(together)
+        for i in range(0, 300, size):
+            net.predict_into(X[i:i + size], parts[i:i + size], 1)
+        np.testing.assert_array_equal(parts, together, err_msg=f"{size} rows at a time")
+
 def test_gemm_kernel_is_checked_and_float64_keeps_blas():
     net = make_network((4, 3), dtype=np.float32)
     with pytest.raises(ValueError, match="gemm_kernel must be 'blas' or 'own'; got 'mkl'"):
