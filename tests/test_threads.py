@@ -54,6 +54,20 @@ def test_a_bad_environment_variable_is_named(monkeypatch, bad):
         hpframe.get_num_threads()
 
 
+def test_a_bad_environment_variable_fails_the_smallest_fit(monkeypatch):
+    # Oracle: the documented rule - training always reads the setting, while a
+    # prediction too small for two threads runs on one without reading it
+    X, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2
+    trainer = Trainer(hidden_layers=(2,), epochs=1, validation_split=0.0).fit(X, y, verbose=0)
+    monkeypatch.setenv("HPFRAME_NUM_THREADS", "two")
+    assert _threads.team_size(1, 10, training=False) == 1
+    assert trainer.predict_proba(X[:1]).shape == (1, 2)
+    with pytest.raises(ValueError, match="HPFRAME_NUM_THREADS='two'"):
+        Trainer(hidden_layers=(2,), epochs=1, validation_split=0.0).fit(X, y, verbose=0)
+    with pytest.raises(ValueError, match="HPFRAME_NUM_THREADS='two'"):
+        _threads.team_size(10**6, 10**6, training=False)     # big enough to ask
+
+
 def test_team_size_follows_the_work_per_step():
     hpframe.set_num_threads(8)
     digits = 64 * 64 + 64 * 10                      # 4,736 weights: one thread

@@ -131,6 +131,12 @@ def team_size(rows, n_weights, training=True):
         work = max(6 * rows * n_weights / FLOPS_PER_THREAD, n_weights / WEIGHTS_PER_THREAD)
     else:
         work = 2 * rows * n_weights / FLOPS_PER_THREAD
+        if work < 2:
+            # One thread's work (a row to predict) runs on one thread whatever the
+            # setting, so it is not read: reading it (HPFRAME_NUM_THREADS, the CPU
+            # affinity) cost 1.1 of the 10 us a row took. Training always reads it,
+            # so a bad HPFRAME_NUM_THREADS still fails the first fit.
+            return 1
     if _max_team is None:       # (imported once, not on every call: a row to predict)
         from hpframe._core.network import max_team_size
         _max_team = max_team_size()
