@@ -12,14 +12,16 @@ at a time, and the step's matrix products are timed alone:
   (two moment updates, a square root and a division per weight);
 - ``one thread``: the same step on a team of one;
 - ``numpy products``: only the step's products through ``numpy.matmul``, the
-  GEMM-only bound of ``bench_training.py`` (best of 1 and all BLAS threads);
+  GEMM-only bound of ``bench_training.py`` (best of 1 and all BLAS threads),
+  timed after the variants above (see ``profile``);
 - ``products at peak``: the step's multiply-adds divided by the team's
   threads times the best rate of hpframe's own float32 product on one thread
   (a 240 x 256 x 128 product that stays in cache) - about the fastest the
   products can run on this CPU, whoever computes them.
 
 The step times are medians of interleaved repeats (one repeat of every variant,
-then the next), in microseconds per step; the share column is the fraction of
+then the next; a repeat is a warm-up epoch, then epochs adding up to at least
+0.2 s), in microseconds per step; the share column is the fraction of
 ``as benchmarked``. Usage::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE flock /tmp/hpframe-cpu.lock \\
@@ -31,6 +33,7 @@ Never a test: timings belong here, not in the test suite.
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -104,8 +107,7 @@ def own_peak():
 def profile(workload, repeats):
     X, y = make_data(workload.n_samples, workload.n_features)
     runners = {"as benchmarked": Core(), "no dropout": Core(dropout=0.0),
-               "sgd": Core(optimizer="sgd"), "one thread": Core(team=1),
-               "numpy products": _peers.GemmBound()}
+               "sgd": Core(optimizer="sgd"), "one thread": Core(team=1)}
     times = {name: [] for name in runners}
     for r in runners.values():
         r.setup(X, y, workload.hidden, workload.batch_size)
@@ -113,19 +115,26 @@ def profile(workload, repeats):
     steps = -(-len(X) // workload.batch_size)
     for _ in range(repeats):
         for name, r in runners.items():
-            seconds, _ = r.epoch()
-            times[name].append(seconds / steps * 1e6)
+            time.sleep(0.3)                         # the previous variant's threads idle
+            r.epoch()                               # (caches and clocks warm again)
+            seconds = n_steps = 0
+            while seconds < 0.2:                    # epochs adding up to >= 0.2 s
+                s, _ = r.epoch()
+                seconds, n_steps = seconds + s, n_steps + steps
+            times[name].append(seconds / n_steps * 1e6)
+    # numpy's products last: once numpy's BLAS has run on all threads, the core's
+    # team in the same process trained about 40% slower for the rest of the run
+    # (mnist-bs64: 247 instead of 173 us a step), sleep or not
+    bound = _peers.GemmBound()
+    bound.setup(X, y, workload.hidden, workload.batch_size)
+    bound.epoch()
+    times["numpy products"] = [bound.epoch()[0] / steps * 1e6 for _ in range(repeats)]
     step = {name: statistics.median(t) for name, t in times.items()}
     return step, runners["as benchmarked"].team
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workloads", default="digits-bs32,mnist-bs16,mnist-bs64,mnist-bs256",
-                    help="comma-separated, from: " + ",".join(w.name for w in WORKLOADS))
-    ap.add_argument("--repeats", type=int, default=5)
-    args = ap.parse_args(argv)
-    known = {w.name: w for w in WORKLOADS}
+def print_header():
+    """The machine, the BLAS kernel and the products hpframe chose."""
     m = machine_info()
     kernel = os.environ.get("OPENBLAS_CORETYPE")
     print(f"CPU: {m['cpu']}, {m['cores']} cores; OpenBLAS kernel: "
@@ -138,11 +147,34 @@ def main(argv=None):
     peak = own_peak()
     if peak:
         print(f"own float32 product, one thread, in cache: {peak * 2 / 1e9:.0f} GFLOP/s")
-    for name in args.workloads.split(","):
+    print()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workloads", default="digits-bs32,mnist-bs16,mnist-bs64,mnist-bs256",
+                    help="comma-separated, from: " + ",".join(w.name for w in WORKLOADS))
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--here", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    names = args.workloads.split(",")
+    if not args.here:
+        # one process per workload: a workload's numpy products (BLAS on all
+        # threads) slowed the next workloads' core steps in the same process
+        print_header()
+        for name in names:
+            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--here",
+                                  "--workloads", name, "--repeats", str(args.repeats)],
+                                 capture_output=True, text=True, check=True).stdout
+            print(out, end="")
+        return
+    known = {w.name: w for w in WORKLOADS}
+    peak = own_peak()
+    for name in names:
         w = known[name]
         step, team = profile(w, args.repeats)
         full = step["as benchmarked"]
-        print(f"\n{w.name} ({w.n_features}-{'-'.join(map(str, w.hidden))}-10, batch "
+        print(f"{w.name} ({w.n_features}-{'-'.join(map(str, w.hidden))}-10, batch "
               f"{w.batch_size}, team of {team}): us per step, median of {args.repeats}")
         rows = list(step.items())
         if peak:
@@ -153,7 +185,7 @@ def main(argv=None):
             print(f"  {label:<16} {us:9.1f}  {us / full:6.2f}")
         print(f"  masks {full - step['no dropout']:.1f} us, Adam over SGD "
               f"{full - step['sgd']:.1f} us; the core step runs at "
-              f"{step['numpy products'] / full:.2f} of the numpy products' speed")
+              f"{step['numpy products'] / full:.2f} of the numpy products' speed\n")
 
 
 if __name__ == "__main__":
