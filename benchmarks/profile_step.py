@@ -122,9 +122,10 @@ def profile(workload, repeats):
                 s, _ = r.epoch()
                 seconds, n_steps = seconds + s, n_steps + steps
             times[name].append(seconds / n_steps * 1e6)
-    # numpy's products last: once numpy's BLAS has run on all threads, the core's
-    # team in the same process trained about 40% slower for the rest of the run
-    # (mnist-bs64: 247 instead of 173 us a step), sleep or not
+    # numpy's products last, and each workload in a process of its own (main):
+    # nothing measured here runs after BLAS has used every thread in the process
+    # (in one session's runs the core's steps after them were 40% slower; a
+    # later check, the same process before and after, could not reproduce it)
     bound = _peers.GemmBound()
     bound.setup(X, y, workload.hidden, workload.batch_size)
     bound.epoch()
@@ -159,8 +160,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     names = args.workloads.split(",")
     if not args.here:
-        # one process per workload: a workload's numpy products (BLAS on all
-        # threads) slowed the next workloads' core steps in the same process
+        # one process per workload (see profile: numpy's products come last)
         print_header()
         for name in names:
             out = subprocess.run([sys.executable, os.path.abspath(__file__), "--here",
