@@ -133,6 +133,8 @@ class HpframeCore(Runner):
     """
 
     note = "_core Network.train_epoch, no Python layer"
+    #: what the benchmark trains with (profile_step.py switches them one at a time)
+    optimizer, dropout = "adam", DROPOUT
 
     @staticmethod
     def version():
@@ -144,9 +146,9 @@ class HpframeCore(Runner):
         from hpframe._core import Network
         from hpframe._core.spec import NetworkSpec
         sizes = (X.shape[1], *hidden, N_CLASSES)
-        self.net = Network(NetworkSpec(sizes, "relu", "cross_entropy", "adam", DROPOUT, 0.9,
-                                       BETA_1, BETA_2, EPSILON, 0.0, batch_size, bench_dtype(),
-                                       0))
+        self.net = Network(NetworkSpec(sizes, "relu", "cross_entropy", self.optimizer,
+                                       self.dropout, 0.9, BETA_1, BETA_2, EPSILON, 0.0,
+                                       batch_size, bench_dtype(), 0))
         rng = np.random.default_rng(0)
         for l in range(self.net.n_layers):
             W = self.net.weight(l)

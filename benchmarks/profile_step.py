@@ -49,9 +49,6 @@ import _peers                                       # noqa: E402
 from _machine import machine_info                   # noqa: E402
 from bench_training import WORKLOADS, make_data     # noqa: E402
 
-VARIANTS = ("as benchmarked", "no dropout", "sgd", "one thread")
-
-
 class Core(_peers.HpframeCore):
     """The ``hpframe-core`` peer with the dropout, optimizer and team chosen."""
 
@@ -59,20 +56,7 @@ class Core(_peers.HpframeCore):
         self.dropout, self.optimizer, self.fixed_team = dropout, optimizer, team
 
     def setup(self, X, y, hidden, batch_size):
-        saved = _peers.DROPOUT
-        _peers.DROPOUT = self.dropout
-        try:
-            super().setup(X, y, hidden, batch_size)
-        finally:
-            _peers.DROPOUT = saved
-        if self.optimizer != "adam":
-            from hpframe._core import Network
-            from hpframe._core.spec import NetworkSpec
-            sizes = (X.shape[1], *hidden, _peers.N_CLASSES)
-            self.net = Network(NetworkSpec(
-                sizes, "relu", "cross_entropy", self.optimizer, self.dropout, 0.9,
-                _peers.BETA_1, _peers.BETA_2, _peers.EPSILON, 0.0, batch_size,
-                _peers.bench_dtype(), 0))
+        super().setup(X, y, hidden, batch_size)
         if self.fixed_team is not None:
             self.team = self.fixed_team
 
