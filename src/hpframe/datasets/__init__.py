@@ -43,6 +43,12 @@ def _rng(seed):
     return np.random.default_rng(check_seed(seed))
 
 
+def _shuffled(X, y, rng):
+    """``(X, y)`` with their rows in the order of a permutation drawn from ``rng``."""
+    order = rng.permutation(len(y))
+    return X[order], y[order]
+
+
 def _class_sizes(n_samples, n_classes):
     """Split n_samples as evenly as possible; the first classes get the extra ones."""
     sizes = np.full(n_classes, n_samples // n_classes)
@@ -183,8 +189,7 @@ def make_spirals(n_samples=300, n_classes=3, noise=0.2, turns=1.0, seed=0):
     r = (np.arange(n_samples) - start + 1) / sizes[y]
     theta = 2 * np.pi * (turns * r + y / n_classes) + noise * rng.standard_normal(n_samples)
     X = np.column_stack([r * np.cos(theta), r * np.sin(theta)])
-    order = rng.permutation(n_samples)
-    return X[order], y[order]
+    return _shuffled(X, y, rng)
 
 
 def make_moons(n_samples=200, noise=0.1, seed=0):
@@ -232,8 +237,7 @@ def make_moons(n_samples=200, noise=0.1, seed=0):
                         np.column_stack([1 - np.cos(t1), 0.5 - np.sin(t1)])])
     X += noise * rng.standard_normal(X.shape)
     y = np.repeat(np.array([0, 1], dtype=np.int64), [n0, n1])
-    order = rng.permutation(n_samples)
-    return X[order], y[order]
+    return _shuffled(X, y, rng)
 
 
 def make_circles(n_samples=300, noise=0.1, factor=0.5, seed=0):
@@ -281,8 +285,7 @@ def make_circles(n_samples=300, noise=0.1, factor=0.5, seed=0):
         labels.append(np.full(m, k, dtype=np.int64))
     X, y = np.concatenate(parts), np.concatenate(labels)
     X += noise * rng.standard_normal(X.shape)
-    order = rng.permutation(n_samples)
-    return X[order], y[order]
+    return _shuffled(X, y, rng)
 
 
 def make_xor(n_samples=300, noise=0.1, seed=0):
@@ -390,8 +393,7 @@ def make_blobs(n_samples=300, n_features=2, centers=3, cluster_std=1.0, seed=0):
                              f"numbers (one per centre), got {cluster_std!r}")
     y = np.repeat(np.arange(n_centers, dtype=np.int64), _class_sizes(n_samples, n_centers))
     X = centers[y] + std[y, None] * rng.standard_normal((n_samples, n_features))
-    order = rng.permutation(n_samples)
-    return X[order], y[order]
+    return _shuffled(X, y, rng)
 
 
 def make_regression(n_samples=200, n_features=4, noise=0.1, n_targets=1, seed=0):
