@@ -442,6 +442,53 @@ def test_core_random_replays_numpy_32_bit_draws():
         np.testing.assert_array_equal(got, np.array(want, dtype=np.uint64))
 
 
+# ---- the core's own float32 exp (_fexp.h) ---------------------------------------------
+
+def ulps_from_exact_exp(x, got):
+    """|got - e^x| in units in the last place of float32 at e^x (e^x in float64, whose
+    error is 2^-29 of float32's unit: far below what is measured)."""
+    exact = np.exp(x.astype(np.float64))
+    unit = np.spacing(np.maximum(exact, 2.0 ** -126).astype(np.float32)).astype(np.float64)
+    return np.abs(got.astype(np.float64) - exact) / unit
+
+
+def test_own_float32_exp_is_within_one_unit_in_the_last_place():
+    # Every float32 from -104 to 89 (2.2e9 values) was checked by a C harness once:
+    # the largest error was 0.976 units, at x = -0x1.7714d4p+2. Here: that value,
+    # 4 million evenly spread values, the range around each power of two of the
+    # result (where 2^n switches), and the subnormal results (e^x < 2^-126).
+    from hpframe._core.activations import exp_into
+    rng = np.random.default_rng(0)
+    x = np.concatenate([
+        np.linspace(-104, 88.7, 4_000_001),
+        np.arange(-150, 128)[:, None] * math.log(2) + rng.uniform(-1e-3, 1e-3, (278, 64)),
+        rng.uniform(-103.97, -87.33, 100_000),
+        [float.fromhex("-0x1.7714d4p+2"), 0.0, -0.0, 1e-30, -1e-30, 88.72, -87.33],
+    ], axis=None).astype(np.float32)
+    got = np.empty_like(x)
+    exp_into(x, got)
+    err = ulps_from_exact_exp(x, got)
+    assert err.max() < 1.0, (x[err.argmax()], got[err.argmax()], err.max())
+    assert err.max() > 0.9          # the harness's worst case is in the sample
+
+
+def test_own_float32_exp_at_the_ends_of_its_range():
+    from hpframe._core.activations import exp_into
+    last, first_inf = float.fromhex("0x1.62e42ep+6"), float.fromhex("0x1.62e430p+6")
+    x = np.array([np.nan, np.inf, -np.inf, last, first_inf, 89, 1e30, -103.972,
+                  -103.973, -104, -1e30, 0], np.float32)
+    got = np.empty_like(x)
+    exp_into(x, got)
+    # as exp rounded to float32: NaN stays NaN, overflow gives inf, underflow 0;
+    # e^88.72283 (3.40280e38) is the last finite result, e^-103.972 rounds to 2^-149
+    with np.errstate(over="ignore"):
+        expected = np.exp(x.astype(np.float64)).astype(np.float32)
+    np.testing.assert_array_equal(got, expected)
+    assert np.isfinite(got[3]) and got[4] == np.inf and got[7] == 2.0 ** -149
+    with pytest.raises(ValueError, match="out has 2 values; it must have x's 3"):
+        exp_into(np.zeros(3, np.float32), np.zeros(2, np.float32))
+
+
 # ---- numerical stability at extreme inputs ------------------------------------------
 
 @pytest.mark.parametrize("dtype", DTYPES)

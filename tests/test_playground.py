@@ -594,7 +594,7 @@ def test_browser_turn_knobs_train_and_match_the_shown_code(browser):
 
 
 def test_the_numbers_printed_on_the_playground_page():
-    """docs/playground.rst quotes these runs (the overfit and dropout screenshots)."""
+    """docs/playground.rst quotes these runs (the overfit and dropout screenshots, seed 1)."""
     def final(dropout, seed):
         session = Session(dataset="spirals", noise=0.1, hidden_layers="64, 64", n_samples=150,
                           dropout=dropout, seed=seed, speed=0)
@@ -603,16 +603,20 @@ def test_the_numbers_printed_on_the_playground_page():
         h = session.snapshot()["history"]
         return h["loss"][-1], h["val_loss"][-1]
 
-    loss, val_loss = final(0.0, 0)
-    assert (f"{loss:.2g}", f"{val_loss:.2g}") == ("0.0018", "0.092"), (loss, val_loss)
+    loss, val_loss = final(0.0, 1)
+    assert (f"{loss:.2g}", f"{val_loss:.2g}") == ("0.0024", "0.2"), (loss, val_loss)
+    loss, val_loss = final(0.15, 1)
+    assert (f"{loss:.2g}", f"{val_loss:.2g}") == ("0.27", "0.058"), (loss, val_loss)
     runs = {d: np.array([final(d, seed) for seed in range(5)]) for d in (0.0, 0.15)}
-    printed = {0.0: "0.018 ± 0.029 0.10 ± 0.09", 0.15: "0.42 ± 0.11 0.27 ± 0.18"}
+    printed = {0.0: "0.020 ± 0.032 0.13 ± 0.13", 0.15: "0.36 ± 0.11 0.11 ± 0.07"}
     for d, r in runs.items():
         mean, sd = r.mean(axis=0), r.std(axis=0)
         digits = 3 if d == 0.0 else 2
         text = (f"{mean[0]:.{digits}f} ± {sd[0]:.{digits}f} {mean[1]:.2f} ± {sd[1]:.2f}")
         assert text == printed[d], f"dropout {d}: the page prints {printed[d]}, measured {text}"
     gap = {d: (r[:, 1] - r[:, 0]).mean() for d, r in runs.items()}
-    assert gap[0.15] < gap[0.0], "the page says dropout closes the train/validation gap"
-    assert runs[0.15][:, 1].mean() > runs[0.0][:, 1].mean(), \
-        "the page says dropout does not lower the validation loss in these 200 epochs"
+    assert gap[0.15] < 0 < gap[0.0], \
+        "the page says dropout closes the train/validation gap (training loss ends above)"
+    val = {d: r[:, 1] for d, r in runs.items()}
+    assert abs(val[0.15].mean() - val[0.0].mean()) < min(val[0.15].std(), val[0.0].std()), \
+        "the page says the two mean validation losses are within one sd of each other"

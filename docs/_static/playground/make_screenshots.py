@@ -86,7 +86,11 @@ def main():
         field.clear()
         field.send_keys("64, 64", Keys.ENTER)
         slider("n_samples", *[Keys.ARROW_LEFT] * 3)           # 150 points: easy to overfit
+        field = find("input", "#ctl-seed")                    # the seed the page quotes
+        field.clear()
+        field.send_keys("1", Keys.ENTER)
         wait(lambda: "hidden_layers=(64, 64)" in (text("pre", "#code") or ""))
+        wait(lambda: "seed=1)" in (text("pre", "#code") or ""))
         click("start")
         wait(lambda: text("#state") == "done")
         shot("overfit")

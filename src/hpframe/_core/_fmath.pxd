@@ -1,13 +1,19 @@
 # Scalar math over `floating`: the float versions (expf, ...) for float32, so a
-# float32 loop never converts to double and back.
+# float32 loop never converts to double and back. float32's exp is hpframe's own
+# (_fexp.h): plain arithmetic, so the loops that call it vectorise, within one
+# unit in the last place of the exact result for every float32.
 from cython cimport floating
-from libc.math cimport (exp, expf, expm1, expm1f, log, logf, log1p, log1pf,
+from libc.math cimport (exp, expm1, expm1f, log, logf, log1p, log1pf,
                         erf, erff, tanh, tanhf, sqrt, sqrtf, fabs, fabsf)
+
+
+cdef extern from "_fexp.h":
+    float hp_expf(float x) noexcept nogil
 
 
 cdef inline floating f_exp(floating x) noexcept nogil:
     if floating is float:
-        return expf(x)
+        return hp_expf(x)
     else:
         return exp(x)
 
