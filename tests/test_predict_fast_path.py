@@ -236,3 +236,90 @@ def test_probabilities_in_place_are_the_softmax_of_the_outputs_to_the_bit(dtype)
     e = np.exp(logits.astype(np.float64) - logits.max(axis=1, keepdims=True))
     np.testing.assert_allclose(expected, e / e.sum(axis=1, keepdims=True),
                                rtol=1e-6 if dtype == "float32" else 1e-12)
+
+
+# ---- a big X: its NaN and infinity are found by the forward pass ------------------------
+# (more than V.SMALL numbers: the first layer's sums are checked while in cache,
+# and only a sum that is not finite sends X through the usual check)
+
+def _big(dtype, n_features=7, rows=None):
+    rows = rows or V.SMALL // n_features + 700       # chunks of 256 rows; threads share them
+    X = np.random.default_rng(5).standard_normal((rows, n_features))
+    return X.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("row", [0, 5000, -1])
+@pytest.mark.parametrize("hidden", [(5,), ()])
+def test_a_big_x_with_nan_or_infinity_is_refused_naming_its_first_bad_value(
+        dtype, bad, row, hidden, monkeypatch):
+    X = _big(dtype)
+    t = hp.Trainer(hidden_layers=hidden, epochs=1, dtype=dtype, seed=0).fit(
+        X[:90], np.arange(90) % 3, verbose=0)
+    row = row % len(X)
+    X[row, 3] = bad
+    X[-1, 6] = np.nan if row != len(X) - 1 else X[-1, 6]      # a later bad value too
+    calls = []
+    real = V.check_features
+    monkeypatch.setattr(V, "check_features",
+                        lambda *a, **k: calls.append(k.get("finite", True)) or real(*a, **k))
+    for method in ("predict", "predict_proba", "decision_function"):
+        kind, text = _error(lambda: getattr(t, method)(X))
+        assert kind is ValueError
+        assert f"X contains NaN or infinity (first at row {row}, column 3: " \
+            f"{bad}); remove or impute them" in text, text
+    # the forward pass found it, then the usual check named it
+    assert calls == [False, True] * 3
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_every_thread_of_the_core_reports_a_bad_value_in_its_chunks(dtype, n_threads):
+    X = _big(dtype, rows=3000)               # 12 chunks of 256 rows (the last one short)
+    t = hp.Trainer(hidden_layers=(4,), epochs=1, dtype=dtype.__name__, seed=0).fit(
+        X[:90], np.arange(90) % 3, verbose=0)
+    net, out = t._net, np.empty((len(X), 3), dtype)
+    assert net.capacity == 256
+    assert net.predict_into(X, out, n_threads) is False
+    for row in range(0, len(X), 250):        # every chunk, whichever thread takes it
+        bad = X.copy()
+        bad[row, row % 7] = np.inf
+        assert net.predict_into(bad, out, n_threads) is True, row
+        assert net.predict_into(X, out, n_threads) is False      # nothing left over
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_finite_big_x_is_checked_by_the_forward_pass_alone(dtype, monkeypatch):
+    X = _big(dtype)
+    t = hp.Trainer(hidden_layers=(5,), epochs=1, dtype=dtype, seed=0).fit(
+        X[:90], np.arange(90) % 3, verbose=0)
+    expected = t.predict_proba(X[:300])
+    finite_calls = []
+    monkeypatch.setattr(V, "all_finite", lambda a, real=V.all_finite:
+                        finite_calls.append(a.shape) or real(a))
+    got = t.predict_proba(X)
+    np.testing.assert_array_equal(got[:300], expected)
+    assert finite_calls == [(len(X), 3)]         # the outputs only, never X
+
+
+def test_a_big_x_too_large_for_float32_is_refused_as_before():
+    X = _big(np.float64)
+    t = hp.Trainer(hidden_layers=(5,), epochs=1, dtype="float32", seed=0).fit(
+        X[:90], np.arange(90) % 3, verbose=0)
+    X[7000, 2] = 1e39                        # finite in float64, infinite in float32
+    with pytest.raises(ValueError, match=r"X has values too large for float32 \(first at "
+                                         r"row 7000, column 2: 1e\+39"):
+        t.predict(X)
+
+
+def test_a_big_finite_x_through_non_finite_weights_still_warns():
+    X = _big(np.float32)
+    t = hp.Trainer(hidden_layers=(5,), epochs=1, seed=0).fit(X[:90], np.arange(90) % 3,
+                                                            verbose=0)
+    huge = np.full_like(X, 3e38)             # finite, but its sums overflow
+    with pytest.warns(RuntimeWarning, match="outputs overflowed float32"):
+        t.decision_function(huge)
+    t._net.weight(0)[0, 0] = np.nan
+    with pytest.warns(hp.DivergenceWarning, match=r"NaN or infinity in dense_0\.weight"):
+        assert np.isnan(t.predict_proba(X)).all()

@@ -80,9 +80,15 @@ def check_sparse_features(X, dtype, n_features=None, name="X"):
     return out
 
 
-def check_features(X, dtype, n_features=None, name="X"):
+def check_features(X, dtype, n_features=None, name="X", finite=True):
     """Return ``X`` as a C-contiguous 2-D array of ``dtype`` with finite values (a
-    scipy.sparse ``X``: as a checked CSR, see :func:`check_sparse_features`)."""
+    scipy.sparse ``X``: as a checked CSR, see :func:`check_sparse_features`).
+
+    With ``finite=False`` a dense ``X`` of more than ``SMALL`` numbers is not
+    tested for NaN and infinity: the caller must call this again (with
+    ``finite=True``) before it trusts any result computed from it. Prediction
+    does, when the first layer's sums are not all finite (see
+    ``Network.predict_into``)."""
     # The common case when predicting - a plain C-ordered array of the model's
     # (floating) dtype and width - passes every test below but the last by its
     # type alone, so it skips them (a 784-wide row: 3.5 us -> 0.5 us with
@@ -90,7 +96,8 @@ def check_features(X, dtype, n_features=None, name="X"):
     # which names the first bad value.
     if type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2 and \
             X.flags.c_contiguous and X.shape[0] > 0 and n_features is not None and \
-            X.shape[1] == n_features > 0 and all_finite(X):
+            X.shape[1] == n_features > 0 and ((not finite and X.size > SMALL)
+                                              or all_finite(X)):
         return X
     if is_sparse(X):
         return check_sparse_features(X, dtype, n_features, name)
@@ -116,7 +123,7 @@ def check_features(X, dtype, n_features=None, name="X"):
     else:
         with np.errstate(over="ignore"):     # reported below, naming the value
             original, X = X, np.ascontiguousarray(X, dtype=dtype)
-    if not all_finite(X):
+    if (finite or X.size <= SMALL) and not all_finite(X):
         bad = np.argwhere(~np.isfinite(X))[0]
         value = original[bad[0], bad[1]]
         if np.isfinite(value):         # finite before the conversion: out of dtype's range

@@ -556,9 +556,14 @@ def _batch(trainer, what, X, y):
 def _outputs(trainer, X):
     """The network's raw outputs on ``X`` (checked), warning when they are not finite."""
     trainer._require_built("prediction")
-    X = V.check_features(X, trainer._dtype, trainer._n_features)
+    given = X
+    # A big X is checked for NaN and infinity by the forward pass itself (one
+    # pass over memory less): only if its first sums are not all finite is X
+    # checked as usual, which raises for the first bad value of X.
+    X = V.check_features(X, trainer._dtype, trainer._n_features, finite=False)
     out = np.empty((X.shape[0], trainer._task.n_outputs), dtype=trainer._dtype)
-    _forward_into(trainer, X, out)
+    if _forward_into(trainer, X, out):
+        V.check_features(given, trainer._dtype, trainer._n_features)
     if not V.all_finite(out):
         _warn_non_finite(trainer, out)
     return out
@@ -566,24 +571,25 @@ def _outputs(trainer, X):
 
 def _forward_into(trainer, X, out):
     """The forward pass on checked ``X`` (an ndarray or a CSR) into ``out``, holding
-    the model's lock."""
+    the model's lock; True if the first layer's sums were not all finite (see
+    ``Network.predict_into``)."""
     dense = isinstance(X, np.ndarray)
     with trainer._lock:
         net = trainer._net
         team = team_size(min(X.shape[0], net.capacity), net.n_weights, training=False)
         if team == 1 and dense:
-            net.predict_into(X, out, 1)       # (BLAS keeps its threads: one big call)
-            return
+            return net.predict_into(X, out, 1)     # (BLAS keeps its threads: one call)
         with blas_threads(1 if team > 1 else None):
             if dense:
-                net.predict_into(X, out, team)
-                return
+                return net.predict_into(X, out, team)
             # sparse: one chunk of the core's own size at a time made dense, so
             # each chunk is computed as the dense X's same rows are (bit for bit)
             chunk = net.capacity
+            found = False
             for r0 in range(0, X.shape[0], chunk):
                 r1 = min(r0 + chunk, X.shape[0])
-                net.predict_into(X[r0:r1].toarray(), out[r0:r1], team)
+                found |= net.predict_into(X[r0:r1].toarray(), out[r0:r1], team)
+            return found
 
 
 def _metrics(trainer, X, labels, targets, weights=None):

@@ -57,6 +57,7 @@ from hpframe._core._blas cimport product, hp_sgemm_available
 from hpframe._core.activations cimport RELU
 from hpframe._core.dense cimport Dense, dense_forward, dense_backward
 from hpframe._core.dropout cimport bitgen_of, drop_threshold, fill_mask, shuffle
+from hpframe._core.finite cimport all_finite_n
 from hpframe._core.layout cimport (COL_N_IN, COL_N_OUT, COL_W, COL_B, COL_Z, COL_A, COL_H,
                                    COL_M, COL_D)
 from hpframe._core.losses cimport (cross_entropy, elementwise_loss, count_correct,
@@ -380,13 +381,29 @@ cdef class Network:
         ``out``, with a team of up to ``n_threads`` threads (see :meth:`train_epoch`).
 
         The rows go in chunks of ``capacity``, each forwarded by one thread: the
-        outputs are the same for any ``n_threads``, bit for bit."""
+        outputs are the same for any ``n_threads``, bit for bit.
+
+        Returns True if the first layer's product ``X W`` has a value that is
+        not finite: then ``X`` may hold NaN or infinity (the caller checks it;
+        else the weights are not finite or the sums overflowed). A NaN or an
+        infinity in a row of ``X`` makes that row's every sum NaN or infinite,
+        so ``X`` need not be checked before (a pass over memory as long as the
+        product's reading of ``X``); the check of ``X W`` is done while a
+        chunk's sums are in cache."""
+        cdef int t
         n_threads = max(1, min(n_threads, -(-X.shape[0] // self.capacity)))
         self._prepare_team(&self._predict_team, n_threads)
+        cdef double* found = self._predict_team.parts    # each thread's finding
+        for t in range(self._predict_team.barrier.size):
+            found[t * PART_STRIDE] = 0
         if n_threads == 1:                   # (one row's latency: no thread machinery)
             self._predict_member(0, X, out)
         else:
             self._run_team(self._predict_team.barrier.size, self._predict_member, (X, out))
+        for t in range(self._predict_team.barrier.size):
+            if found[t * PART_STRIDE] != 0:
+                return True
+        return False
 
     def _predict_member(self, int t, X, out):
         if self.dtype == np.float32:
@@ -853,21 +870,26 @@ cdef void _predict_chunks(Settings* s, Py_ssize_t capacity, const floating[:, ::
     if t > 0:
         area_0 = partial_sum(team, <floating*> NULL, 0, t)
         area_1 = partial_sum(team, <floating*> NULL, 1, t)
+    cdef bint first_sums_finite = True
     start = hp_claim(&team.rows, 1) * capacity
     while start < n:
         b = min(capacity, n - start)
-        logits = _forward_alone(s, &X[start, 0], b, area_0, area_1)
+        logits = _forward_alone(s, &X[start, 0], b, area_0, area_1, &first_sums_finite)
         memcpy(&out[start, 0], logits, b * k * sizeof(floating))
         start = hp_claim(&team.rows, 1) * capacity
+    if not first_sums_finite:
+        team.parts[t * PART_STRIDE] = 1      # (predict_into reads it after the team)
 
 
 cdef const floating* _forward_alone(Settings* s, const floating* x, Py_ssize_t b,
-                                    floating* area_0, floating* area_1) noexcept nogil:
+                                    floating* area_0, floating* area_1,
+                                    bint* first_sums_finite) noexcept nogil:
     """Evaluate ``b`` rows starting at ``x`` on one thread, through every layer, as
     a team of one does in _forward; return where the logits are. With
     ``area_0`` NULL in the work buffer (the evaluation layers' own arrays), else
     in the two areas (layers alternate; the activation then overwrites Z, the
-    same numbers as in A's own array)."""
+    same numbers as in A's own array). Sets ``first_sums_finite[0]`` to False
+    if a value of the first layer's product ``x W`` is not finite."""
     cdef Py_ssize_t l, i, n_out
     cdef Dense L
     cdef const floating* h_prev = x
@@ -881,6 +903,8 @@ cdef const floating* _forward_alone(Settings* s, const floating* x, Py_ssize_t b
         product(s.gemm_piece, s.own_predict, b, n_out, L.n_in, h_prev, L.n_in,
                 <const floating*> L.w,
                 <floating*> L.z)
+        if l == 0 and not all_finite_n(<const floating*> L.z, b * n_out):
+            first_sums_finite[0] = False
         for i in range(b):
             dense_forward(&L, <const floating*> L.z + i * n_out, i, 0, n_out)
         h_prev = <const floating*> L.h
