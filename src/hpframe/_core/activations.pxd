@@ -28,6 +28,14 @@ cdef extern from *:
     const double INV_SQRT_2PI "HPF_INV_SQRT_2PI"
 
 
+cdef inline void exp_n(floating* x, Py_ssize_t n) noexcept nogil:
+    # x[i] = exp(x[i]): a loop of exps alone, which the compiler vectorises
+    # (softmax and the cross-entropy gather their exps into one such loop)
+    cdef Py_ssize_t i
+    for i in range(n):
+        x[i] = f_exp(x[i])
+
+
 cdef inline floating sigmoid(floating z) noexcept nogil:
     # Never exp of a large positive number: for z < 0 use e^z / (1 + e^z).
     cdef floating e

@@ -7,7 +7,6 @@ thin entry points for :mod:`hpframe.ops`, which validates and allocates.
 """
 import numpy as np
 from cython cimport floating
-from hpframe._core._fmath cimport f_exp
 
 include "_buildinfo.pxi"
 
@@ -28,21 +27,25 @@ cdef void activation_backward(int code, const floating[::1] z, const floating[::
 
 cdef void softmax_rows(const floating[:, ::1] z, floating[:, ::1] out) noexcept nogil:
     # Subtract each row's max before exp: the result is unchanged and exp never
-    # overflows.  The row sum is accumulated in double.
-    cdef Py_ssize_t i, j
+    # overflows.  The row sum is accumulated in double.  ``out`` may be ``z``.
+    cdef Py_ssize_t n = z.shape[0], k = z.shape[1], i, j
     cdef floating zmax
     cdef double total
-    for i in range(z.shape[0]):
+    if n == 0 or k == 0:
+        return
+    for i in range(n):                          # z - max(z) of every row first,
         zmax = z[i, 0]
-        for j in range(1, z.shape[1]):
+        for j in range(1, k):
             if z[i, j] > zmax:
                 zmax = z[i, j]
-        for j in range(z.shape[1]):             # (a loop of exps alone vectorises)
-            out[i, j] = f_exp(z[i, j] - zmax)
+        for j in range(k):
+            out[i, j] = z[i, j] - zmax
+    exp_n(&out[0, 0], n * k)                    # then one loop of n * k exps
+    for i in range(n):
         total = 0
-        for j in range(z.shape[1]):
+        for j in range(k):
             total += out[i, j]
-        for j in range(z.shape[1]):
+        for j in range(k):
             out[i, j] = <floating> (out[i, j] / total)
 
 
@@ -70,4 +73,6 @@ def exp_into(const floating[::1] x, floating[::1] out):
         raise ValueError(f"out has {out.shape[0]} values; it must have x's {x.shape[0]}")
     with nogil:
         for i in range(x.shape[0]):
-            out[i] = f_exp(x[i])
+            out[i] = x[i]
+        if x.shape[0] > 0:
+            exp_n(&out[0], x.shape[0])

@@ -19,7 +19,7 @@ import numpy as np
 from cython cimport floating
 from libc.math cimport log
 from hpframe._core._fmath cimport f_exp, f_log1p, f_abs
-from hpframe._core.activations cimport sigmoid
+from hpframe._core.activations cimport exp_n, sigmoid
 
 include "_buildinfo.pxi"
 
@@ -50,8 +50,7 @@ cdef double cross_entropy(const floating[::1] logits, const int[::1] labels,
             zmax = row_max(&logits[row], k)
             for j in range(k):
                 grad[row + j] = logits[row + j] - zmax
-        for j in range(n * k):
-            grad[j] = f_exp(grad[j])
+        exp_n(&grad[0], n * k)
     for i in range(n):
         row = i * k
         zmax = row_max(&logits[row], k)
