@@ -6,6 +6,7 @@ updates computed by hand, binomial statistics for dropout, and values worked
 out on paper for extreme inputs.
 """
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -440,6 +441,34 @@ def test_core_random_replays_numpy_32_bit_draws():
                 [lo[6], hi[6]]]
     for got, want in zip(draws, expected):
         np.testing.assert_array_equal(got, np.array(want, dtype=np.uint64))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_masks_step_numpys_pcg64_as_numpy_does(dtype):
+    # The core steps a numpy PCG64 itself (_pcg64.h, four chains) when the check
+    # at import found numpy's state laid out as expected. Oracle: numpy's own
+    # words (random_raw) and numpy's state after drawing them - for fills of every
+    # length around the four chains and the 512-draw chunks, and a generator
+    # holding a buffered 32-bit half (which 64-bit words leave alone).
+    import platform
+    from hpframe._core.dropout import mask_into, pcg64_direct
+    if platform.machine().lower() in ("x86_64", "amd64", "aarch64", "arm64") and \
+            sys.platform != "win32":
+        assert pcg64_direct(), "numpy's PCG64 state is no longer laid out as _pcg64.h " \
+            "expects (masks still draw numpy's words, through its function pointer)"
+    p = 0.3
+    for n in [*range(1, 20), 511, 512, 513, 1023, 1024, 1025, 2 * 512 + 7]:
+        ours, twin = np.random.PCG64(n), np.random.PCG64(n)
+        if n == 7:
+            np.random.Generator(ours).integers(0, 2**32, dtype=np.uint32)
+            np.random.Generator(twin).integers(0, 2**32, dtype=np.uint32)
+        mask = np.empty(n, dtype)
+        mask_into(ours, p, mask)
+        words = twin.random_raw((n + 1) // 2)
+        draws = np.stack([words & 0xFFFFFFFF, words >> np.uint64(32)], axis=1).ravel()[:n]
+        kept = draws >= np.uint64(int(p * 2**32))
+        np.testing.assert_array_equal(mask, np.where(kept, dtype(1 / (1 - p)), 0), str(n))
+        assert ours.state == twin.state, n
 
 
 # ---- the core's own float32 exp (_fexp.h) ---------------------------------------------

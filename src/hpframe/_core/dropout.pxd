@@ -3,20 +3,30 @@ from libc.stdint cimport uint32_t, uint64_t
 from numpy.random cimport bitgen_t
 
 
-cdef inline void fill_mask(bitgen_t* rng, uint64_t threshold, floating scale,
+cdef extern from "_pcg64.h":
+    bint HP_PCG64_DIRECT
+    void hp_pcg64_fill(void* numpy_state, uint64_t* words, long n) noexcept nogil
+
+
+cdef inline void fill_mask(bitgen_t* rng, bint direct, uint64_t threshold, floating scale,
                            floating* mask, Py_ssize_t n) noexcept nogil:
     # mask[i] = 0 (dropped) if draw i < threshold, else scale. The draws are the
     # low then the high half of each fresh 64-bit word (an odd n leaves the last
     # high half unused). Words are drawn a chunk at a time into a small array on
-    # the stack, then compared in a loop the compiler can vectorise.
+    # the stack - with ``direct`` (rng is a numpy PCG64 whose layout
+    # pcg64_direct() checked) stepped in _pcg64.h, else through numpy's function
+    # pointer: the same words - then compared in a loop the compiler can vectorise.
     cdef uint64_t words[256]
     cdef Py_ssize_t done = 0, i, k, pairs
     cdef floating* m
     while done < n:
         k = min(n - done, 512)                  # draws in this chunk
         pairs = k // 2
-        for i in range((k + 1) // 2):
-            words[i] = rng.next_uint64(rng.state)
+        if direct:
+            hp_pcg64_fill(rng.state, words, (k + 1) // 2)
+        else:
+            for i in range((k + 1) // 2):
+                words[i] = rng.next_uint64(rng.state)
         m = mask + done
         for i in range(pairs):
             m[2 * i] = 0 if <uint32_t> words[i] < threshold else scale
@@ -27,7 +37,7 @@ cdef inline void fill_mask(bitgen_t* rng, uint64_t threshold, floating scale,
 
 cdef uint64_t drop_threshold(double p) noexcept nogil
 
-cdef void dropout_mask(bitgen_t* rng, uint64_t threshold, floating scale,
+cdef void dropout_mask(bitgen_t* rng, bint direct, uint64_t threshold, floating scale,
                        floating[::1] mask   # OUT 0 (dropped) or scale = 1/(1-p) (kept)
                        ) noexcept nogil
 

@@ -57,6 +57,7 @@ from hpframe._core._blas cimport product, hp_sgemm_available
 from hpframe._core.activations cimport RELU
 from hpframe._core.dense cimport Dense, dense_forward, dense_backward
 from hpframe._core.dropout cimport bitgen_of, drop_threshold, fill_mask, shuffle
+from hpframe._core.dropout import pcg64_direct
 from hpframe._core.finite cimport all_finite_n
 from hpframe._core.layout cimport (COL_N_IN, COL_N_OUT, COL_W, COL_B, COL_Z, COL_A, COL_H,
                                    COL_M, COL_D)
@@ -86,6 +87,7 @@ cdef struct Settings:
     double clip_norm             # the gradients' largest global L2 norm; 0: no clipping
     uint64_t drop_threshold
     Py_ssize_t gemm_piece        # most multiply-adds per gemm call; 0: no limit (_blas.pxd)
+    bint direct_pcg64            # masks step the PCG64s in _pcg64.h (dropout.pcg64_direct)
     bint own_gemm                # float32 products by hpframe's own kernel (_sgemm.h)
     bint own_predict             # ... in prediction (measured on its own)
     Dense* layers                # each layer's arrays, as training sees them
@@ -215,6 +217,7 @@ cdef class Network:
         self.s.weight_decay = spec.weight_decay
         self.s.clip_norm = spec.clip_norm if spec.clip_norm is not None else 0.0
         self.s.gemm_piece = small_gemm_piece()
+        self.s.direct_pcg64 = pcg64_direct()        # (the dropout generators are PCG64s)
         self.s.own_gemm = (small_gemm_kernel() == "own" and self.dtype == np.float32
                            and hp_sgemm_available())
         self.s.own_predict = (small_predict_kernel() == "own" and self.dtype == np.float32
@@ -508,7 +511,8 @@ cdef void _draw_masks(Settings* s, floating[::1] work, const Py_ssize_t[:, ::1] 
     cdef Py_ssize_t l = t
     cdef floating scale = <floating> (1 / (1 - s.dropout))
     while l < s.n_layers - 1:
-        fill_mask(rngs[l], s.drop_threshold, scale, &work[lay[l, COL_M]], b * lay[l, COL_N_OUT])
+        fill_mask(rngs[l], s.direct_pcg64, s.drop_threshold, scale, &work[lay[l, COL_M]],
+                  b * lay[l, COL_N_OUT])
         l += n_team
 
 
