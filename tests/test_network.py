@@ -404,6 +404,28 @@ def test_own_product_predicts_each_row_as_it_predicts_them_all():
             net.predict_into(X[i:i + size], parts[i:i + size], 1)
         np.testing.assert_array_equal(parts, together, err_msg=f"{size} rows at a time")
 
+def test_weights_packed_once_for_a_prediction_give_the_same_bits_and_never_go_stale():
+    # A prediction of 128 rows or more packs each layer's W once for all chunks
+    # (_pack_weights). Oracle: the same rows one at a time (nothing packed), for
+    # an input wider than one slice of 256 (three slices) and a layer whose
+    # columns end in a partial strip; then new weights, which must be used.
+    if not _blas.own_gemm_available():
+        pytest.skip("hpframe's own product needs AVX2 and FMA")
+    sizes = (600, 40, 3)
+    net = make_network(sizes, "relu", capacity=256, dtype=np.float32)
+    net.predict_kernel = "own"
+    X, _ = make_data(sizes, "mse", 700, np.float32)
+    for change in range(2):
+        together = np.empty((700, 3), np.float32)
+        net.predict_into(X, together, 2)
+        one = np.empty_like(together)
+        for i in range(700):
+            net.predict_into(X[i:i + 1], one[i:i + 1], 1)
+        np.testing.assert_array_equal(together, one, err_msg=f"weights {change}")
+        net.weight(0)[...] *= -0.5
+        net.weight(1)[...] += 0.25
+
+
 def test_gemm_kernel_is_checked_and_float64_keeps_blas():
     net = make_network((4, 3), dtype=np.float32)
     with pytest.raises(ValueError, match="gemm_kernel must be 'blas' or 'own'; got 'mkl'"):

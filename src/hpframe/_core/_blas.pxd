@@ -8,6 +8,14 @@ cdef extern from "_sgemm.h" nogil:
     int hp_sgemm_available()
     void hp_sgemm(long m, long n, long k, const float* a, long ar, long ap,
                   const float* b, long ldb, float* c, long ldc)
+    # B packed once for many products (prediction's chunks): hp_pack_b writes
+    # hp_packed_size(n, k) floats (32-byte aligned), hp_sgemm_packed reads them
+    # from HP_PACK_ROWS rows of A on - the same bits as hp_sgemm
+    long HP_PACK_ROWS
+    long hp_packed_size(long n, long k)
+    void hp_pack_b(long n, long k, const float* b, long ldb, float* packed)
+    void hp_sgemm_packed(long m, long n, long k, const float* a, long ar, long ap,
+                         const float* b, long ldb, const float* packed, float* c, long ldc)
 
 # The own product reads B's rows in strips of 16 columns, rows ldb apart: past
 # 256 columns (1 KB rows) a strip's rows fall into few cache sets and thrash,

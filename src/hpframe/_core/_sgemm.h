@@ -20,7 +20,9 @@
    values of p, each 16-column strip of a slice first copied to a contiguous
    16 KB buffer on the stack, which then stays in the first-level cache while
    every block of rows goes past it (strided rows of B are spread over pages
-   and cache sets). C is stored after one slice and loaded for the next.
+   and cache sets). C is stored after one slice and loaded for the next. A
+   caller that multiplies many blocks of rows by the same B - prediction, chunk
+   after chunk - packs all of B once (hp_pack_b) and hands it to hp_sgemm_packed.
 
    Every element of C is the sum over p in order, one fused multiply-add at a
    time from 0 (a float stored and loaded again is the same float): the same
@@ -152,11 +154,40 @@ hp_pack_strip(long kc, const float* b, long ldb, long nr, float* pack) {
     }
 }
 
-/* C = A @ B (see the top of this file); nothing is checked (the caller's job). */
-HP_SGEMM_TARGET static void hp_sgemm(long m, long n, long k, const float* a, long ar, long ap,
-                                     const float* b, long ldb, float* c, long ldc) {
-    long i, j, u, p0, kc, slices, slice, tail = m % 6 < 3 ? m % 6 : 0, blocks = m - tail;
+/* The values of p in one slice: k cut into equal slices of at most HP_KC. */
+static inline long hp_slice(long k) {
+    long slices = (k + HP_KC - 1) / HP_KC;
+    return slices > 0 ? (k + slices - 1) / slices : 0;
+}
+
+/* How many floats hp_pack_b writes for a k x n B. */
+static inline long hp_packed_size(long n, long k) {
+    return k * ((n + 15) / 16 * 16);
+}
+
+/* All of B (k x n, rows ldb apart) packed as hp_sgemm packs it, slice by slice
+   and strip by strip, into packed (hp_packed_size floats, 32-byte aligned): a
+   caller that multiplies many blocks of rows by one B - prediction's chunks -
+   packs it once instead of once per call. */
+HP_SGEMM_TARGET static void hp_pack_b(long n, long k, const float* b, long ldb,
+                                      float* packed) {
+    long j, p0, kc, slice = hp_slice(k);
+    for (p0 = 0; p0 < k; p0 += slice) {
+        kc = k - p0 < slice ? k - p0 : slice;
+        for (j = 0; j < n; j += 16, packed += kc * 16)
+            hp_pack_strip(kc, b + p0 * ldb + j, ldb, n - j, packed);
+    }
+}
+
+/* C = A @ B (see the top of this file); with packed not NULL, B as hp_pack_b
+   packed it (used where hp_sgemm would pack: from HP_PACK_ROWS rows on; B is
+   still read for the last one or two rows). Nothing is checked (the caller's job). */
+HP_SGEMM_TARGET static void hp_sgemm_packed(long m, long n, long k, const float* a, long ar,
+                                            long ap, const float* b, long ldb,
+                                            const float* packed, float* c, long ldc) {
+    long i, j, u, p0, kc, slice, tail = m % 6 < 3 ? m % 6 : 0, blocks = m - tail;
     const float* rows[6] = {a, a, a, a, a, a};
+    const float* strip;
     float pack[HP_KC * 16] __attribute__((aligned(32)));
     if (blocks < HP_PACK_ROWS || k == 0) {
         for (j = 0; j < n; j += 16) {           /* blocks of 3-6 rows by 16 columns */
@@ -167,16 +198,20 @@ HP_SGEMM_TARGET static void hp_sgemm(long m, long n, long k, const float* a, lon
             }
         }
     } else {
-        slices = (k + HP_KC - 1) / HP_KC;
-        slice = (k + slices - 1) / slices;      /* slices of equal size */
+        slice = hp_slice(k);                    /* slices of equal size */
         for (p0 = 0; p0 < k; p0 += slice) {     /* the same blocks, a slice at a time */
             kc = k - p0 < slice ? k - p0 : slice;
             for (j = 0; j < n; j += 16) {
-                hp_pack_strip(kc, b + p0 * ldb + j, ldb, n - j, pack);
+                if (packed) {
+                    strip = packed + p0 * ((n + 15) / 16 * 16) + j * kc;
+                } else {
+                    hp_pack_strip(kc, b + p0 * ldb + j, ldb, n - j, pack);
+                    strip = pack;
+                }
                 for (i = 0; i < blocks; i += 6) {
                     for (u = 0; u < 6 && i + u < blocks; u++)
                         rows[u] = a + (i + u) * ar + p0 * ap;
-                    hp_blocks(u, kc, rows, ap, pack, 16, c + i * ldc + j, ldc, n - j, p0 > 0);
+                    hp_blocks(u, kc, rows, ap, strip, 16, c + i * ldc + j, ldc, n - j, p0 > 0);
                 }
             }
         }
@@ -194,9 +229,25 @@ HP_SGEMM_TARGET static void hp_sgemm(long m, long n, long k, const float* a, lon
             hp_wide(2, 4, k, rows, ap, b + j, ldb, c + j, ldc, n - j);
 }
 
+/* C = A @ B, packing B itself where it pays (see the top of this file). */
+HP_SGEMM_TARGET static void hp_sgemm(long m, long n, long k, const float* a, long ar, long ap,
+                                     const float* b, long ldb, float* c, long ldc) {
+    hp_sgemm_packed(m, n, k, a, ar, ap, b, ldb, (const float*) 0, c, ldc);
+}
+
 #else
 
 static int hp_sgemm_available(void) { return 0; }
+static long hp_packed_size(long n, long k) { (void) n; (void) k; return 0; }
+static void hp_pack_b(long n, long k, const float* b, long ldb, float* packed) {
+    (void) n; (void) k; (void) b; (void) ldb; (void) packed;
+}
+static void hp_sgemm_packed(long m, long n, long k, const float* a, long ar, long ap,
+                            const float* b, long ldb, const float* packed, float* c,
+                            long ldc) {
+    (void) m; (void) n; (void) k; (void) a; (void) ar; (void) ap; (void) b; (void) ldb;
+    (void) packed; (void) c; (void) ldc;
+}
 static void hp_sgemm(long m, long n, long k, const float* a, long ar, long ap,
                      const float* b, long ldb, float* c, long ldc) {
     (void) m; (void) n; (void) k; (void) a; (void) ar; (void) ap; (void) b; (void) ldb;

@@ -47,6 +47,8 @@ cdef struct Dense:
     void* h                     # without dropout
     void* mask
     void* d
+    void* packed_w              # W as _sgemm.h's hp_pack_b packs it, while a
+                                # prediction uses it (float32, own product); else NULL
 
 
 cdef inline void dense_forward(const Dense* L, const floating* zw, Py_ssize_t i,
