@@ -18,8 +18,17 @@ def test_demo_trains_explains_and_searches(capsys, tmp_path):
     assert "LEARNED by training" in out and "CHOSEN before training" in out
     assert "4,810" in out                       # 64*64 + 64 + 64*10 + 10 parameters
     assert "best hyperparameters" in out and "rank" in out
+    assert "retrained with them (5 epochs, as in the search; step 1 trained 5)" in out
     assert (tmp_path / "learning_curves.png").stat().st_size > 0
     assert (tmp_path / "search.png").stat().st_size > 0
+
+
+def test_demo_retrains_the_winner_with_the_epochs_it_was_chosen_with(capsys):
+    # 20 epochs for the hand-picked run, 15 in the search: the winner is retrained
+    # with the 15 it won with (epochs are a hyperparameter too)
+    assert main(["--trials", "2", "--epochs", "20", "--verbose", "0"]) == 0
+    assert "retrained with them (15 epochs, as in the search; step 1 trained 20)" in \
+        capsys.readouterr().out
 
 
 def test_info_reports_every_core_module(capsys):

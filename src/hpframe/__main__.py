@@ -107,15 +107,17 @@ def main(argv=None):
             "batch_size": hp.Choice([16, 32, 128]),
             "dropout": hp.Uniform(0.0, 0.4),
         }
+        base = hparams.replace(epochs=min(args.epochs, 15), validation_split=0.2)
         result = hp.random_search(X_train, y_train, space=space, n_trials=args.trials,
-                                  base=hparams.replace(epochs=min(args.epochs, 15),
-                                                       validation_split=0.2),
-                                  seed=args.seed, verbose=args.verbose)
+                                  base=base, seed=args.seed, verbose=args.verbose)
         print(result.summary())
         print(f"\n   best hyperparameters: {result.best_params}")
-        best = hp.Trainer(hparams.replace(**result.best_params))
+        # the same epochs as in the search: they are a hyperparameter the choice was made with
+        best = hp.Trainer(base.replace(**result.best_params))
         best.fit(X_train, y_train, validation_data=(X_val, y_val), verbose=0)
-        print(f"   retrained with them: test accuracy {best.evaluate(X_test, y_test)['accuracy']:.3f}")
+        print(f"   retrained with them ({best.epoch_} epochs, as in the search; step 1 "
+              f"trained {trainer.epoch_}): test accuracy "
+              f"{best.evaluate(X_test, y_test)['accuracy']:.3f}")
         if args.plots:
             _save_search_plot(args.plots, result)
     print("\nNext: read the tutorial, run the scripts in examples/, or "
