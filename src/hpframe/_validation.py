@@ -80,6 +80,12 @@ def check_sparse_features(X, dtype, n_features=None, name="X"):
     return out
 
 
+def _skips_finite(X, finite):
+    """check_features' test for NaN and infinity is left to the caller (``finite``
+    False) only for an array of more than ``SMALL`` numbers."""
+    return not finite and X.size > SMALL
+
+
 def check_features(X, dtype, n_features=None, name="X", finite=True):
     """Return ``X`` as a C-contiguous 2-D array of ``dtype`` with finite values (a
     scipy.sparse ``X``: as a checked CSR, see :func:`check_sparse_features`).
@@ -96,8 +102,7 @@ def check_features(X, dtype, n_features=None, name="X", finite=True):
     # which names the first bad value.
     if type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2 and \
             X.flags.c_contiguous and X.shape[0] > 0 and n_features is not None and \
-            X.shape[1] == n_features > 0 and ((not finite and X.size > SMALL)
-                                              or all_finite(X)):
+            X.shape[1] == n_features > 0 and (_skips_finite(X, finite) or all_finite(X)):
         return X
     if is_sparse(X):
         return check_sparse_features(X, dtype, n_features, name)
@@ -123,7 +128,7 @@ def check_features(X, dtype, n_features=None, name="X", finite=True):
     else:
         with np.errstate(over="ignore"):     # reported below, naming the value
             original, X = X, np.ascontiguousarray(X, dtype=dtype)
-    if (finite or X.size <= SMALL) and not all_finite(X):
+    if not _skips_finite(X, finite) and not all_finite(X):
         bad = np.argwhere(~np.isfinite(X))[0]
         value = original[bad[0], bad[1]]
         if np.isfinite(value):         # finite before the conversion: out of dtype's range

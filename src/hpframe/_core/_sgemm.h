@@ -203,7 +203,7 @@ HP_SGEMM_TARGET static void hp_sgemm_packed(long m, long n, long k, const float*
             kc = k - p0 < slice ? k - p0 : slice;
             for (j = 0; j < n; j += 16) {
                 if (packed) {
-                    strip = packed + p0 * ((n + 15) / 16 * 16) + j * kc;
+                    strip = packed + hp_packed_size(n, p0) + j * kc;   /* slices before, strips before */
                 } else {
                     hp_pack_strip(kc, b + p0 * ldb + j, ldb, n - j, pack);
                     strip = pack;
