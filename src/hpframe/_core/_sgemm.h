@@ -32,6 +32,10 @@
 #ifndef HPFRAME_SGEMM_H
 #define HPFRAME_SGEMM_H
 
+/* (outside the x86-64 part below: network.pyx reads them on every platform) */
+#define HP_PACK_ROWS 128    /* rows of A from which B is packed (see the top) */
+#define HP_KC 256           /* most values of p in a packed slice */
+
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #include <immintrin.h>
 
@@ -48,8 +52,6 @@ HP_SGEMM_TARGET static inline __m256i hp_lanes(long n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n > 8 ? 8 : (int) (n < 0 ? 0 : n)), index);
 }
 
-#define HP_PACK_ROWS 128    /* rows of A from which B is packed (see the top) */
-#define HP_KC 256           /* most values of p in a packed slice */
 
 /* One block: MR rows of A (from the pointers in a, at most 6) by 16 columns of
    B from b (the first nr of them; nr < 16 through masks), over k values of p.
