@@ -218,6 +218,26 @@ def test_the_compiled_test_answers_only_for_what_it_reads_directly():
         assert finite.all_finite(other) is None
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_compiled_test_finds_a_bad_value_in_every_place_of_the_vector_loop(dtype):
+    # The AVX2 loop takes 32 float32 (16 float64) at a time in four accumulators,
+    # then the rest one by one: every length up to 70 and every position of the
+    # bad value meets each accumulator, lane and the tail. The largest finite
+    # values, the smallest subnormal and -0.0 are finite. Oracle: np.isfinite.
+    from hpframe._core import finite
+    info = np.finfo(dtype)
+    edges = np.array([info.max, -info.max, info.smallest_subnormal, -0.0], dtype)
+    for n in range(71):
+        a = np.resize(edges, n).astype(dtype)
+        assert finite.all_finite(a) is True, n
+        for j in range(n):
+            for bad in (np.nan, np.inf, -np.inf):
+                b = a.copy()
+                b[j] = bad
+                assert finite.all_finite(b) is False, (n, j, bad)
+                assert bool(np.isfinite(b).all()) is False
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_probabilities_in_place_are_the_softmax_of_the_outputs_to_the_bit(dtype):
     # predict_proba turns its own outputs into probabilities in place; ops.softmax

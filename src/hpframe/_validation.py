@@ -142,33 +142,28 @@ def check_features(X, dtype, n_features=None, name="X", finite=True):
     return X
 
 
-# all_finite checks arrays up to this size element by element: one temporary
-# array of at most 64 KB costs less than entering np.errstate (a row to predict)
+# Arrays up to this size are small: predict_into checks them itself rather than
+# fusing the test into its first product (see check_features).
 SMALL = 1 << 16
 
 
 def all_finite(a):
     """True if no element is NaN or infinite.
 
-    A NaN or infinity anywhere makes the sum of squares ``a . a`` NaN or
-    infinite, so one BLAS dot product - vectorised, with no temporary array -
-    settles the common case; only a non-finite result (which huge finite values
-    can also cause, by overflow) pays for the elementwise check. On a 2-core
-    AMD EPYC the dot product took 0.65 ms for 10,000 x 784 float32 values, where
-    ``a.sum()`` took 1.27 ms and ``np.isfinite(a).all()`` 1.44 ms.
+    A C-contiguous float32 or float64 array is tested in C (``finite.pyx``: 8
+    numbers at a time where the CPU has AVX2), without NumPy's temporary array
+    or a BLAS call. On a 2-core AMD EPYC: a 784-wide row in 0.1 us, the
+    digits' 1797 x 64 float32 in 4.5 us (``np.dot(x, x)``, the test before,
+    took 7.7 us), 10,000 x 784 in 0.64 ms, as fast as memory delivers it.
+    Anything else goes through ``np.isfinite``.
     """
-    if a.size <= SMALL:              # (a small one: the check itself, no errstate)
-        answer = _finite.all_finite(a)     # C-contiguous float32/float64: in C (0.1 us)
-        if answer is not None:
-            return answer
+    answer = _finite.all_finite(a)
+    if answer is not None:
+        return answer
+    if a.size <= SMALL:
         # isfinite gives one byte per element, 0 where it is not finite: finding
         # a 0 byte (memchr) costs 0.1 us, ``.all()``'s Python-level wrapping 1 us
         return 0 not in np.isfinite(a).tobytes()
-    if a.dtype in (np.float32, np.float64) and a.flags.c_contiguous:
-        flat = a.reshape(-1)         # a view
-        with np.errstate(over="ignore", invalid="ignore"):
-            if np.isfinite(np.dot(flat, flat)):
-                return True
     return bool(np.isfinite(a).all())
 
 

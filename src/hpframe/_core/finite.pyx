@@ -1,7 +1,8 @@
-"""Whether every number of a small array is finite: the test the Python boundary
-(:func:`hpframe._validation.all_finite`) makes of a row to predict and of its
-outputs, without NumPy's temporary array and reduction (a 784-wide float32 row:
-0.1 us here, 0.55 us with ``np.isfinite``).
+"""Whether every number of an array is finite: the test the Python boundary
+(:func:`hpframe._validation.all_finite`) makes of X, of a row to predict and of
+its outputs, without NumPy's temporary array and reduction (a 784-wide float32
+row: 0.1 us here, 0.55 us with ``np.isfinite``). The loop is ``_finite.h``'s:
+8 numbers at a time where the CPU has AVX2, 4 elsewhere.
 
 It answers only for what it can read directly - a C-contiguous float32 or
 float64 array in native byte order - and returns None for anything else, which
@@ -10,7 +11,11 @@ is wrong.
 """
 import numpy as np
 cimport numpy as cnp
-from hpframe._core.finite cimport all_finite_n
+
+cdef extern from "_finite.h" nogil:
+    # all finite? 8 at a time with AVX2 where the CPU has it, else the plain loop
+    int hp_all_finite_f32(const float* x, long n)
+    int hp_all_finite_f64(const double* x, long n)
 
 cnp.import_array()
 
@@ -31,10 +36,10 @@ def all_finite(a):
     cdef bint ok
     if kind == cnp.NPY_FLOAT:
         with nogil:
-            ok = all_finite_n(<const float*> data, n)
+            ok = hp_all_finite_f32(<const float*> data, n)
         return ok
     if kind == cnp.NPY_DOUBLE:
         with nogil:
-            ok = all_finite_n(<const double*> data, n)
+            ok = hp_all_finite_f64(<const double*> data, n)
         return ok
     return None
