@@ -8,6 +8,19 @@ cdef extern from "_pcg64.h":
     void hp_pcg64_fill(void* numpy_state, uint64_t* words, long n) noexcept nogil
 
 
+cdef extern from *:
+    """
+    /* 1 where a 64-bit word's low half is the uint32 before its high half in memory */
+    #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
+        __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    #define HP_LOW_HALF_FIRST 1
+    #else
+    #define HP_LOW_HALF_FIRST 0
+    #endif
+    """
+    bint HP_LOW_HALF_FIRST
+
+
 cdef inline void fill_mask(bitgen_t* rng, bint direct, uint64_t threshold, floating scale,
                            floating* mask, Py_ssize_t n) noexcept nogil:
     # mask[i] = 0 (dropped) if draw i < threshold, else scale. The draws are the
@@ -15,8 +28,14 @@ cdef inline void fill_mask(bitgen_t* rng, bint direct, uint64_t threshold, float
     # high half unused). Words are drawn a chunk at a time into a small array on
     # the stack - with ``direct`` (rng is a numpy PCG64 whose layout
     # pcg64_direct() checked) stepped in _pcg64.h, else through numpy's function
-    # pointer: the same words - then compared in a loop the compiler can vectorise.
+    # pointer: the same words. On a little-endian CPU the chunk read as uint32s
+    # is the draws in order, so one branch-free loop over them sets the mask,
+    # 8 at a time in the AVX2 build (digits-bs32's 2,048 masks a step: 2.6 ->
+    # 1.6 us); elsewhere the halves are taken apart word by word.
     cdef uint64_t words[256]
+    cdef const uint32_t* draws = <const uint32_t*> &words[0]
+    cdef uint32_t below = <uint32_t> threshold
+    cdef bint in_order = HP_LOW_HALF_FIRST and threshold >> 32 == 0   # (p < 1)
     cdef Py_ssize_t done = 0, i, k, pairs
     cdef floating* m
     while done < n:
@@ -28,11 +47,15 @@ cdef inline void fill_mask(bitgen_t* rng, bint direct, uint64_t threshold, float
             for i in range((k + 1) // 2):
                 words[i] = rng.next_uint64(rng.state)
         m = mask + done
-        for i in range(pairs):
-            m[2 * i] = 0 if <uint32_t> words[i] < threshold else scale
-            m[2 * i + 1] = 0 if <uint32_t> (words[i] >> 32) < threshold else scale
-        if k % 2:
-            m[k - 1] = 0 if <uint32_t> words[pairs] < threshold else scale
+        if in_order:
+            for i in range(k):
+                m[i] = scale if draws[i] >= below else 0
+        else:
+            for i in range(pairs):
+                m[2 * i] = 0 if <uint32_t> words[i] < threshold else scale
+                m[2 * i + 1] = 0 if <uint32_t> (words[i] >> 32) < threshold else scale
+            if k % 2:
+                m[k - 1] = 0 if <uint32_t> words[pairs] < threshold else scale
         done += k
 
 cdef uint64_t drop_threshold(double p) noexcept nogil
