@@ -721,7 +721,8 @@ def _warn_non_finite(trainer, out):
 
 def _with_own_callbacks(trainer, callbacks, has_val, verbose, epochs):
     """The user's callbacks, early stopping for the ``patience`` hyperparameter and the
-    progress bar, each attached to ``trainer``."""
+    progress bar (none with ``verbose=0``: it would print nothing), each attached to
+    ``trainer``."""
     patience = trainer.hparams.patience
     if patience is not None:
         if not has_val:
@@ -730,7 +731,8 @@ def _with_own_callbacks(trainer, callbacks, has_val, verbose, epochs):
                              "validation_split > 0 or pass validation_data")
         callbacks.append(EarlyStopping(monitor="val_loss", patience=patience,
                                        restore_best_weights=True))
-    callbacks.append(ProgressBar(verbose=verbose, epochs=epochs))
+    if verbose:
+        callbacks.append(ProgressBar(verbose=verbose, epochs=epochs))
     for cb in callbacks:
         cb.set_trainer(trainer)
     return callbacks
