@@ -11,9 +11,9 @@ cdef extern from "_pcg64.h":
 cdef extern from *:
     """
     /* 1 where a 64-bit word's low half is the uint32 before its high half in memory */
-    #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
-        __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    #define HP_LOW_HALF_FIRST 1
+    #if (defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
+         __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) || defined(_WIN32)
+    #define HP_LOW_HALF_FIRST 1     /* (Windows runs little-endian only) */
     #else
     #define HP_LOW_HALF_FIRST 0
     #endif
