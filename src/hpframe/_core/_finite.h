@@ -13,64 +13,50 @@
 #include <float.h>
 #include <math.h>
 
-static int hp_finite_f32_plain(const float* x, long n) {
-    int ok = 1;
-    long i;
-    for (i = 0; i < n; i++)
-        ok &= isfinite(x[i]) != 0;
-    return ok;
-}
+/* The plain loop (no early exit, so that it vectorises), for float and double */
+#define HP_FINITE_PLAIN(NAME, T)                                                           \
+    static int NAME(const T* x, long n) {                                                  \
+        int ok = 1;                                                                        \
+        long i;                                                                            \
+        for (i = 0; i < n; i++)                                                            \
+            ok &= isfinite(x[i]) != 0;                                                     \
+        return ok;                                                                         \
+    }
 
-static int hp_finite_f64_plain(const double* x, long n) {
-    int ok = 1;
-    long i;
-    for (i = 0; i < n; i++)
-        ok &= isfinite(x[i]) != 0;
-    return ok;
-}
+HP_FINITE_PLAIN(hp_finite_f32_plain, float)
+HP_FINITE_PLAIN(hp_finite_f64_plain, double)
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #include <immintrin.h>
 
 #define HP_FINITE_TARGET __attribute__((target("avx2")))
 
-HP_FINITE_TARGET static int hp_finite_f32_avx2(const float* x, long n) {
-    const __m256 most = _mm256_set1_ps(FLT_MAX);
-    const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    __m256 ok0 = _mm256_castsi256_ps(_mm256_set1_epi32(-1)), ok1 = ok0, ok2 = ok0, ok3 = ok0;
-    long i = 0;
-    for (; i + 32 <= n; i += 32) {
-        ok0 = _mm256_and_ps(ok0, _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(x + i), magnitude),
-                                               most, _CMP_LE_OQ));
-        ok1 = _mm256_and_ps(ok1, _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(x + i + 8),
-                                                             magnitude), most, _CMP_LE_OQ));
-        ok2 = _mm256_and_ps(ok2, _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(x + i + 16),
-                                                             magnitude), most, _CMP_LE_OQ));
-        ok3 = _mm256_and_ps(ok3, _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(x + i + 24),
-                                                             magnitude), most, _CMP_LE_OQ));
+/* The AVX2 loop, for float (ps: 8 lanes) and double (pd: 4): four accumulators
+   whose lanes stay all ones while every number is finite, then the rest of
+   the array (fewer than 4 vectors) by the plain loop. */
+#define HP_FINITE_AVX2(NAME, T, VEC, SFX, LANES, MOST, MAGNITUDE, ONES, ALL, PLAIN)        \
+    HP_FINITE_TARGET static int NAME(const T* x, long n) {                                \
+        const VEC most = _mm256_set1_##SFX(MOST), magnitude = MAGNITUDE;                  \
+        VEC ok[4];                                                                         \
+        long i = 0, v;                                                                     \
+        for (v = 0; v < 4; v++)                                                            \
+            ok[v] = ONES;                                                                  \
+        for (; i + 4 * LANES <= n; i += 4 * LANES)                                         \
+            for (v = 0; v < 4; v++)                                                        \
+                ok[v] = _mm256_and_##SFX(ok[v], _mm256_cmp_##SFX(                          \
+                    _mm256_and_##SFX(_mm256_loadu_##SFX(x + i + v * LANES), magnitude),    \
+                    most, _CMP_LE_OQ));                                                    \
+        ok[0] = _mm256_and_##SFX(_mm256_and_##SFX(ok[0], ok[1]),                           \
+                                 _mm256_and_##SFX(ok[2], ok[3]));                          \
+        return _mm256_movemask_##SFX(ok[0]) == ALL && PLAIN(x + i, n - i);                 \
     }
-    ok0 = _mm256_and_ps(_mm256_and_ps(ok0, ok1), _mm256_and_ps(ok2, ok3));
-    return _mm256_movemask_ps(ok0) == 0xff && hp_finite_f32_plain(x + i, n - i);
-}
 
-HP_FINITE_TARGET static int hp_finite_f64_avx2(const double* x, long n) {
-    const __m256d most = _mm256_set1_pd(DBL_MAX);
-    const __m256d magnitude = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL));
-    __m256d ok0 = _mm256_castsi256_pd(_mm256_set1_epi64x(-1)), ok1 = ok0, ok2 = ok0, ok3 = ok0;
-    long i = 0;
-    for (; i + 16 <= n; i += 16) {
-        ok0 = _mm256_and_pd(ok0, _mm256_cmp_pd(_mm256_and_pd(_mm256_loadu_pd(x + i), magnitude),
-                                               most, _CMP_LE_OQ));
-        ok1 = _mm256_and_pd(ok1, _mm256_cmp_pd(_mm256_and_pd(_mm256_loadu_pd(x + i + 4),
-                                                             magnitude), most, _CMP_LE_OQ));
-        ok2 = _mm256_and_pd(ok2, _mm256_cmp_pd(_mm256_and_pd(_mm256_loadu_pd(x + i + 8),
-                                                             magnitude), most, _CMP_LE_OQ));
-        ok3 = _mm256_and_pd(ok3, _mm256_cmp_pd(_mm256_and_pd(_mm256_loadu_pd(x + i + 12),
-                                                             magnitude), most, _CMP_LE_OQ));
-    }
-    ok0 = _mm256_and_pd(_mm256_and_pd(ok0, ok1), _mm256_and_pd(ok2, ok3));
-    return _mm256_movemask_pd(ok0) == 0xf && hp_finite_f64_plain(x + i, n - i);
-}
+HP_FINITE_AVX2(hp_finite_f32_avx2, float, __m256, ps, 8, FLT_MAX,
+               _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)),
+               _mm256_castsi256_ps(_mm256_set1_epi32(-1)), 0xff, hp_finite_f32_plain)
+HP_FINITE_AVX2(hp_finite_f64_avx2, double, __m256d, pd, 4, DBL_MAX,
+               _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL)),
+               _mm256_castsi256_pd(_mm256_set1_epi64x(-1)), 0xf, hp_finite_f64_plain)
 
 static int hp_finite_avx2(void) {
     static int known = -1;
