@@ -52,7 +52,6 @@ HP_SGEMM_TARGET static inline __m256i hp_lanes(long n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n > 8 ? 8 : (int) (n < 0 ? 0 : n)), index);
 }
 
-
 /* One block: MR rows of A (from the pointers in a, at most 6) by 16 columns of
    B from b (the first nr of them; nr < 16 through masks), over k values of p.
    With ``more`` the sums go on from C's values (a later slice), else from 0.
