@@ -1,5 +1,6 @@
-/* Whether n floats (or doubles) are all finite, for the Python boundary's check
-   of X (hpframe._validation.all_finite, through finite.pyx).
+/* Whether n floats (or doubles) are all finite: the Python boundary's check of
+   X (hpframe._validation.all_finite, through finite.pyx), and the network's
+   check of a prediction's first sums (finite.pxd's all_finite_n).
 
    finite.pyx is compiled for any x86-64 (SSE2), where this loop takes 4 floats
    at a time; on a CPU with AVX2 the same test runs 8 at a time with four
@@ -13,7 +14,10 @@
 #include <float.h>
 #include <math.h>
 
-/* The plain loop (no early exit, so that it vectorises), for float and double */
+/* The plain loop, for float and double. No early exit: without the branch the
+   loop vectorises (a 784-wide row: 0.1 us instead of 0.3; NaN is rare).
+   isfinite is exact here: setup.py never builds with -ffinite-math-only (nor
+   -ffast-math), which would let the compiler drop it. */
 #define HP_FINITE_PLAIN(NAME, T)                                                           \
     static int NAME(const T* x, long n) {                                                  \
         int ok = 1;                                                                        \

@@ -12,11 +12,6 @@ is wrong.
 import numpy as np
 cimport numpy as cnp
 
-cdef extern from "_finite.h" nogil:
-    # all finite? 8 at a time with AVX2 where the CPU has it, else the plain loop
-    int hp_all_finite_f32(const float* x, long n)
-    int hp_all_finite_f64(const double* x, long n)
-
 cnp.import_array()
 
 include "_buildinfo.pxi"
