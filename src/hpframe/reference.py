@@ -470,6 +470,14 @@ def adam_step(w, g, m, v, step, lr=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
         w &\leftarrow w - \frac{\eta}{1 - \beta_1^t}\,
               \frac{m}{\sqrt{v} / \sqrt{1 - \beta_2^t} + \epsilon}
 
+    The scalars (the shrink factor :math:`1 - \eta\lambda`, the step size
+    :math:`\eta / (1 - \beta_1^t)` and :math:`1 / \sqrt{1 - \beta_2^t}`) are
+    computed once in double precision; :math:`\sqrt{v}` is then *multiplied* by
+    the last one. PyTorch's ``Adam`` divides by :math:`\sqrt{1 - \beta_2^t}`
+    instead, which can differ in the last bit; the compiled kernel multiplies
+    (one division per parameter is the update's slowest part), and this twin
+    computes exactly what the kernel computes.
+
     Parameters
     ----------
     w, g, m, v : array_like
@@ -486,14 +494,14 @@ def adam_step(w, g, m, v, step, lr=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
     """
     w, g, m, v = _float(w), _float(g), _float(m), _float(v)
     if decoupled:
-        w = w - lr * weight_decay * w
+        w = (1 - lr * weight_decay) * w          # as PyTorch's AdamW: w.mul_(1 - lr * wd)
     else:
         g = g + weight_decay * w
     m = beta_1 * m + (1 - beta_1) * g
     v = beta_2 * v + (1 - beta_2) * g * g
-    m_hat_scale = lr / (1 - beta_1 ** step)
-    v_hat_sqrt = np.sqrt(v) / math.sqrt(1 - beta_2 ** step)
-    return w - m_hat_scale * m / (v_hat_sqrt + epsilon), m, v
+    step_size = lr / (1 - beta_1 ** step)
+    inv_bc2_sqrt = 1 / math.sqrt(1 - beta_2 ** step)
+    return w - step_size * m / (np.sqrt(v) * inv_bc2_sqrt + epsilon), m, v
 
 
 # ---- a whole network ----------------------------------------------------------

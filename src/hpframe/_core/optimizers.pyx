@@ -6,8 +6,13 @@ The rules are PyTorch's (``torch.optim``), so results transfer:
 * momentum:  ``v = mu*v + g;  w -= lr * v``
 * nesterov:  ``v = mu*v + g;  w -= lr * (g + mu*v)``
 * adam:      ``m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g*g;``
-             ``w -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)``
-* adamw:     ``w -= lr*wd*w`` first (decoupled weight decay), then the adam step.
+             ``w -= lr/(1-b1^t) * m / (sqrt(v) * (1/sqrt(1-b2^t)) + eps)``
+* adamw:     ``w *= 1 - lr*wd`` first (decoupled weight decay), then the adam step.
+
+Adam multiplies by ``1/sqrt(1-b2^t)``, computed once per step, where PyTorch
+divides by ``sqrt(1-b2^t)``: the same number up to the last bit, and one
+division per parameter fewer. ``hpframe.reference.adam_step`` computes it in
+the same order, so the two agree bit for bit.
 
 For the first four, weight decay is the L2 term ``g += wd * w``.  The network
 calls these separately on its weight segment and its bias segment (wd = 0), so
@@ -24,6 +29,7 @@ gradient, which costs more memory traffic than the update itself.
 """
 import numpy as np
 from cython cimport floating
+from libc.math cimport sqrt
 
 include "_buildinfo.pxi"
 
@@ -51,7 +57,7 @@ cdef Step make_step(int optimizer, double lr, double momentum, double beta_1, do
     st.l2 = 0 if optimizer == ADAMW else weight_decay
     st.shrink = 1 - lr * weight_decay if optimizer == ADAMW else 1
     st.step_size = lr / (1 - beta_1 ** t) if t > 0 else lr
-    st.inv_bc2_sqrt = 1 / (1 - beta_2 ** t) ** 0.5 if t > 0 else 1
+    st.inv_bc2_sqrt = 1 / sqrt(1 - beta_2 ** t) if t > 0 else 1
     return st
 
 
