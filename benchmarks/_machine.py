@@ -96,6 +96,10 @@ def describe(info):
         if key in seen:
             continue
         seen.add(key)
+        if b.get("user_api") == "openmp":       # a thread pool, not a BLAS: no kernel
+            lines.append(f"OpenMP ({b['owner']}): {b['internal_api']}, "
+                         f"{b['num_threads']} thread(s)")
+            continue
         lines.append(f"BLAS ({b['owner']}): {b['internal_api']} {b['version'] or ''} kernel "
                      f"{b['architecture'] or '?'}, {b['num_threads']} thread(s)")
     pinned = info["pinned_kernel"]

@@ -8,6 +8,7 @@ made before the measurement starts), plus the process's peak RSS.
 
 Run: flock /tmp/hpframe-cpu.lock python benchmarks/bench_sparse_memory.py
 """
+import os
 import resource
 import sys
 import tracemalloc
@@ -34,6 +35,9 @@ def main():
     tracemalloc.stop()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024   # Linux: KiB
     mb = 1e6
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _machine import describe, machine_info
+    print(describe(machine_info()))
     print(f"X: {N} x {D}, density {DENSITY}, nnz {X.nnz}")
     print(f"CSR size (data + indices + indptr): {sparse_bytes / mb:8.1f} MB")
     print(f"dense float32 size:                  {dense_bytes / mb:8.1f} MB")

@@ -80,6 +80,9 @@ def main(b):
         m = min(rows, r1 - r)
         calls.append((f"weight gradient 0: ({b} x {m})^T @ {b} x {n_hid}",
                       (True, False, m, n_hid, b, p(X, r), n_in, p(D0), n_hid, p(G), n_hid)))
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _machine import describe, machine_info
+    print(describe(machine_info()))
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}, batch {b}, thread 0 of "
           "a team of 2, one BLAS thread; us per call (GFLOP/s)")
     totals = dict.fromkeys(libs, 0.0)
