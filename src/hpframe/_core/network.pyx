@@ -59,7 +59,7 @@ from hpframe._core.activations cimport RELU
 from hpframe._core.dense cimport Dense, dense_forward, dense_backward
 from hpframe._core.dropout cimport bitgen_of, drop_threshold, fill_mask, shuffle
 from hpframe._core.dropout import pcg64_direct
-from hpframe._core.finite cimport all_finite_n
+from hpframe._core.finite cimport all_finite_n, hp_all_finite_f32, hp_all_finite_f64
 from hpframe._core.layout cimport (COL_N_IN, COL_N_OUT, COL_W, COL_B, COL_Z, COL_A, COL_H,
                                    COL_M, COL_D)
 from hpframe._core.losses cimport (cross_entropy, elementwise_loss, count_correct,
@@ -95,12 +95,18 @@ cdef struct Settings:
     Dense* eval_layers           # ... and as evaluation does: no dropout
 
 
+cdef enum:
+    # turns of rows one thread's _gather keeps, to test them once all are copied
+    GATHER_TURNS = 64
+
+
 cdef struct EpochStats:
     double loss_sum              # sum of per-sample (cross entropy) or per-element losses
     double n_correct             # correct predictions (each counted with its row's weight)
     double weight_sum            # the rows' weights (their number, unweighted)
     Py_ssize_t n_seen, n_steps
     bint diverged
+    bint rows_not_finite         # check_rows found a row of X with NaN or infinity
 
 
 cdef extern from "_cpu.h" nogil:
@@ -156,6 +162,7 @@ cdef struct Epoch:
     double lr
     long* step
     double* first_loss
+    bint check_rows                      # test each batch's rows for NaN and infinity
     EpochStats totals
     Team team
 
@@ -181,6 +188,7 @@ cdef class Network:
     cdef readonly object params, grads, state_1, state_2, work, layout
     cdef readonly object shuffle_rng, dropout_rngs
     cdef readonly double weight_sum    # the rows' weights of the last train_epoch
+    cdef readonly bint rows_not_finite # the last train_epoch(check_rows=True) met NaN/inf
     cdef object _labels, _index, _weights
     cdef bitgen_t* _shuffle_bitgen
     cdef object _dropout_bitgens       # their bitgen_t pointers (intp)
@@ -327,7 +335,7 @@ cdef class Network:
 
     # ---- the compiled loops, entered from Python -----------------------------
     def train_epoch(self, X, labels, targets, Py_ssize_t batch_size, double lr,
-                    bint shuffle_rows, int n_threads=1, weights=None):
+                    bint shuffle_rows, int n_threads=1, weights=None, bint check_rows=False):
         """Train one epoch over all rows of ``X``; return
         ``(loss_sum, n_correct, n_seen, n_steps, diverged)``.
 
@@ -344,6 +352,13 @@ cdef class Network:
         more than one, limit BLAS to one thread. ``weights`` (``(n,)``, the dtype
         of ``X``, >= 0) weight each row's loss: a batch's loss is then
         ``sum(w l) / sum(w)``, and ``weight_sum`` their sum over the epoch.
+
+        With ``check_rows`` each batch's rows are tested for NaN and infinity
+        once gathered (in cache: about 1 ms an epoch of 60,000 x 784 float32,
+        against 5.6 ms for a pass over all of ``X`` in memory first); a batch
+        with one stops the epoch before its update, and ``rows_not_finite``
+        says so. The steps before it have been taken: the caller that asks
+        for this keeps what it needs to undo them (the Trainer does).
         """
         cdef Py_ssize_t n = X.shape[0]
         if weights is None:                  # (X may be sparse: no view of it here)
@@ -360,7 +375,8 @@ cdef class Network:
         e.first_loss = &self.first_loss
         e.totals.loss_sum = e.totals.n_correct = e.totals.weight_sum = 0
         e.totals.n_seen = e.totals.n_steps = 0
-        e.totals.diverged = False
+        e.totals.diverged = e.totals.rows_not_finite = False
+        e.check_rows = check_rows
         _new_order(self._shuffle_bitgen, self._index, shuffle_rows)
         self._prepare_team(&e.team, n_threads)
         X = _csr_view(&e.csr, X, self.s.n_features, self.dtype)
@@ -370,6 +386,7 @@ cdef class Network:
         finally:
             e.csr.data = NULL
         self.weight_sum = e.totals.weight_sum
+        self.rows_not_finite = e.totals.rows_not_finite
         return (e.totals.loss_sum, e.totals.n_correct, e.totals.n_seen, e.totals.n_steps,
                 bool(e.totals.diverged))
 
@@ -677,11 +694,11 @@ cdef inline void _scatter_row(const Csr* csr, Py_ssize_t src, floating* row,
             row[idx[j]] = data[j]
 
 
-cdef void _gather(Settings* s, floating[::1] work, const floating[:, ::1] X,
+cdef bint _gather(Settings* s, floating[::1] work, const floating[:, ::1] X,
                   const int[::1] labels, const floating[:, ::1] targets,
                   const floating[::1] weights, const Py_ssize_t* rows, Py_ssize_t b,
                   int[::1] batch_labels, floating[::1] batch_weights,
-                  hp_counter* claims, const Csr* csr) noexcept nogil:
+                  hp_counter* claims, const Csr* csr, bint check) noexcept nogil:
     """Copy the batch's input rows and targets into the work buffer.
 
     The rows are handed out in turns of about 16 KB: every thread of a team
@@ -689,13 +706,20 @@ cdef void _gather(Settings* s, floating[::1] work, const floating[:, ::1] X,
     whoever is free (a thread joins once it has drawn its dropout masks). With a
     sparse X (``csr.data`` not NULL) each row is scattered from its CSR entries
     into the zeroed row of the buffer: the same values a dense row would copy.
+
+    With ``check``, returns False if a row this thread copied holds NaN or
+    infinity. It tests them once all are copied, in its cache: a test after
+    each turn would stall the copying, which waits on memory (60,000 rows of
+    784 float32 in random order, one thread: 20 ms to copy, +1 ms tested at
+    the end, +3.5 ms tested turn by turn). Always True without ``check``.
     """
-    cdef Py_ssize_t r, r_end, src, f = s.n_features, k = s.n_outputs
+    cdef Py_ssize_t r, r0, r_end, src, f = s.n_features, k = s.n_outputs, u, n_turns = 0
     cdef Py_ssize_t turn = max(1, 16384 // <Py_ssize_t> (f * sizeof(floating)))
-    cdef bint weighted = weights.shape[0] > 0
+    cdef Py_ssize_t starts[GATHER_TURNS]     # the turns this thread took, to test
+    cdef bint weighted = weights.shape[0] > 0, ok = True
     r = hp_claim(claims, turn)
     while r < b:
-        r_end = min(b, r + turn)
+        r0, r_end = r, min(b, r + turn)
         while r < r_end:
             src = rows[r]
             if csr.data != NULL:
@@ -709,7 +733,17 @@ cdef void _gather(Settings* s, floating[::1] work, const floating[:, ::1] X,
             if weighted:
                 batch_weights[r] = weights[src]
             r += 1
+        if check:
+            if n_turns < GATHER_TURNS:
+                starts[n_turns] = r0
+                n_turns += 1
+            else:                            # (more turns than it keeps: test now)
+                ok &= _all_finite(&work[s.x_off + r0 * f], (r_end - r0) * f)
         r = hp_claim(claims, turn)
+    for u in range(n_turns):
+        r0 = starts[u]
+        ok &= _all_finite(&work[s.x_off + r0 * f], (min(b, r0 + turn) - r0) * f)
+    return ok
 
 
 cdef double _weight_sum(const floating[::1] batch_weights, bint weighted,
@@ -725,6 +759,23 @@ cdef double _weight_sum(const floating[::1] batch_weights, bint weighted,
     return total
 
 
+cdef inline bint _all_finite(const floating* x, Py_ssize_t n) noexcept nogil:
+    # _finite.h's loop picked for the CPU (8 at a time with AVX2, 4 accumulators)
+    if floating is float:
+        return hp_all_finite_f32(x, n)
+    else:
+        return hp_all_finite_f64(x, n)
+
+
+cdef inline bint _any_part(const Team* team, int k, int n_team) noexcept nogil:
+    """True if a thread of the team set its value k of ``parts``."""
+    cdef int u
+    for u in range(n_team):
+        if team.parts[u * PART_STRIDE + k] != 0:
+            return True
+    return False
+
+
 cdef void _epoch_steps(Epoch* e, floating[::1] work, const Py_ssize_t[:, ::1] lay,
                        const floating[:, ::1] X, const int[::1] labels,
                        const floating[:, ::1] targets, const floating[::1] weights,
@@ -738,7 +789,7 @@ cdef void _epoch_steps(Epoch* e, floating[::1] work, const Py_ssize_t[:, ::1] la
     cdef bint drop = s.dropout > 0, weighted = weights.shape[0] > 0
     cdef double loss, mean, n_correct, weight_sum, squares, clip
     cdef long step = e.step[0]               # each thread counts; thread 0 also records
-    cdef int u, n_team = team.barrier.size
+    cdef int u, found, n_team = team.barrier.size
     cdef floating scale = <floating> (1 / (1 - s.dropout))
     cdef Step on_weights, on_biases
     while start < e.n:
@@ -747,22 +798,31 @@ cdef void _epoch_steps(Epoch* e, floating[::1] work, const Py_ssize_t[:, ::1] la
         # then helps copy the rows (the others start copying at once)
         if drop:
             _draw_masks(s, work, lay, b, e.dropout_rngs, t, n_team)
-        _gather(s, work, X, labels, targets, weights, &index[start], b, batch_labels,
-                batch_weights, &team.rows, &e.csr)
+        # The team reads every thread's answer at the second barrier, before any
+        # update. Batches alternate between two places for it: a thread may be
+        # copying the next batch's rows while another still reads this answer.
+        found = 3 + (start // e.batch_size) % 2
+        team.parts[t * PART_STRIDE + found] = not _gather(
+            s, work, X, labels, targets, weights, &index[start], b, batch_labels,
+            batch_weights, &team.rows, &e.csr, e.check_rows)
         start += b
         hp_barrier_wait(&team.barrier)
         if t == 0:
             hp_counter_reset(&team.rows)     # nobody claims again before the next step
+        output_rows(b, t, n_team, &i0, &i1)
         weight_sum = _weight_sum(batch_weights, weighted, b)
         _forward(s, s.layers, &work[s.x_off], b, t, team)
         # the loss of the output rows this thread finished; then every thread
         # adds up the team's sums in thread order, so all see the same loss
-        output_rows(b, t, n_team, &i0, &i1)
         n_correct = 0
         team.parts[t * PART_STRIDE] = _loss_and_grad(
             s, work, lay, batch_labels, batch_weights, weighted, i0, i1, weight_sum, &n_correct)
         team.parts[t * PART_STRIDE + 1] = n_correct
         hp_barrier_wait(&team.barrier)       # every row's loss and dL/dZ is there
+        if e.check_rows and _any_part(team, found, n_team):
+            if t == 0:
+                e.totals.rows_not_finite = True
+            break                            # before this batch reaches the parameters
         loss = 0
         for u in range(n_team):
             loss += team.parts[u * PART_STRIDE]
@@ -982,7 +1042,7 @@ cdef double _gradients(Network net, floating[::1] work, const Py_ssize_t[:, ::1]
         if s.dropout > 0:
             _draw_masks(s, work, lay, b, rngs, 0, 1)
         _gather(s, work, X, labels, targets, weights, &rows[0], b, batch_labels,
-                batch_weights, &alone.rows, &dense)
+                batch_weights, &alone.rows, &dense, False)
         weight_sum = _weight_sum(batch_weights, weighted, b)
         _forward(s, s.layers, &work[s.x_off], b, 0, &alone)
         loss = _loss_and_grad(s, work, lay, batch_labels, batch_weights, weighted, 0, b,
