@@ -258,6 +258,28 @@ def test_probabilities_in_place_are_the_softmax_of_the_outputs_to_the_bit(dtype)
                                rtol=1e-6 if dtype == "float32" else 1e-12)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_probabilities_of_a_big_x_are_the_softmax_of_the_outputs_to_the_bit(dtype):
+    # predict_proba has the core apply the softmax to each chunk of 256 rows, in the
+    # thread that forwarded it (the AVX2 build where the CPU has it); ops.softmax is
+    # the base build's loop over the whole array at once
+    import scipy.sparse as sp
+    from hpframe import ops
+    t = _trainer("cross_entropy", dtype)
+    X = _big(dtype, rows=1000) * 30       # logits far apart: tiny exps, rows that sum to 1
+    logits = t.decision_function(X)
+    expected = ops.softmax(logits)
+    assert (expected < 1e-30).any() and (expected == 1).any()
+    np.testing.assert_array_equal(t.predict_proba(X), expected)
+    np.testing.assert_array_equal(t.predict_proba(sp.csr_matrix(X)), expected)
+    for n_threads in (1, 2, 3):                 # (a team: the chunks are shared)
+        out = np.empty_like(logits)
+        t._net.predict_into(X, out, n_threads, True)
+        np.testing.assert_array_equal(out, expected)
+        t._net.predict_into(X, out, n_threads)
+        np.testing.assert_array_equal(out, logits)
+
+
 # ---- a big X: its NaN and infinity are found by the forward pass ------------------------
 # (more than V.SMALL numbers: the first layer's sums are checked while in cache,
 # and only a sum that is not finite sends X through the usual check)

@@ -378,6 +378,8 @@ class Trainer:
         """
         if self._task is not None and not self._task.classify:
             self._task.probabilities(None)              # raises: a regression model
+        if self._task is not None and self._task.name == MULTICLASS:
+            return _outputs(self, X, softmax=True)      # (the core's softmax, in cache)
         out = _outputs(self, X)
         return self._task.probabilities(out, overwrite=True)    # (out is ours alone)
 
@@ -567,8 +569,9 @@ def _batch(trainer, what, X, y):
     return (X, *trainer._task.encode(y))
 
 
-def _outputs(trainer, X):
-    """The network's raw outputs on ``X`` (checked), warning when they are not finite."""
+def _outputs(trainer, X, softmax=False):
+    """The network's raw outputs on ``X`` (checked) - with ``softmax``, each row's
+    softmax of them - warning when they are not finite."""
     trainer._require_built("prediction")
     given = X
     # A big X is checked for NaN and infinity by the forward pass itself (one
@@ -576,33 +579,33 @@ def _outputs(trainer, X):
     # checked as usual, which raises for the first bad value of X.
     X = V.check_features(X, trainer._dtype, trainer._n_features, finite=False)
     out = np.empty((X.shape[0], trainer._task.n_outputs), dtype=trainer._dtype)
-    if _forward_into(trainer, X, out):
+    if _forward_into(trainer, X, out, softmax):
         V.check_features(given, trainer._dtype, trainer._n_features)
     if not V.all_finite(out):
         _warn_non_finite(trainer, out)
     return out
 
 
-def _forward_into(trainer, X, out):
-    """The forward pass on checked ``X`` (an ndarray or a CSR) into ``out``, holding
-    the model's lock; True if the first layer's sums were not all finite (see
-    ``Network.predict_into``)."""
+def _forward_into(trainer, X, out, softmax=False):
+    """The forward pass on checked ``X`` (an ndarray or a CSR) into ``out`` (with
+    ``softmax``, each row's softmax), holding the model's lock; True if the first
+    layer's sums were not all finite (see ``Network.predict_into``)."""
     dense = isinstance(X, np.ndarray)
     with trainer._lock:
         net = trainer._net
         team = team_size(min(X.shape[0], net.capacity), net.n_weights, training=False)
         if team == 1 and dense:
-            return net.predict_into(X, out, 1)     # (BLAS keeps its threads: one call)
+            return net.predict_into(X, out, 1, softmax)   # (BLAS keeps its threads)
         with blas_threads(1 if team > 1 else None):
             if dense:
-                return net.predict_into(X, out, team)
+                return net.predict_into(X, out, team, softmax)
             # sparse: one chunk of the core's own size at a time made dense, so
             # each chunk is computed as the dense X's same rows are (bit for bit)
             chunk = net.capacity
             found = False
             for r0 in range(0, X.shape[0], chunk):
                 r1 = min(r0 + chunk, X.shape[0])
-                found |= net.predict_into(X[r0:r1].toarray(), out[r0:r1], team)
+                found |= net.predict_into(X[r0:r1].toarray(), out[r0:r1], team, softmax)
             return found
 
 

@@ -36,6 +36,34 @@ cdef inline void exp_n(floating* x, Py_ssize_t n) noexcept nogil:
         x[i] = f_exp(x[i])
 
 
+cdef inline void softmax_n(const floating* z, floating* out, Py_ssize_t n,
+                           Py_ssize_t k) noexcept nogil:
+    # The softmax of each of n rows of k values (row-major), into out (which may
+    # be z). Each row's max is subtracted before exp: the result is unchanged
+    # and exp never overflows. The row sum is accumulated in double and each
+    # value divided by it there. Inline, so prediction's loops compile it with
+    # their own instruction set (the same bits: no fused multiply-adds).
+    cdef Py_ssize_t i, j
+    cdef floating zmax
+    cdef double total
+    if n == 0 or k == 0:
+        return
+    for i in range(n):                          # z - max(z) of every row first,
+        zmax = z[i * k]
+        for j in range(1, k):
+            if z[i * k + j] > zmax:
+                zmax = z[i * k + j]
+        for j in range(k):
+            out[i * k + j] = z[i * k + j] - zmax
+    exp_n(out, n * k)                           # then one loop of n * k exps
+    for i in range(n):
+        total = 0
+        for j in range(k):
+            total += out[i * k + j]
+        for j in range(k):
+            out[i * k + j] = <floating> (out[i * k + j] / total)
+
+
 cdef inline floating sigmoid(floating z) noexcept nogil:
     # Never exp of a large positive number: for z < 0 use e^z / (1 + e^z).
     cdef floating e

@@ -26,27 +26,9 @@ cdef void activation_backward(int code, const floating[::1] z, const floating[::
 
 
 cdef void softmax_rows(const floating[:, ::1] z, floating[:, ::1] out) noexcept nogil:
-    # Subtract each row's max before exp: the result is unchanged and exp never
-    # overflows.  The row sum is accumulated in double.  ``out`` may be ``z``.
-    cdef Py_ssize_t n = z.shape[0], k = z.shape[1], i, j
-    cdef floating zmax
-    cdef double total
-    if n == 0 or k == 0:
-        return
-    for i in range(n):                          # z - max(z) of every row first,
-        zmax = z[i, 0]
-        for j in range(1, k):
-            if z[i, j] > zmax:
-                zmax = z[i, j]
-        for j in range(k):
-            out[i, j] = z[i, j] - zmax
-    exp_n(&out[0, 0], n * k)                    # then one loop of n * k exps
-    for i in range(n):
-        total = 0
-        for j in range(k):
-            total += out[i, j]
-        for j in range(k):
-            out[i, j] = <floating> (out[i, j] / total)
+    # softmax_n (activations.pxd) over every row; ``out`` may be ``z``
+    if z.shape[0] > 0 and z.shape[1] > 0:
+        softmax_n(&z[0, 0], &out[0, 0], z.shape[0], z.shape[1])
 
 
 def forward_into(int code, const floating[::1] z, floating[::1] a):

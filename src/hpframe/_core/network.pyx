@@ -55,7 +55,7 @@ from numpy.random cimport bitgen_t
 
 from hpframe._core._blas cimport (product, hp_sgemm_available, hp_sgemm_packed, hp_pack_b,
                                    hp_packed_size, HP_PACK_ROWS, OWN_MOST_COLUMNS)
-from hpframe._core.activations cimport RELU
+from hpframe._core.activations cimport RELU, softmax_n
 from hpframe._core.dense cimport Dense, dense_forward, dense_backward
 from hpframe._core.dropout cimport bitgen_of, drop_threshold, fill_mask, shuffle
 from hpframe._core.dropout import pcg64_direct
@@ -197,6 +197,7 @@ cdef class Network:
     cdef Team _predict_team
     cdef object _scratch, _parts, _sizes
     cdef object _packed                # the weights packed for a prediction (_pack_weights)
+    cdef bint _softmax                 # this prediction ends with a softmax (predict_into)
     cdef Py_ssize_t _stride            # team_scratch_stride, computed once
 
     def __init__(self, spec):
@@ -398,9 +399,12 @@ cdef class Network:
             _epoch_member[double](self, self.work, self.layout, X, labels, targets, weights,
                                   self._index, self._labels, self._weights, t)
 
-    def predict_into(self, X, out, int n_threads=1):
+    def predict_into(self, X, out, int n_threads=1, bint softmax=False):
         """Write the output layer (logits / raw outputs) for every row of ``X`` into
-        ``out``, with a team of up to ``n_threads`` threads (see :meth:`train_epoch`).
+        ``out``, with a team of up to ``n_threads`` threads (see :meth:`train_epoch`);
+        with ``softmax``, each row's softmax of them instead (the probabilities of
+        cross entropy's classes: the same bits as ``softmax_into`` of the logits,
+        computed by the thread that forwarded the rows, while they are in cache).
 
         The rows go in chunks of ``capacity``, each forwarded by one thread: the
         outputs are the same for any ``n_threads``, bit for bit.
@@ -419,6 +423,7 @@ cdef class Network:
         for t in range(self._predict_team.barrier.size):
             found[t * PART_STRIDE] = 0
         self._pack_weights(X.shape[0])
+        self._softmax = softmax
         try:
             if n_threads == 1:               # (one row's latency: no thread machinery)
                 self._predict_member(0, X, out)
@@ -952,8 +957,10 @@ cdef void _epoch_member(Network net, floating[::1] work, const Py_ssize_t[:, ::1
 
 
 cdef void _predict_chunks(Settings* s, Py_ssize_t capacity, const floating[:, ::1] X,
-                          floating[:, ::1] out, Team* team, int t) noexcept nogil:
-    """Forward rows of X in chunks of ``capacity`` rows; their logits into ``out``.
+                          floating[:, ::1] out, Team* team, int t,
+                          bint softmax) noexcept nogil:
+    """Forward rows of X in chunks of ``capacity`` rows; their logits (with
+    ``softmax``: each row's softmax of them) into ``out``.
 
     Each thread claims whole chunks in turns and forwards a chunk alone, through
     every layer (_forward_alone): thread 0 in the work buffer, thread u >= 1 in
@@ -973,7 +980,10 @@ cdef void _predict_chunks(Settings* s, Py_ssize_t capacity, const floating[:, ::
     while start < n:
         b = min(capacity, n - start)
         logits = _forward_alone(s, &X[start, 0], b, area_0, area_1, &first_sums_finite)
-        memcpy(&out[start, 0], logits, b * k * sizeof(floating))
+        if softmax:
+            softmax_n(logits, &out[start, 0], b, k)
+        else:
+            memcpy(&out[start, 0], logits, b * k * sizeof(floating))
         start = hp_claim(&team.rows, 1) * capacity
     if not first_sums_finite:
         team.parts[t * PART_STRIDE] = 1      # (predict_into reads it after the team)
@@ -1016,7 +1026,7 @@ cdef const floating* _forward_alone(Settings* s, const floating* x, Py_ssize_t b
 cdef void _predict_member(Network net, const floating[:, ::1] X, floating[:, ::1] out,
                           int t) noexcept:
     with nogil:
-        _predict_chunks(&net.s, net.capacity, X, out, &net._predict_team, t)
+        _predict_chunks(&net.s, net.capacity, X, out, &net._predict_team, t, net._softmax)
 
 
 cdef double _gradients(Network net, floating[::1] work, const Py_ssize_t[:, ::1] lay,
