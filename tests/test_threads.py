@@ -296,3 +296,40 @@ def test_the_real_blas_limit_holds_until_the_last_user_leaves():
         other.join(30)
         assert blas_limit() == 1, "another thread's exit gave BLAS its threads back"
     assert blas_limit() == original
+
+
+def test_the_real_blas_limit_holds_in_any_thread_whichever_set_it_before():
+    # threadpoolctl (3.8) lets only one Python thread - the first to set a limit -
+    # change OpenBLAS's process-wide pool and silently ignores the others; hpframe
+    # must still limit BLAS in a worker thread after the main thread has trained
+    # (and restore it from whichever thread leaves last).
+    import threading
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_limit():
+        return min(info["num_threads"] for info in threadpoolctl.threadpool_info()
+                   if info["user_api"] == "blas")
+    original = blas_limit()
+    if original == 1:
+        pytest.skip("BLAS runs one thread here: a limit of one cannot be seen")
+    X = np.random.default_rng(0).standard_normal((64, 8)).astype(np.float32)
+    Trainer(hidden_layers=(4,), epochs=1).fit(X, np.arange(64) % 2, verbose=0)
+    seen = []
+    inside, leave = threading.Event(), threading.Event()
+
+    def worker():
+        with _threads.blas_threads(1):
+            seen.append(blas_limit())
+            inside.set()
+            leave.wait(10)
+        seen.append(blas_limit())
+
+    other = threading.Thread(target=worker)
+    other.start()
+    inside.wait(10)
+    with _threads.single_threaded():                    # the main thread joins ...
+        leave.set()
+        other.join(30)                                  # ... and the worker leaves first
+        seen.append(blas_limit())
+    seen.append(blas_limit())
+    assert seen == [1, 1, 1, original]

@@ -159,8 +159,7 @@ def _hold_one_blas_thread():
                 from threadpoolctl import ThreadpoolController
                 _blas_libs = ThreadpoolController().select(user_api="blas").lib_controllers
             _blas_before = [lib.get_num_threads() for lib in _blas_libs]
-            for lib in _blas_libs:
-                lib.set_num_threads(1)
+            _set_blas_threads([1] * len(_blas_libs))
         _blas_users += 1
 
 
@@ -170,8 +169,34 @@ def _release_one_blas_thread():
     with _lock:
         _blas_users -= 1
         if _blas_users == 0:
-            for lib, n in zip(_blas_libs, _blas_before):
-                lib.set_num_threads(n)
+            _set_blas_threads(_blas_before)
+
+
+def _set_blas_threads(counts):
+    """Set each BLAS library's thread count (``_blas_libs``), from any Python thread.
+
+    threadpoolctl (from 3.8) lets only one Python thread - the first to set a
+    limit, usually the main thread - change OpenBLAS's process-wide pool, and
+    silently ignores the others. hpframe's count is process-wide too: the thread
+    that sets the limit, or restores it, may be any. So each call is made as
+    threadpoolctl's own probe of the threading layer makes it: no thread in
+    control before it, none after (under ``_lock``). Before 3.8 there is no
+    such control, and nothing to release.
+    """
+    release = _release_blas_control()
+    for lib, n in zip(_blas_libs, counts):
+        release()
+        lib.set_num_threads(n)
+    release()
+
+
+def _release_blas_control():
+    """threadpoolctl's release of the OpenBLAS limit's controlling thread (a no-op
+    where this threadpoolctl has none)."""
+    import threadpoolctl
+    clear = getattr(getattr(threadpoolctl, "OpenBLASController", None),
+                    "clear_controlling_thread", None)
+    return (lambda: clear(force=True)) if clear is not None else (lambda: None)
 
 
 @contextmanager
