@@ -43,6 +43,7 @@ _single_sections = 0         # search trials in progress: everything runs on one
 _blas_users = 0              # callers inside a one-BLAS-thread section (any kind)
 _blas_libs = None            # threadpoolctl's controllers of the loaded BLAS libraries
 _blas_before = []            # their thread counts before the first caller set 1
+_release_control = None      # threadpoolctl's release of its OpenBLAS control (or a no-op)
 _max_team = None             # the core's max_team_size(), once known
 
 
@@ -183,20 +184,16 @@ def _set_blas_threads(counts):
     control before it, none after (under ``_lock``). Before 3.8 there is no
     such control, and nothing to release.
     """
-    release = _release_blas_control()
+    global _release_control
+    if _release_control is None:
+        import threadpoolctl
+        clear = getattr(getattr(threadpoolctl, "OpenBLASController", None),
+                        "clear_controlling_thread", None)
+        _release_control = (lambda: clear(force=True)) if clear else (lambda: None)
+    _release_control()                 # (then this thread controls every library)
     for lib, n in zip(_blas_libs, counts):
-        release()
         lib.set_num_threads(n)
-    release()
-
-
-def _release_blas_control():
-    """threadpoolctl's release of the OpenBLAS limit's controlling thread (a no-op
-    where this threadpoolctl has none)."""
-    import threadpoolctl
-    clear = getattr(getattr(threadpoolctl, "OpenBLASController", None),
-                    "clear_controlling_thread", None)
-    return (lambda: clear(force=True)) if clear is not None else (lambda: None)
+    _release_control()
 
 
 @contextmanager
