@@ -275,16 +275,23 @@ def test_the_blas_limit_is_counted_so_one_caller_never_hands_it_back(monkeypatch
     assert _threads._blas_users == 0
 
 
-def test_the_real_blas_limit_holds_until_the_last_user_leaves():
-    import threading
-    threadpoolctl = pytest.importorskip("threadpoolctl")
+def blas_limit():
+    """The fewest threads any loaded BLAS may use now (threadpoolctl's reading)."""
+    return min(info["num_threads"] for info in threadpoolctl.threadpool_info()
+               if info["user_api"] == "blas")
 
-    def blas_limit():
-        return min(info["num_threads"] for info in threadpoolctl.threadpool_info()
-                   if info["user_api"] == "blas")
+
+def blas_limit_seen():
+    """BLAS's own limit, skipping the test where a limit of one cannot be seen."""
     original = blas_limit()
     if original == 1:
         pytest.skip("BLAS runs one thread here: a limit of one cannot be seen")
+    return original
+
+
+def test_the_real_blas_limit_holds_until_the_last_user_leaves():
+    import threading
+    original = blas_limit_seen()
     with _threads.blas_threads(1):
         assert blas_limit() == 1
 
@@ -304,14 +311,7 @@ def test_the_real_blas_limit_holds_in_any_thread_whichever_set_it_before():
     # must still limit BLAS in a worker thread after the main thread has trained
     # (and restore it from whichever thread leaves last).
     import threading
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-
-    def blas_limit():
-        return min(info["num_threads"] for info in threadpoolctl.threadpool_info()
-                   if info["user_api"] == "blas")
-    original = blas_limit()
-    if original == 1:
-        pytest.skip("BLAS runs one thread here: a limit of one cannot be seen")
+    original = blas_limit_seen()
     X = np.random.default_rng(0).standard_normal((64, 8)).astype(np.float32)
     Trainer(hidden_layers=(4,), epochs=1).fit(X, np.arange(64) % 2, verbose=0)
     seen = []
