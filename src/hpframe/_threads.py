@@ -22,6 +22,8 @@ steps are shortest - but never collapses the way spinning thread pools do
 (0.1x): its barrier stops spinning when waits get long. On a shared machine,
 ``set_num_threads(1)``.
 """
+import ctypes
+import itertools
 import numbers
 import os
 import threading
@@ -41,9 +43,8 @@ _lock = threading.Lock()
 _num_threads = None          # set_num_threads(); None: every CPU this process may use
 _single_sections = 0         # search trials in progress: everything runs on one thread
 _blas_users = 0              # callers inside a one-BLAS-thread section (any kind)
-_blas_libs = None            # threadpoolctl's controllers of the loaded BLAS libraries
+_blas_libs = None            # what sets each loaded BLAS library's threads (_blas_libraries)
 _blas_before = []            # their thread counts before the first caller set 1
-_release_control = None      # threadpoolctl's release of its OpenBLAS control (or a no-op)
 _max_team = None             # the core's max_team_size(), once known
 
 
@@ -147,20 +148,20 @@ def team_size(rows, n_weights, training=True):
 def _hold_one_blas_thread():
     """Count one more user of the one-BLAS-thread limit (the first sets it).
 
-    Through threadpoolctl's controller of each BLAS library, found once
-    (finding the loaded libraries takes a while), and called directly: 4 µs
-    per enter and exit instead of 9 µs through ``ThreadpoolController.limit``,
-    which looks every library up again (it is paid by every ``fit`` and most
-    predictions).
+    Through each loaded BLAS library's own thread-count functions, found once
+    (:func:`_blas_libraries`): 3 us per ``fit`` for the enter and the exit
+    after an epoch has cooled the caches, against 18 us through threadpoolctl's
+    controllers (and 30 us through ``ThreadpoolController.limit``, which looks
+    every library up again) - paid by every ``fit`` and most predictions.
     """
     global _blas_users, _blas_libs, _blas_before
     with _lock:
         if _blas_users == 0:
             if _blas_libs is None:
-                from threadpoolctl import ThreadpoolController
-                _blas_libs = ThreadpoolController().select(user_api="blas").lib_controllers
+                _blas_libs = _blas_libraries()
             _blas_before = [lib.get_num_threads() for lib in _blas_libs]
-            _set_blas_threads([1] * len(_blas_libs))
+            for lib in _blas_libs:
+                lib.set_num_threads(1)
         _blas_users += 1
 
 
@@ -170,30 +171,61 @@ def _release_one_blas_thread():
     with _lock:
         _blas_users -= 1
         if _blas_users == 0:
-            _set_blas_threads(_blas_before)
+            for lib, n in zip(_blas_libs, _blas_before):
+                lib.set_num_threads(n)
 
 
-def _set_blas_threads(counts):
-    """Set each BLAS library's thread count (``_blas_libs``), from any Python thread.
+class _OpenBLAS:
+    """An OpenBLAS with its own thread pool, set through its own functions.
 
-    threadpoolctl (from 3.8) lets only one Python thread - the first to set a
-    limit, usually the main thread - change OpenBLAS's process-wide pool, and
-    silently ignores the others. hpframe's count is process-wide too: the thread
-    that sets the limit, or restores it, may be any. So each call is made as
-    threadpoolctl's own probe of the threading layer makes it: no thread in
-    control before it, none after (under ``_lock``). Before 3.8 there is no
-    such control, and nothing to release.
+    Its limit is process-wide, so any Python thread may set it. threadpoolctl
+    (from 3.8) lets only one Python thread - the first to set a limit, usually
+    the main thread - change such a pool, and silently ignores the others;
+    hpframe's count is process-wide too, and the thread that sets the limit, or
+    restores it, may be any. Called directly, the limit holds from every thread,
+    and a user's own threadpoolctl limits keep their controlling thread.
     """
-    global _release_control
-    if _release_control is None:
-        import threadpoolctl
-        clear = getattr(getattr(threadpoolctl, "OpenBLASController", None),
-                        "clear_controlling_thread", None)
-        _release_control = (lambda: clear(force=True)) if clear else (lambda: None)
-    _release_control()                 # (then this thread controls every library)
-    for lib, n in zip(_blas_libs, counts):
-        lib.set_num_threads(n)
-    _release_control()
+
+    def __init__(self, get, set):
+        self.get_num_threads, self._set = get, set
+
+    def set_num_threads(self, n):
+        self._set(n)
+
+
+def _blas_libraries():
+    """What sets each loaded BLAS library's thread count: an :class:`_OpenBLAS`
+    for an OpenBLAS with its own threads, else threadpoolctl's controller (an
+    OpenBLAS on OpenMP, MKL, BLIS: per-thread limits, or no controlling thread)."""
+    from threadpoolctl import ThreadpoolController
+    return [_openblas_functions(lib) or lib
+            for lib in ThreadpoolController().select(user_api="blas").lib_controllers]
+
+
+def _openblas_functions(lib):
+    """An :class:`_OpenBLAS` for threadpoolctl's controller ``lib`` if it is an
+    OpenBLAS threaded by itself (or not at all), else None."""
+    if lib.internal_api != "openblas":
+        return None
+    dll = getattr(lib, "dynlib", None)
+    try:
+        dll = dll or ctypes.CDLL(lib.filepath, mode=getattr(os, "RTLD_NOLOAD", 0))
+    except OSError:
+        return None
+    for prefix, suffix in itertools.product(("", "scipy_"), ("", "64_", "_64")):
+        names = [f"{prefix}openblas_{what}{suffix}"
+                 for what in ("get_num_threads", "set_num_threads", "get_parallel")]
+        try:            # (fresh function objects: threadpoolctl's own stay as they are)
+            get, set_, parallel = (dll[name] for name in names)
+        except AttributeError:
+            continue
+        for f in (get, parallel):
+            f.restype, f.argtypes = ctypes.c_int, []
+        set_.restype, set_.argtypes = None, [ctypes.c_int]
+        # 0: built without threads, 1: its own pthreads, 2: OpenMP (per-thread
+        # limits, which threadpoolctl sets through omp_set_num_threads)
+        return _OpenBLAS(get, set_) if parallel() in (0, 1) else None
+    return None
 
 
 @contextmanager
@@ -218,22 +250,29 @@ def single_threaded():
         _release_one_blas_thread()
 
 
-@contextmanager
-def blas_threads(n):
-    """Limit every loaded BLAS to one thread inside the block (``n=None``: no change).
+class blas_threads:
+    """Limit every loaded BLAS to one thread inside the ``with`` block (``n=None``:
+    no change).
 
     The limit is process-wide and counted like :func:`single_threaded`'s (the two
     share one count): the first caller in sets it, the last one out restores
     BLAS's own limits, so one thread leaving never hands BLAS its threads back in
-    the middle of another thread's call.
+    the middle of another thread's call. (A class rather than a generator: every
+    ``fit`` enters one, and ``contextmanager``'s generator costs about 2 us more.)
     """
-    if n is None:
-        yield
-        return
-    if n != 1:
-        raise ValueError(f"blas_threads: n={n!r}; only 1 (or None) is supported")
-    _hold_one_blas_thread()
-    try:
-        yield
-    finally:
-        _release_one_blas_thread()
+
+    __slots__ = ("_hold",)
+
+    def __init__(self, n):
+        if n is not None and n != 1:
+            raise ValueError(f"blas_threads: n={n!r}; only 1 (or None) is supported")
+        self._hold = n is not None
+
+    def __enter__(self):
+        if self._hold:
+            _hold_one_blas_thread()
+        return self
+
+    def __exit__(self, *exc):
+        if self._hold:
+            _release_one_blas_thread()
