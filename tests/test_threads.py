@@ -333,3 +333,29 @@ def test_the_real_blas_limit_holds_in_any_thread_whichever_set_it_before():
         seen.append(blas_limit())
     seen.append(blas_limit())
     assert seen == [1, 1, 1, original]
+
+
+def test_each_openblas_is_set_through_its_own_functions_and_others_through_threadpoolctl():
+    # Oracle: threadpoolctl's own reading of every loaded BLAS, before and after
+    # hpframe's direct setter changed it; a library that is not an OpenBLAS with
+    # its own threads keeps threadpoolctl's controller
+    libs = threadpoolctl.ThreadpoolController().select(user_api="blas").lib_controllers
+    setters = _threads._blas_libraries()
+    assert len(setters) == len(libs)
+    for lib, setter in zip(libs, setters):
+        direct = lib.internal_api == "openblas" and lib.threading_layer != "openmp"
+        assert isinstance(setter, _threads._OpenBLAS) is direct, lib.info()
+        assert setter.get_num_threads() == lib.get_num_threads()
+        if direct:
+            before = lib.get_num_threads()
+            try:
+                setter.set_num_threads(1)
+                assert lib.get_num_threads() == 1
+            finally:
+                setter.set_num_threads(before)
+            assert lib.get_num_threads() == before
+
+    class Other:
+        internal_api = "mkl"
+    other = Other()
+    assert _threads._openblas_functions(other) is None
