@@ -260,6 +260,29 @@ def test_team_predict_equals_reference_in_chunks(n_threads):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_predictions_of_every_length_match_the_reference_and_every_team(dtype):
+    # The rows go in an even number of equal chunks of at most the capacity (8
+    # here): every length from one row to past three capacities, on teams of one
+    # to three, against the NumPy twin, and the teams against each other to the bit
+    sizes = (37, 40, 20, 3)
+    net = make_network(sizes, "gelu", capacity=8, dtype=dtype)
+    X, _ = make_data(sizes, "mse", 27, dtype)
+    expected = reference_of(net, "gelu").predict(X.astype(np.float64))
+    tolerance = 1e-12 if dtype == np.float64 else 2e-5
+    with threadpool_limits(limits=1, user_api="blas"):
+        for n in range(1, 28):
+            outs = []
+            for n_threads in (1, 2, 3):
+                out = np.full((n, 3), np.nan, dtype)
+                net.predict_into(X[:n], out, n_threads)
+                outs.append(out)
+            np.testing.assert_allclose(outs[0], expected[:n], rtol=tolerance,
+                                       atol=tolerance, err_msg=f"{n} rows")
+            for other in outs[1:]:
+                np.testing.assert_array_equal(other, outs[0], err_msg=f"{n} rows")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_predictions_do_not_depend_on_the_team(dtype):
     # Each chunk of `capacity` rows is forwarded whole by one thread (threads
     # 1.. in their scratch areas, where the activation overwrites Z), so every

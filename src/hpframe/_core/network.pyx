@@ -198,6 +198,7 @@ cdef class Network:
     cdef object _scratch, _parts, _sizes
     cdef object _packed                # the weights packed for a prediction (_pack_weights)
     cdef bint _softmax                 # this prediction ends with a softmax (predict_into)
+    cdef Py_ssize_t _chunk             # rows a thread forwards at a time (predict_into)
     cdef Py_ssize_t _stride            # team_scratch_stride, computed once
 
     def __init__(self, spec):
@@ -406,8 +407,14 @@ cdef class Network:
         cross entropy's classes: the same bits as ``softmax_into`` of the logits,
         computed by the thread that forwarded the rows, while they are in cache).
 
-        The rows go in chunks of ``capacity``, each forwarded by one thread: the
-        outputs are the same for any ``n_threads``, bit for bit.
+        The rows go in chunks of at most ``capacity`` rows, each forwarded by one
+        thread: the outputs are the same for any ``n_threads``, bit for bit. The
+        chunks are as many as ``capacity`` needs, made even (past one), and of
+        equal size (the last one smaller), so that a team of two ends together:
+        10,000 rows at a capacity of 256 go in 40 chunks of 250 rather than 39
+        of 256 and one of 16, which left one thread a whole chunk alone at the
+        end (4% of the call on two threads). Their sizes depend on ``X``'s rows
+        and ``capacity`` alone, never on the team.
 
         Returns True if the first layer's product ``X W`` has a value that is
         not finite: then ``X`` may hold NaN or infinity (the caller checks it;
@@ -417,12 +424,16 @@ cdef class Network:
         product's reading of ``X``); the check of ``X W`` is done while a
         chunk's sums are in cache."""
         cdef int t
-        n_threads = max(1, min(n_threads, -(-X.shape[0] // self.capacity)))
+        cdef Py_ssize_t n = X.shape[0], chunks = max(1, (n + self.capacity - 1) // self.capacity)
+        if chunks > 1 and chunks % 2:
+            chunks += 1
+        self._chunk = max(1, (n + chunks - 1) // chunks)     # (<= capacity)
+        n_threads = max(1, min(n_threads, chunks))
         self._prepare_team(&self._predict_team, n_threads)
         cdef double* found = self._predict_team.parts    # each thread's finding
         for t in range(self._predict_team.barrier.size):
             found[t * PART_STRIDE] = 0
-        self._pack_weights(X.shape[0])
+        self._pack_weights(self._chunk)
         self._softmax = softmax
         try:
             if n_threads == 1:               # (one row's latency: no thread machinery)
@@ -948,11 +959,11 @@ cdef void _epoch_member(Network net, floating[::1] work, const Py_ssize_t[:, ::1
                      batch_labels, batch_weights, t)
 
 
-cdef void _predict_chunks(Settings* s, Py_ssize_t capacity, const floating[:, ::1] X,
+cdef void _predict_chunks(Settings* s, Py_ssize_t chunk, const floating[:, ::1] X,
                           floating[:, ::1] out, Team* team, int t,
                           bint softmax) noexcept nogil:
-    """Forward rows of X in chunks of ``capacity`` rows; their logits (with
-    ``softmax``: each row's softmax of them) into ``out``.
+    """Forward rows of X in chunks of ``chunk`` rows (at most the capacity); their
+    logits (with ``softmax``: each row's softmax of them) into ``out``.
 
     Each thread claims whole chunks in turns and forwards a chunk alone, through
     every layer (_forward_alone): thread 0 in the work buffer, thread u >= 1 in
@@ -968,15 +979,15 @@ cdef void _predict_chunks(Settings* s, Py_ssize_t capacity, const floating[:, ::
         area_0 = partial_sum(team, <floating*> NULL, 0, t)
         area_1 = partial_sum(team, <floating*> NULL, 1, t)
     cdef bint first_sums_finite = True
-    start = hp_claim(&team.rows, 1) * capacity
+    start = hp_claim(&team.rows, 1) * chunk
     while start < n:
-        b = min(capacity, n - start)
+        b = min(chunk, n - start)
         logits = _forward_alone(s, &X[start, 0], b, area_0, area_1, &first_sums_finite)
         if softmax:
             softmax_n(logits, &out[start, 0], b, k)
         else:
             memcpy(&out[start, 0], logits, b * k * sizeof(floating))
-        start = hp_claim(&team.rows, 1) * capacity
+        start = hp_claim(&team.rows, 1) * chunk
     if not first_sums_finite:
         team.parts[t * PART_STRIDE] = 1      # (predict_into reads it after the team)
 
@@ -1018,7 +1029,7 @@ cdef const floating* _forward_alone(Settings* s, const floating* x, Py_ssize_t b
 cdef void _predict_member(Network net, const floating[:, ::1] X, floating[:, ::1] out,
                           int t) noexcept:
     with nogil:
-        _predict_chunks(&net.s, net.capacity, X, out, &net._predict_team, t, net._softmax)
+        _predict_chunks(&net.s, net._chunk, X, out, &net._predict_team, t, net._softmax)
 
 
 cdef double _gradients(Network net, floating[::1] work, const Py_ssize_t[:, ::1] lay,
