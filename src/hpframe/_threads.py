@@ -186,8 +186,8 @@ class _OpenBLAS:
     and a user's own threadpoolctl limits keep their controlling thread.
     """
 
-    def __init__(self, get, set):
-        self.get_num_threads, self._set = get, set
+    def __init__(self, get, set_):
+        self.get_num_threads, self._set = get, set_
 
     def set_num_threads(self, n):
         self._set(n)

@@ -211,7 +211,8 @@ def check_labels(y, name="y"):
         if not np.isfinite(y).all():
             raise ValueError(f"{name} contains NaN or infinity")
         if not np.equal(np.mod(y, 1), 0).all():
-            raise ValueError(f"{name} holds non-integer numbers ({y[np.mod(y, 1) != 0][0].item()!r}), "
+            first = y[np.mod(y, 1) != 0][0].item()
+            raise ValueError(f"{name} holds non-integer numbers ({first!r}), "
                              "which look like regression targets; use loss='mse', 'mae' or "
                              "'huber' for regression, or pass class labels")
     elif y.dtype.kind not in "iubUSO":

@@ -72,7 +72,6 @@ def label_codes(a, Py_ssize_t n_classes):
     if cnp.PyArray_NDIM(arr) != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(arr) or \
             not cnp.PyArray_ISNOTSWAPPED(arr):
         return None
-    cdef int kind = cnp.PyArray_TYPE(arr)
     cdef Py_ssize_t size = cnp.PyArray_ITEMSIZE(arr)
     cdef Py_ssize_t int_size = sizeof(int), long_size = sizeof(long long)
     if not (cnp.PyArray_ISSIGNED(arr) and cnp.PyArray_ISINTEGER(arr)) or \

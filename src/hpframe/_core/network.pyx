@@ -412,9 +412,9 @@ cdef class Network:
         chunks are as many as ``capacity`` needs, made even (past one), and of
         equal size (the last one smaller), so that a team of two ends together:
         10,000 rows at a capacity of 256 go in 40 chunks of 250 rather than 39
-        of 256 and one of 16, which left one thread a whole chunk alone at the
-        end (4% of the call on two threads). Their sizes depend on ``X``'s rows
-        and ``capacity`` alone, never on the team.
+        of 256 and one of 16, which left one thread most of a chunk alone at
+        the end. Their sizes depend on ``X``'s rows and ``capacity`` alone,
+        never on the team.
 
         Returns True if the first layer's product ``X W`` has a value that is
         not finite: then ``X`` may hold NaN or infinity (the caller checks it;
