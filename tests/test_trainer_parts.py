@@ -75,7 +75,6 @@ def test_infer_names_the_task_and_refuses_single_classes():
         tasks.from_name("bogus", "mse", 1, None, np.float32)
 
 
-
 def _label_forms(rng):
     """Labels in many forms: in range or with one outside it, in every place."""
     for dtype in (np.int32, np.int64, np.int16, np.uint8, np.uint64, ">i8", np.float64):
@@ -132,6 +131,7 @@ def test_multiclass_codes_are_the_class_indices_in_every_label_form(dtype):
         bad[4] = -1
         with pytest.raises(ValueError, match="y has label -1, which is not one of"):
             task.encode(bad)
+
 
 # ---- io: files and bytes ---------------------------------------------------------------
 
