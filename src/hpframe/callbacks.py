@@ -199,13 +199,18 @@ class History:
                     value, (int, float, np.integer, np.floating)):
                 raise TypeError(f"History logs must be numbers; {key!r} is {value!r}")
             values[str(key)] = float(value)
+        self._record(int(epoch), values)
+
+    def _record(self, epoch, values):
+        """:meth:`append` of checked arguments: an int and {str: float} (what
+        ``fit`` records, without checking each value again after every epoch)."""
         n = len(self.epoch)
         for key in values:
             if key not in self.history:
                 self.history[key] = [math.nan] * n
         for key, column in self.history.items():
             column.append(values.get(key, math.nan))
-        self.epoch.append(int(epoch))
+        self.epoch.append(epoch)
 
     def __len__(self):
         return len(self.epoch)

@@ -1038,7 +1038,11 @@ class HyperParams:
         >>> [h.lr_at(e) for e in range(5)]
         [0.1, 0.1, 0.05, 0.05, 0.025]
         """
-        epoch = V.check_int("epoch", epoch, 0, integral_float=True)
+        return self._lr_at(V.check_int("epoch", epoch, 0, integral_float=True))
+
+    def _lr_at(self, epoch):
+        """:meth:`lr_at` of a checked ``epoch`` (an int >= 0): what ``fit`` asks
+        before every epoch."""
         warmup = self.lr_warmup_epochs
         if epoch < warmup:
             return self.learning_rate * (epoch + 1) / (warmup + 1)

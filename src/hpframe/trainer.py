@@ -688,7 +688,7 @@ def _run_epochs(trainer, epochs, callbacks, X_train, labels, targets, weights, v
         epoch = trainer.epoch_
         for cb in callbacks:
             cb.on_epoch_begin(epoch)
-        lr = hp.lr_at(epoch) * trainer._lr_scale     # a scale of 1.0 changes no bit
+        lr = hp._lr_at(epoch) * trainer._lr_scale    # a scale of 1.0 changes no bit
         start = time.perf_counter()
         with trainer._lock:
             team = team_size(batch, trainer._net.n_weights)
@@ -716,7 +716,7 @@ def _run_epochs(trainer, epochs, callbacks, X_train, labels, targets, weights, v
                     logs[f"val_{key}"] = value
         logs["lr"] = lr
         logs["time"] = time.perf_counter() - start
-        trainer.history.append(epoch, logs)
+        trainer.history._record(epoch, logs)      # (ints and floats of our own)
         trainer.epoch_ += 1
         message = diagnostics.divergence_message(
             trainer, logs["loss"], trainer._net.first_loss, X_train, epoch, lr)
