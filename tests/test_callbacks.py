@@ -201,6 +201,32 @@ def test_history_append_keeps_columns_aligned():
     assert "3 epochs" in repr(h) and "val_loss" in repr(h)
 
 
+@pytest.mark.parametrize("loss, weighted", [("cross_entropy", False), ("cross_entropy", True),
+                                            ("binary_cross_entropy", False), ("mse", True)])
+def test_fit_records_plain_floats_and_ints_as_append_would(loss, weighted):
+    # fit records each epoch without append's checks (History._record): what it
+    # records must be what append would have stored - Python floats and ints
+    import hpframe as hp
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 5)).astype(np.float32)
+    y = {"cross_entropy": rng.integers(0, 3, 80), "binary_cross_entropy": rng.integers(0, 2, 80),
+         "mse": rng.standard_normal(80)}[loss]
+    weights = rng.uniform(0.5, 2, 80) if weighted else None
+    t = hp.Trainer(hidden_layers=(4,), loss=loss, epochs=3, batch_size=16,
+                   validation_split=0.25, seed=0)
+    t.fit(X, y, verbose=0, sample_weight=weights)
+    h = t.history
+    assert [type(e) for e in h.epoch] == [int] * 3 and h.epoch == [0, 1, 2]
+    assert all(type(v) is float for col in h.history.values() for v in col), \
+        {k: [type(v) for v in col] for k, col in h.history.items()}
+    twin = History()
+    for e in h.epoch:
+        twin.append(e, {k: col[e] for k, col in h.history.items()})
+    assert list(twin.history) == list(h.history)
+    for key in h.history:
+        np.testing.assert_array_equal(twin.history[key], h.history[key])
+
+
 def test_history_append_refuses_non_numbers():
     h = History()
     with pytest.raises(TypeError, match="loss"):
