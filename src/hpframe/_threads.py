@@ -187,10 +187,7 @@ class _OpenBLAS:
     """
 
     def __init__(self, get, set_):
-        self.get_num_threads, self._set = get, set_
-
-    def set_num_threads(self, n):
-        self._set(n)
+        self.get_num_threads, self.set_num_threads = get, set_
 
 
 def _blas_libraries():
